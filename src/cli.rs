@@ -1,0 +1,107 @@
+//! The command line as typed: raw values only; `commands` validates and wires.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Declarative load and lifecycle simulation: runs Rhai scenarios against HTTP APIs.
+#[derive(Debug, Parser)]
+#[command(
+    name = "runner",
+    version,
+    about,
+    after_help = "`runner SCRIPT [OPTIONS]` is short for `runner run SCRIPT [OPTIONS]`."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log level for stderr (error, warn, info, debug, trace); RUST_LOG overrides.
+    #[arg(long, global = true, default_value = "warn")]
+    pub log_level: String,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario script.
+    Run(RunArgs),
+    /// Validate a script and print the compiled plan without sending anything.
+    Check(ScenarioArgs),
+    /// Run a built-in target alone until Ctrl-C.
+    Serve(ServeArgs),
+}
+
+/// What selects and parameterises a scenario.
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// The scenario script (.rhai).
+    pub script: PathBuf,
+    /// Base URL of the system under test; replaces the script's target (e.g. http://127.0.0.1:8080).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// TOML file of parameters ([simulation], [payload], [intervals], [api], [cleanup]).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one parameter, e.g. --set simulation.totalOrders=1000 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Divide every interval by N (a built-in target's acceptance delay too).
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub speed: f64,
+    /// Seed for order types, shuffling and jitter (replaces the script's seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// `runner run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario selection.
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Write report.json and events.csv into this folder (created if missing).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The built-in targets.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Builtin {
+    /// The order API (create, details, activate, cancel, end, stats).
+    Orders,
+}
+
+/// `runner serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Which target.
+    pub kind: Builtin,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Random delay before a created order turns Accepted, as MIN..MAX.
+    #[arg(long, default_value = "1s..3s", value_name = "MIN..MAX")]
+    pub accept_delay: String,
+    /// Share (0..1) of creates answered 500 without creating anything.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Seed of the target's random draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl Cli {
+    /// Parses arguments, treating `runner SCRIPT …` as `runner run SCRIPT …`.
+    pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, clap::Error> {
+        let mut args: Vec<String> = args.into_iter().collect();
+        let known = ["run", "check", "serve", "help"];
+        if let Some(first) = args.get(1)
+            && !first.starts_with('-')
+            && !known.contains(&first.as_str())
+        {
+            args.insert(1, "run".into());
+        }
+        Cli::try_parse_from(args)
+    }
+}

@@ -1,0 +1,110 @@
+//! The HTTP client, behind a small trait so another backend (raw hyper) can
+//! be added without touching the executor. The only module that imports reqwest.
+
+mod error;
+
+pub use error::ClientError;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::Semaphore;
+
+/// Largest response body read; bigger bodies fail the request.
+pub const MAX_BODY: usize = 16 << 20;
+
+/// A request ready to send: everything rendered.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// Upper-case method.
+    pub method: Arc<str>,
+    /// Full URL without the query.
+    pub url: String,
+    /// Query parameters, encoded by the client.
+    pub query: Vec<(String, String)>,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// JSON body, if any.
+    pub body: Option<Bytes>,
+}
+
+/// What came back.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Bytes,
+}
+
+/// Sends requests; implementations pool connections and enforce the timeout.
+pub trait HttpClient: Send + Sync + 'static {
+    /// Sends one request (no retries: the executor owns the retry policy).
+    fn send(
+        &self,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, ClientError>> + Send;
+}
+
+/// The reqwest backend: one pooled client per target, a cap on requests in flight.
+pub struct Reqwest {
+    client: reqwest::Client,
+    in_flight: Semaphore,
+}
+
+impl Reqwest {
+    /// Builds the client with the run's timeout and connection cap.
+    pub fn new(timeout: Duration, max_connections: usize) -> Result<Self, ClientError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(max_connections)
+            .no_proxy()
+            .user_agent(concat!("runner/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Other(e.to_string()))?;
+        Ok(Reqwest {
+            client,
+            in_flight: Semaphore::new(max_connections),
+        })
+    }
+}
+
+impl HttpClient for Reqwest {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ClientError> {
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|e| ClientError::Other(e.to_string()))?;
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| ClientError::Other(format!("invalid method {}", request.method)))?;
+        let mut builder = self.client.request(method, &request.url);
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        for (k, v) in &request.headers {
+            builder = builder.header(k, v);
+        }
+        if let Some(body) = request.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let mut response = builder.send().await.map_err(ClientError::from_reqwest)?;
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(ClientError::from_reqwest)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(ClientError::BodyTooLarge { limit: MAX_BODY });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse {
+            status,
+            body: body.into(),
+        })
+    }
+}

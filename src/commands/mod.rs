@@ -1,0 +1,17 @@
+//! One file per subcommand: wiring only, the logic lives in the pipeline modules.
+
+pub mod check;
+pub mod run;
+pub mod serve;
+
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn dispatch(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::Run(args) => run::run(args).await.map(|outcome| outcome.exit_code()),
+        Command::Check(args) => check::check(&args).map(|()| 0),
+        Command::Serve(args) => serve::serve(args).await.map(|()| 0),
+    }
+}

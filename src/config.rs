@@ -1,0 +1,342 @@
+//! Parameters a script reads with `param(key, default)`: the script's defaults,
+//! overridden by `--config FILE.toml`, overridden by `--set key=value`.
+//!
+//! Keys are dotted (`simulation.totalOrders`); TOML tables are flattened to
+//! their leaves so `--set payload.customFields.priority=high` overrides one
+//! field of a table. Every override must be read by the script: a key nobody
+//! reads is a typo, reported with the closest key that was read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Where an override came from, so errors can say which file or flag to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A key of a `--config` file.
+    File(PathBuf),
+    /// A `--set key=value` flag.
+    Set,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Set => write!(f, "--set"),
+        }
+    }
+}
+
+/// One overriding value for a leaf key.
+#[derive(Debug, Clone)]
+pub struct Override {
+    /// The typed value (integer, float, bool or string; durations are strings).
+    pub value: toml::Value,
+    /// The text as typed for `--set`, so a string parameter keeps `007` as written.
+    pub raw: Option<String>,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// Errors in `--config` / `--set` input, each naming the key and what was expected.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    #[diagnostic(code(runner::config::read))]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    #[diagnostic(code(runner::config::toml))]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A `--set` flag without `=`.
+    #[error("--set {arg:?}: expected KEY=VALUE, e.g. --set simulation.totalOrders=1000")]
+    #[diagnostic(code(runner::config::set))]
+    SetSyntax {
+        /// The flag's argument.
+        arg: String,
+    },
+    /// A key that the script never reads.
+    #[error("unknown config key `{key}` (from {origin}){}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    #[diagnostic(
+        code(runner::config::unknown_key),
+        help("the keys this script reads: {known}")
+    )]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// Where it was given.
+        origin: Origin,
+        /// The closest key the script reads.
+        suggestion: Option<String>,
+        /// Every key the script reads, comma separated.
+        known: String,
+    },
+}
+
+/// The parameter store shared with the script engine during loading.
+#[derive(Debug, Default)]
+pub struct Params {
+    overrides: BTreeMap<String, Override>,
+    read: Mutex<BTreeMap<String, String>>,
+}
+
+impl Params {
+    /// Builds the store from an optional config file and `--set` arguments (later wins).
+    pub fn load(config: Option<&Path>, sets: &[String]) -> Result<Params, ConfigError> {
+        let mut params = Params::default();
+        if let Some(path) = config {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            params.add_toml(&text, Origin::File(path.to_owned()))?;
+        }
+        for arg in sets {
+            params.add_set(arg)?;
+        }
+        Ok(params)
+    }
+
+    /// Adds every leaf of a TOML document.
+    pub fn add_toml(&mut self, text: &str, origin: Origin) -> Result<(), ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Toml {
+            path: match &origin {
+                Origin::File(p) => p.clone(),
+                Origin::Set => PathBuf::from("--set"),
+            },
+            message: e.to_string(),
+        })?;
+        let mut leaves = Vec::new();
+        flatten("", &toml::Value::Table(table), &mut leaves);
+        for (key, value) in leaves {
+            self.overrides.insert(
+                key,
+                Override {
+                    value,
+                    raw: None,
+                    origin: origin.clone(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Adds one `key=value`, typing the value as bool, integer, float or string.
+    pub fn add_set(&mut self, arg: &str) -> Result<(), ConfigError> {
+        let Some((key, raw)) = arg.split_once('=') else {
+            return Err(ConfigError::SetSyntax { arg: arg.into() });
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError::SetSyntax { arg: arg.into() });
+        }
+        let value = match raw {
+            "true" => toml::Value::Boolean(true),
+            "false" => toml::Value::Boolean(false),
+            _ => raw
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .or_else(|_| raw.parse::<f64>().map(toml::Value::Float))
+                .unwrap_or_else(|_| toml::Value::String(raw.to_owned())),
+        };
+        // A `--set` of a leaf replaces a whole table given earlier for that key.
+        let prefix = format!("{key}.");
+        self.overrides.retain(|k, _| !k.starts_with(&prefix));
+        self.overrides.insert(
+            key.to_owned(),
+            Override {
+                value,
+                raw: Some(raw.to_owned()),
+                origin: Origin::Set,
+            },
+        );
+        Ok(())
+    }
+
+    /// The override for exactly `key`, noting that the script reads it.
+    pub fn lookup(&self, key: &str, default_shown: String) -> Option<&Override> {
+        self.read
+            .lock()
+            .expect("params lock")
+            .insert(key.to_owned(), default_shown);
+        self.overrides.get(key)
+    }
+
+    /// Overrides below `key.` (for table parameters), as (sub-path, override).
+    pub fn children(&self, key: &str) -> Vec<(Vec<&str>, &Override)> {
+        let prefix = format!("{key}.");
+        self.overrides
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(&prefix)
+                    .map(|rest| (rest.split('.').collect(), v))
+            })
+            .collect()
+    }
+
+    /// Keys the script read, with the value it ended up with (for `check` and error hints).
+    pub fn read_keys(&self) -> BTreeMap<String, String> {
+        self.read.lock().expect("params lock").clone()
+    }
+
+    /// Fails on the first override that no `param()` call read.
+    pub fn check_all_read(&self) -> Result<(), ConfigError> {
+        let read = self.read.lock().expect("params lock");
+        for (key, o) in &self.overrides {
+            let used = read.keys().any(|r| {
+                key == r
+                    || key
+                        .strip_prefix(r.as_str())
+                        .is_some_and(|s| s.starts_with('.'))
+            });
+            if !used {
+                let suggestion = read
+                    .keys()
+                    .map(|r| (strsim::jaro_winkler(key, r), r))
+                    .filter(|(score, _)| *score > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, r)| r.clone());
+                return Err(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    origin: o.origin.clone(),
+                    suggestion,
+                    known: read.keys().cloned().collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys whose final value renders as `value`: used to say which
+    /// parameter is behind a number that failed validation.
+    pub fn keys_with_value(&self, value: &str) -> Vec<String> {
+        self.read
+            .lock()
+            .expect("params lock")
+            .iter()
+            .filter(|(_, v)| v.as_str() == value)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Records the final value of a key once the script has resolved it.
+    pub fn note_value(&self, key: &str, value: String) {
+        self.read
+            .lock()
+            .expect("params lock")
+            .insert(key.to_owned(), value);
+    }
+}
+
+fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), other.clone())),
+    }
+}
+
+/// Names the keys behind a number in an error message, if any were read with that value.
+pub fn provenance(params: &Params, value: impl ToString) -> String {
+    let keys = params.keys_with_value(&value.to_string());
+    if keys.is_empty() {
+        String::new()
+    } else {
+        format!(" (from {})", keys.join(" / "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_values_are_typed() {
+        let p = Params::load(
+            None,
+            &[
+                "a.int=12".into(),
+                "a.float=1.5".into(),
+                "a.bool=true".into(),
+                "a.dur=2s".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            p.lookup("a.int", String::new()).unwrap().value,
+            toml::Value::Integer(12)
+        );
+        assert_eq!(
+            p.lookup("a.float", String::new()).unwrap().value,
+            toml::Value::Float(1.5)
+        );
+        assert_eq!(
+            p.lookup("a.bool", String::new()).unwrap().value,
+            toml::Value::Boolean(true)
+        );
+        assert_eq!(
+            p.lookup("a.dur", String::new()).unwrap().value,
+            toml::Value::String("2s".into())
+        );
+    }
+
+    #[test]
+    fn toml_tables_are_flattened_and_set_wins() {
+        let mut p = Params::default();
+        p.add_toml(
+            "[payload]\ncustomFields = { priority = \"normal\" }\n[simulation]\ntotalOrders = 5\n",
+            Origin::File("c.toml".into()),
+        )
+        .unwrap();
+        p.add_set("simulation.totalOrders=9").unwrap();
+        assert_eq!(
+            p.lookup("simulation.totalOrders", String::new())
+                .unwrap()
+                .value,
+            toml::Value::Integer(9)
+        );
+        let kids = p.children("payload.customFields");
+        assert_eq!(kids.len(), 1);
+        assert_eq!(kids[0].0, vec!["priority"]);
+    }
+
+    #[test]
+    fn an_unread_key_is_rejected_with_the_closest_known_key() {
+        let p = Params::load(None, &["simulation.totalOrder=3".into()]).unwrap();
+        p.lookup("simulation.totalOrders", "200".into());
+        let err = p.check_all_read().unwrap_err().to_string();
+        assert!(err.contains("simulation.totalOrder"), "{err}");
+        assert!(
+            err.contains("did you mean `simulation.totalOrders`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn set_without_equals_is_a_syntax_error() {
+        assert!(matches!(
+            Params::load(None, &["nokey".into()]),
+            Err(ConfigError::SetSyntax { .. })
+        ));
+    }
+}

@@ -1,0 +1,50 @@
+//! The top-level error and the exit-code table.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | every order completed and ended terminal |
+//! | 1 | the run finished, but orders failed, were stranded or were interrupted |
+//! | 2 | usage, script or config error: nothing was sent |
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+use crate::plan::PlanError;
+use crate::script::LoadError;
+
+/// Exit code of a run whose orders did not all succeed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code of a usage, script or config error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Everything that stops `runner` before or around a run.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum Error {
+    /// Bad `--config` / `--set`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] ConfigError),
+    /// The script did not load.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Load(#[from] LoadError),
+    /// The scenario is not runnable.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plan(#[from] PlanError),
+    /// A file or socket operation failed.
+    #[error("{what} {}: {source}", path.display())]
+    #[diagnostic(code(runner::io))]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On which path or address.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A bad command-line value.
+    #[error("{0}")]
+    #[diagnostic(code(runner::usage))]
+    Usage(String),
+}

@@ -1,0 +1,201 @@
+//! Walks one order through its flow, then through its cleanup rule. Never
+//! prints: everything goes to the [`Recorder`]. A failed step is data
+//! (a [`FlowEnd::Failed`]), not an error that stops the run.
+
+mod cleanup;
+mod poll;
+mod request;
+mod retry;
+
+pub use retry::backoff;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::HttpClient;
+use crate::plan::{Lookup, Plan, Step};
+use crate::recorder::{FlowEnd, Record, Recorder};
+
+/// Shared by every worker of a run.
+pub struct Executor<C> {
+    /// The compiled plan.
+    pub plan: Arc<Plan>,
+    /// Base URL of the target, without a trailing slash.
+    pub base_url: String,
+    /// The HTTP client.
+    pub client: Arc<C>,
+    /// Where exchanges and state changes go.
+    pub recorder: Recorder,
+    /// Cancelled on the first Ctrl-C: flows stop, cleanup starts at once.
+    pub stop: CancellationToken,
+    /// Cancelled on the second Ctrl-C: cleanup gives up too.
+    pub abort: CancellationToken,
+}
+
+/// One order in progress: its variables, id and state. Moves from the flow into cleanup.
+pub struct OrderRun {
+    /// Index in the plan's orders.
+    pub index: u32,
+    vars: Vars,
+    id: Option<Arc<str>>,
+    state: Option<Arc<str>>,
+    rng: ChaCha8Rng,
+}
+
+/// Template variables of one order.
+#[derive(Default)]
+struct Vars(Vec<(Arc<str>, Value)>);
+
+impl Vars {
+    fn set(&mut self, name: Arc<str>, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
+impl Lookup for Vars {
+    fn lookup(&self, name: &str) -> Option<&Value> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// Why a step failed, in words for the report.
+#[derive(Debug, Clone)]
+pub struct StepFailure {
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl<C: HttpClient> Executor<C> {
+    /// Prepares order `index`: built-in variables and the payload fields templates use.
+    pub fn start(&self, index: u32) -> OrderRun {
+        let order = &self.plan.orders[index as usize];
+        let mut vars = Vars::default();
+        vars.set("n".into(), order.n.into());
+        vars.set(
+            "type".into(),
+            Value::String(self.plan.flows[order.flow as usize].name.to_string()),
+        );
+        vars.set("batch".into(), order.batch.into());
+        vars.set("label".into(), Value::String(order.label.to_string()));
+        if !self.plan.payload_vars.is_empty()
+            && let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&order.payload)
+        {
+            for name in &self.plan.payload_vars {
+                if let Some(v) = map.get(&**name) {
+                    vars.set(name.clone(), v.clone());
+                }
+            }
+        }
+        OrderRun {
+            index,
+            vars,
+            id: None,
+            state: None,
+            rng: ChaCha8Rng::seed_from_u64(
+                self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ),
+        }
+    }
+
+    /// Runs the order's flow to its end, failure or interruption.
+    pub async fn run_flow(&self, run: &mut OrderRun) -> FlowEnd {
+        let flow = &self.plan.flows[self.plan.orders[run.index as usize].flow as usize];
+        let mut end = FlowEnd::Completed;
+        for step in &flow.steps {
+            if self.stop.is_cancelled() {
+                end = FlowEnd::Interrupted;
+                break;
+            }
+            let result = match step {
+                Step::Request(r) => self.request(run, r, &self.stop).await.map(drop),
+                Step::Pause { duration, jitter } => {
+                    let d = jittered(*duration, *jitter, &mut run.rng);
+                    if self.sleep(d, &self.stop).await {
+                        Ok(())
+                    } else {
+                        end = FlowEnd::Interrupted;
+                        break;
+                    }
+                }
+                Step::Poll(p) => self.poll(run, p).await,
+            };
+            if let Err(f) = result {
+                end = if self.stop.is_cancelled() {
+                    FlowEnd::Interrupted
+                } else {
+                    FlowEnd::Failed {
+                        step: step_name(step),
+                        reason: f.reason,
+                    }
+                };
+                break;
+            }
+        }
+        self.recorder
+            .record(Record::FlowEnded {
+                order: run.index,
+                end: end.clone(),
+            })
+            .await;
+        end
+    }
+
+    /// Waits between two orders of a batch; false if the run was stopped meanwhile.
+    pub async fn sleep_between(&self, d: Duration) -> bool {
+        self.sleep(d, &self.stop).await
+    }
+
+    /// Sleeps `d`; returns false if `token` was cancelled first.
+    async fn sleep(&self, d: Duration, token: &CancellationToken) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = token.cancelled() => false,
+        }
+    }
+
+    async fn set_state(&self, run: &mut OrderRun, state: Arc<str>) {
+        if run.state.as_ref() != Some(&state) {
+            run.state = Some(state.clone());
+            self.recorder
+                .record(Record::State {
+                    order: run.index,
+                    state,
+                })
+                .await;
+        }
+    }
+
+    fn is_terminal(&self, run: &OrderRun) -> bool {
+        run.state
+            .as_ref()
+            .is_some_and(|s| self.plan.terminal.contains(s))
+    }
+}
+
+fn step_name(step: &Step) -> Arc<str> {
+    match step {
+        Step::Request(r) => r.name.clone(),
+        Step::Poll(p) => p.request.name.clone(),
+        Step::Pause { .. } => "pause".into(),
+    }
+}
+
+/// `d` changed by a random share in ±`jitter`.
+fn jittered(d: Duration, jitter: f64, rng: &mut ChaCha8Rng) -> Duration {
+    if jitter <= 0.0 {
+        return d;
+    }
+    d.mul_f64(1.0 + rng.random_range(-jitter..=jitter))
+}

@@ -1,0 +1,45 @@
+//! Poll-until: repeat a request with a growing wait until its condition holds
+//! or the timeout passes.
+
+use std::time::Instant;
+
+use super::{Executor, OrderRun, StepFailure};
+use crate::client::HttpClient;
+use crate::plan::Poll;
+
+impl<C: HttpClient> Executor<C> {
+    pub(super) async fn poll(&self, run: &mut OrderRun, p: &Poll) -> Result<(), StepFailure> {
+        let started = Instant::now();
+        for attempt in 0u32.. {
+            let last = match self
+                .request_until(run, &p.request, Some(&p.until), &self.stop)
+                .await
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => match &run.state {
+                    Some(s) => format!("condition not met (state {s})"),
+                    None => "condition not met".into(),
+                },
+                // An unexpected answer while polling (e.g. 404 before the order is visible)
+                // is not final: keep polling until the timeout.
+                Err(f) => f.reason,
+            };
+            let wait = p.wait(attempt);
+            if started.elapsed() + wait > p.timeout {
+                return Err(StepFailure {
+                    reason: format!(
+                        "gave up after {} polls in {:.1?}: {last}",
+                        attempt + 1,
+                        started.elapsed()
+                    ),
+                });
+            }
+            if !self.sleep(wait, &self.stop).await {
+                return Err(StepFailure {
+                    reason: "interrupted".into(),
+                });
+            }
+        }
+        unreachable!("the poll loop only ends by returning")
+    }
+}

@@ -1,0 +1,269 @@
+//! One request step: render, send with retries, check the status, apply
+//! captures and state, and record every attempt.
+
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::{Executor, OrderRun, StepFailure, backoff};
+use crate::client::{ClientError, HttpClient, HttpRequest};
+use crate::plan::{Body, MissingVar, Request, Until};
+use crate::recorder::{Exchange, Outcome, Record};
+
+/// The result of one attempt that got past transport and status checks.
+struct Checked {
+    outcome: Outcome,
+    reason: Option<String>,
+    met: bool,
+}
+
+impl<C: HttpClient> Executor<C> {
+    /// Sends `r` (retrying connection errors, timeouts, 5xx and 429) and applies its
+    /// captures. With `until`, returns whether the condition holds.
+    pub(super) async fn request(
+        &self,
+        run: &mut OrderRun,
+        r: &Request,
+        token: &CancellationToken,
+    ) -> Result<bool, StepFailure> {
+        self.request_until(run, r, None, token).await
+    }
+
+    pub(super) async fn request_until(
+        &self,
+        run: &mut OrderRun,
+        r: &Request,
+        until: Option<&Until>,
+        token: &CancellationToken,
+    ) -> Result<bool, StepFailure> {
+        let (http, shown_path) = self.prepare(run, r).map_err(|e| StepFailure {
+            reason: e.to_string(),
+        })?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let at = SystemTime::now();
+            let started = Instant::now();
+            let result = self.client.send(http.clone()).await;
+            let latency = started.elapsed();
+            let (status, checked, retryable) = match result {
+                Err(e) => (None, transport(&e), e.is_retryable()),
+                Ok(resp) if !r.accepts(resp.status) => {
+                    let retryable = resp.status >= 500 || resp.status == 429;
+                    let reason = format!("HTTP {} {}", resp.status, snippet(&resp.body));
+                    (
+                        Some(resp.status),
+                        Checked {
+                            outcome: Outcome::UnexpectedStatus,
+                            reason: Some(reason),
+                            met: false,
+                        },
+                        retryable,
+                    )
+                }
+                Ok(resp) => (
+                    Some(resp.status),
+                    self.absorb(run, r, until, &resp.body).await,
+                    false,
+                ),
+            };
+            let exchange = Exchange {
+                at,
+                order: run.index,
+                step: r.name.clone(),
+                method: r.method.clone(),
+                path: shown_path.clone(),
+                status,
+                latency,
+                outcome: checked.outcome,
+                attempt,
+            };
+            self.recorder.record(Record::Exchange(exchange)).await;
+            let Some(reason) = checked.reason else {
+                return Ok(checked.met);
+            };
+            if !retryable || attempt > self.plan.http.retries || token.is_cancelled() {
+                let tries = if attempt > 1 {
+                    format!(" after {attempt} attempts")
+                } else {
+                    String::new()
+                };
+                return Err(StepFailure {
+                    reason: format!("{reason}{tries}"),
+                });
+            }
+            let wait = backoff(self.plan.http.retry_backoff, attempt, &mut run.rng);
+            if !self.sleep(wait, token).await {
+                return Err(StepFailure { reason });
+            }
+        }
+    }
+
+    /// Renders the request; the second value is the path and query shown in events.
+    fn prepare(&self, run: &OrderRun, r: &Request) -> Result<(HttpRequest, String), MissingVar> {
+        let path = r.path.render(&run.vars)?;
+        let query = r
+            .query
+            .iter()
+            .map(|(k, t)| Ok((k.clone(), t.render(&run.vars)?)))
+            .collect::<Result<Vec<_>, MissingVar>>()?;
+        let headers = self
+            .plan
+            .http
+            .headers
+            .iter()
+            .chain(&r.headers)
+            .map(|(k, t)| Ok((k.clone(), t.render(&run.vars)?)))
+            .collect::<Result<Vec<_>, MissingVar>>()?;
+        let body = match &r.body {
+            Body::None => None,
+            Body::Payload => Some(Bytes::copy_from_slice(
+                &self.plan.orders[run.index as usize].payload,
+            )),
+            Body::Json(t) => Some(Bytes::from(
+                serde_json::to_vec(&t.render(&run.vars)?).expect("JSON serializes"),
+            )),
+        };
+        let mut shown = path.clone();
+        for (i, (k, v)) in query.iter().enumerate() {
+            shown.push(if i == 0 { '?' } else { '&' });
+            shown.push_str(k);
+            shown.push('=');
+            shown.push_str(v);
+        }
+        let http = HttpRequest {
+            method: r.method.clone(),
+            url: format!("{}{path}", self.base_url),
+            query,
+            headers,
+            body,
+        };
+        Ok((http, shown))
+    }
+
+    /// Reads the JSON body when the step needs it: captures, state, poll condition.
+    async fn absorb(
+        &self,
+        run: &mut OrderRun,
+        r: &Request,
+        until: Option<&Until>,
+        body: &[u8],
+    ) -> Checked {
+        let ok = |met| Checked {
+            outcome: Outcome::Ok,
+            reason: None,
+            met,
+        };
+        let needs_json = !r.captures.is_empty() || r.state_from.is_some() || until.is_some();
+        let json = if needs_json {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Checked {
+                        outcome: Outcome::BadJson,
+                        reason: Some(format!("response is not JSON ({e}): {}", snippet(body))),
+                        met: false,
+                    };
+                }
+            }
+        } else {
+            Value::Null
+        };
+        for (var, path) in &r.captures {
+            let Some(value) = path.find(&json) else {
+                return Checked {
+                    outcome: Outcome::CaptureMissing,
+                    reason: Some(format!(
+                        "capture `{var}`: no `{}` in response {}",
+                        path.as_str(),
+                        snippet(body)
+                    )),
+                    met: false,
+                };
+            };
+            if *var == self.plan.track_id {
+                let id: std::sync::Arc<str> = match value {
+                    Value::String(s) => s.as_str().into(),
+                    other => other.to_string().into(),
+                };
+                run.id = Some(id.clone());
+                self.recorder
+                    .record(Record::Created {
+                        order: run.index,
+                        id,
+                    })
+                    .await;
+            }
+            run.vars.set(var.clone(), value.clone());
+        }
+        if let Some(path) = &r.state_from {
+            match path.find(&json) {
+                Some(Value::String(s)) => self.set_state(run, s.as_str().into()).await,
+                _ => {
+                    return Checked {
+                        outcome: Outcome::CaptureMissing,
+                        reason: Some(format!(
+                            "no state field `{}` in response {}",
+                            path.as_str(),
+                            snippet(body)
+                        )),
+                        met: false,
+                    };
+                }
+            }
+        }
+        if let Some(state) = &r.marks {
+            self.set_state(run, state.clone()).await;
+        }
+        match until {
+            None => ok(true),
+            Some(Until::Field { path, one_of }) => {
+                let met = path.find(&json).is_some_and(|v| one_of.contains(v));
+                Checked {
+                    outcome: if met { Outcome::Ok } else { Outcome::Pending },
+                    reason: None,
+                    met,
+                }
+            }
+            Some(Until::Script(f)) => match self.plan.runtime.predicate(f, &json) {
+                Ok(met) => Checked {
+                    outcome: if met { Outcome::Ok } else { Outcome::Pending },
+                    reason: None,
+                    met,
+                },
+                Err(e) => Checked {
+                    outcome: Outcome::ScriptError,
+                    reason: Some(format!("poll check failed: {e}")),
+                    met: false,
+                },
+            },
+        }
+    }
+}
+
+fn transport(e: &ClientError) -> Checked {
+    let outcome = match e {
+        ClientError::Timeout => Outcome::Timeout,
+        ClientError::Connect(_) => Outcome::Connect,
+        ClientError::BodyTooLarge { .. } => Outcome::BodyTooLarge,
+        ClientError::Other(_) => Outcome::HttpError,
+    };
+    Checked {
+        outcome,
+        reason: Some(e.to_string()),
+        met: false,
+    }
+}
+
+/// The start of a body, for error messages.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let text = text.trim();
+    if text.is_empty() {
+        "(empty body)".into()
+    } else {
+        text.to_owned()
+    }
+}

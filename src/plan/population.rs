@@ -1,0 +1,177 @@
+//! The population: how many orders of each type, which sequence number gets
+//! which type, each order's payload, and the homogeneous batches, all decided
+//! before the first request and deterministic for a seed.
+
+use std::ops::Range;
+
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom;
+
+use super::PlanError;
+use crate::script::Runtime;
+use crate::spec::{Count, Spec};
+
+/// One order to run: its sequence number, type, batch and payload.
+#[derive(Debug, Clone)]
+pub struct Order {
+    /// Sequence number, from 1.
+    pub n: u32,
+    /// Index of its flow in [`super::Plan::flows`].
+    pub flow: u16,
+    /// Index of its batch in [`super::Plan::batches`].
+    pub batch: u32,
+    /// The JSON payload, serialized once before the run.
+    pub payload: Box<[u8]>,
+    /// The human-readable order number (the payload's label field).
+    pub label: Box<str>,
+}
+
+/// A run of orders of one type, executed one after another.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The flow every order in the batch follows.
+    pub flow: u16,
+    /// Positions of its orders in [`super::Plan::orders`].
+    pub orders: Range<usize>,
+}
+
+/// Resolves the mix to an exact count per flow (indexes into `flow_names`).
+pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, PlanError> {
+    let p = &spec.population;
+    let invalid = |message: String| PlanError::Invalid {
+        what: "population".into(),
+        message,
+    };
+    let total = u32::try_from(p.total)
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| {
+            invalid(format!(
+                "total must be between 1 and {}, got {}",
+                u32::MAX,
+                p.total
+            ))
+        })?;
+    if p.mix.is_empty() {
+        return Err(invalid("mix is empty: give a count per order type".into()));
+    }
+    let mut exact_sum: u64 = 0;
+    let mut rest = None;
+    let mut out = Vec::new();
+    for (kind, count) in &p.mix {
+        let flow = flow_names.iter().position(|f| f == kind).ok_or_else(|| {
+            invalid(format!(
+                "order type `{kind}` has no flow; flows defined: {}",
+                flow_names.join(", ")
+            ))
+        })? as u16;
+        match count {
+            Count::Exact(n) => {
+                let n = u32::try_from(*n)
+                    .map_err(|_| invalid(format!("mix.{kind} must not be negative, got {n}")))?;
+                exact_sum += u64::from(n);
+                out.push((flow, n));
+            }
+            Count::Rest if rest.is_some() => {
+                return Err(invalid("only one order type may take the \"rest\"".into()));
+            }
+            Count::Rest => {
+                rest = Some(out.len());
+                out.push((flow, 0));
+            }
+        }
+    }
+    if exact_sum > u64::from(total) {
+        let detail = out
+            .iter()
+            .map(|(f, n)| format!("{} = {n}", flow_names[*f as usize]))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(invalid(format!(
+            "the mix asks for {exact_sum} orders ({detail}) but total is {total}"
+        )));
+    }
+    match rest {
+        Some(i) => out[i].1 = total - exact_sum as u32,
+        None if exact_sum != u64::from(total) => {
+            return Err(invalid(format!(
+                "the mix adds up to {exact_sum} but total is {total}; give one type the count \"rest\""
+            )));
+        }
+        None => {}
+    }
+    Ok(out)
+}
+
+/// Generates every order and the batch layout.
+pub fn generate(
+    spec: &Spec,
+    runtime: &Runtime,
+    flow_names: &[String],
+    seed: u64,
+    batch_size: usize,
+) -> Result<(Vec<Order>, Vec<Batch>), PlanError> {
+    let counts = counts(spec, flow_names)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut types: Vec<u16> = counts
+        .iter()
+        .flat_map(|(flow, n)| std::iter::repeat_n(*flow, *n as usize))
+        .collect();
+    if spec.population.shuffle {
+        types.shuffle(&mut rng);
+    }
+
+    let mut by_flow: Vec<Vec<Order>> = vec![Vec::new(); flow_names.len()];
+    for (i, flow) in types.iter().enumerate() {
+        let n = i as u32 + 1;
+        let kind = &flow_names[*flow as usize];
+        let (payload, label) = match &spec.payload {
+            Some(f) => {
+                let map = runtime
+                    .payload(f, i64::from(n), kind)
+                    .map_err(PlanError::Script)?;
+                let label = match map.get(&spec.track.label) {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                    None => n.to_string(),
+                };
+                let bytes = serde_json::to_vec(&map).expect("a JSON map serializes");
+                (bytes.into_boxed_slice(), label)
+            }
+            None => (b"{}".to_vec().into_boxed_slice(), n.to_string()),
+        };
+        by_flow[*flow as usize].push(Order {
+            n,
+            flow: *flow,
+            batch: 0,
+            payload,
+            label: label.into_boxed_str(),
+        });
+    }
+
+    let mut chunks: Vec<Vec<Order>> = Vec::new();
+    for orders in by_flow {
+        let mut orders = orders.into_iter().peekable();
+        while orders.peek().is_some() {
+            chunks.push(orders.by_ref().take(batch_size).collect());
+        }
+    }
+    chunks.shuffle(&mut rng);
+
+    let mut all = Vec::with_capacity(types.len());
+    let mut batches = Vec::with_capacity(chunks.len());
+    for (b, chunk) in chunks.into_iter().enumerate() {
+        let start = all.len();
+        let flow = chunk[0].flow;
+        all.extend(chunk.into_iter().map(|o| Order {
+            batch: b as u32,
+            ..o
+        }));
+        batches.push(Batch {
+            flow,
+            orders: start..all.len(),
+        });
+    }
+    Ok((all, batches))
+}

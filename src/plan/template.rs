@@ -1,0 +1,338 @@
+//! `{name}` templates and JSON paths, parsed once when the plan is compiled
+//! so the hot path only looks variables up and copies bytes.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// Where template variables come from at run time.
+pub trait Lookup {
+    /// The value of variable `name`, if it is set.
+    fn lookup(&self, name: &str) -> Option<&Value>;
+}
+
+/// A string with `{name}` placeholders (`{{` and `}}` are literal braces).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Literal(String),
+    Var(Arc<str>),
+}
+
+/// A placeholder whose variable was not set when the template was rendered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("variable `{0}` is not set (not captured yet, not a payload field)")]
+pub struct MissingVar(pub Arc<str>);
+
+impl Template {
+    /// Parses `text`; fails on an unclosed `{` or an empty or malformed name.
+    pub fn parse(text: &str) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|p| p.1) == Some('{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek().map(|p| p.1) == Some('}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let rest = &text[i + 1..];
+                    let end = rest
+                        .find('}')
+                        .ok_or_else(|| format!("unclosed `{{` at byte {i} in {text:?}"))?;
+                    let name = rest[..end].trim();
+                    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                        return Err(format!(
+                            "bad placeholder `{{{}}}` in {text:?}: use letters, digits and _ (write {{{{ for a literal brace)",
+                            &rest[..end]
+                        ));
+                    }
+                    for _ in 0..=end {
+                        chars.next();
+                    }
+                    if !literal.is_empty() {
+                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Var(name.into()));
+                }
+                c => literal.push(c),
+            }
+        }
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        Ok(Template { parts })
+    }
+
+    /// The variables the template uses.
+    pub fn vars(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(v) => Some(v),
+            Part::Literal(_) => None,
+        })
+    }
+
+    /// If the template is exactly one placeholder, its variable (its JSON value is inserted as is).
+    fn single_var(&self) -> Option<&Arc<str>> {
+        match self.parts.as_slice() {
+            [Part::Var(v)] => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Appends the rendered text to `out`; strings are inserted without quotes.
+    pub fn render_into(&self, vars: &impl Lookup, out: &mut String) -> Result<(), MissingVar> {
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::Var(name) => match vars.lookup(name) {
+                    Some(Value::String(s)) => out.push_str(s),
+                    Some(v) => out.push_str(&v.to_string()),
+                    None => return Err(MissingVar(name.clone())),
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// The rendered text.
+    pub fn render(&self, vars: &impl Lookup) -> Result<String, MissingVar> {
+        let mut out = String::new();
+        self.render_into(vars, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// A JSON body whose strings may hold placeholders.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonTemplate {
+    /// A subtree with no placeholders, copied as is.
+    Fixed(Value),
+    /// A string with placeholders; a lone `{name}` inserts the variable's JSON value.
+    Text(Template),
+    /// An array with at least one placeholder inside.
+    Array(Vec<JsonTemplate>),
+    /// An object with at least one placeholder inside.
+    Object(Vec<(String, JsonTemplate)>),
+}
+
+impl JsonTemplate {
+    /// Parses every string of `value` as a template.
+    pub fn parse(value: &Value) -> Result<JsonTemplate, String> {
+        let t = match value {
+            Value::String(s) => {
+                let t = Template::parse(s)?;
+                if t.vars().next().is_none() {
+                    JsonTemplate::Fixed(Value::String(t.render(&NoVars).expect("no vars")))
+                } else {
+                    JsonTemplate::Text(t)
+                }
+            }
+            Value::Array(items) => {
+                let items = items
+                    .iter()
+                    .map(JsonTemplate::parse)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if items.iter().all(|i| matches!(i, JsonTemplate::Fixed(_))) {
+                    JsonTemplate::Fixed(value.clone())
+                } else {
+                    JsonTemplate::Array(items)
+                }
+            }
+            Value::Object(map) => {
+                let fields = map
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), JsonTemplate::parse(v)?)))
+                    .collect::<Result<Vec<_>, String>>()?;
+                if fields
+                    .iter()
+                    .all(|(_, f)| matches!(f, JsonTemplate::Fixed(_)))
+                {
+                    JsonTemplate::Fixed(value.clone())
+                } else {
+                    JsonTemplate::Object(fields)
+                }
+            }
+            other => JsonTemplate::Fixed(other.clone()),
+        };
+        Ok(t)
+    }
+
+    /// The variables used anywhere in the body.
+    pub fn vars(&self) -> Vec<&Arc<str>> {
+        match self {
+            JsonTemplate::Fixed(_) => Vec::new(),
+            JsonTemplate::Text(t) => t.vars().collect(),
+            JsonTemplate::Array(items) => items.iter().flat_map(JsonTemplate::vars).collect(),
+            JsonTemplate::Object(fields) => fields.iter().flat_map(|(_, f)| f.vars()).collect(),
+        }
+    }
+
+    /// The rendered JSON value.
+    pub fn render(&self, vars: &impl Lookup) -> Result<Value, MissingVar> {
+        Ok(match self {
+            JsonTemplate::Fixed(v) => v.clone(),
+            JsonTemplate::Text(t) => match t.single_var() {
+                Some(name) => vars
+                    .lookup(name)
+                    .cloned()
+                    .ok_or_else(|| MissingVar(name.clone()))?,
+                None => Value::String(t.render(vars)?),
+            },
+            JsonTemplate::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.render(vars))
+                    .collect::<Result<_, _>>()?,
+            ),
+            JsonTemplate::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, f)| Ok((k.clone(), f.render(vars)?)))
+                    .collect::<Result<_, MissingVar>>()?,
+            ),
+        })
+    }
+}
+
+struct NoVars;
+
+impl Lookup for NoVars {
+    fn lookup(&self, _: &str) -> Option<&Value> {
+        None
+    }
+}
+
+/// A path into a JSON document: `status`, `$.data.id`, `items[0].id` or `items.0.id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonPath {
+    text: String,
+    segments: Vec<(String, Option<usize>)>,
+}
+
+impl JsonPath {
+    /// Parses a path; fails on empty segments.
+    pub fn parse(text: &str) -> Result<JsonPath, String> {
+        let body = text.trim().trim_start_matches('$').trim_start_matches('.');
+        let mut segments = Vec::new();
+        for raw in body.split('.') {
+            let (key, indexes) = match raw.find('[') {
+                Some(i) => (&raw[..i], &raw[i..]),
+                None => (raw, ""),
+            };
+            if !key.is_empty() {
+                segments.push((key.to_owned(), key.parse().ok()));
+            } else if indexes.is_empty() {
+                return Err(format!("empty segment in JSON path {text:?}"));
+            }
+            for idx in indexes.split('[').skip(1) {
+                let n = idx
+                    .strip_suffix(']')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(|| format!("bad index `[{idx}` in JSON path {text:?}"))?;
+                segments.push((n.to_string(), Some(n)));
+            }
+        }
+        if segments.is_empty() {
+            return Err(format!("empty JSON path {text:?}"));
+        }
+        Ok(JsonPath {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+
+    /// The value at this path, if there is one.
+    pub fn find<'a>(&self, mut value: &'a Value) -> Option<&'a Value> {
+        for (key, index) in &self.segments {
+            value = match value {
+                Value::Object(map) => map.get(key)?,
+                Value::Array(items) => items.get((*index)?)?,
+                _ => return None,
+            };
+        }
+        Some(value)
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Vars(Vec<(&'static str, Value)>);
+    impl Lookup for Vars {
+        fn lookup(&self, name: &str) -> Option<&Value> {
+            self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+        }
+    }
+
+    #[test]
+    fn placeholders_are_replaced_and_braces_escaped() {
+        let t = Template::parse("/orders/{orderId}?x={{y}}").unwrap();
+        let vars = Vars(vec![("orderId", json!("ord-7"))]);
+        assert_eq!(t.render(&vars).unwrap(), "/orders/ord-7?x={y}");
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let t = Template::parse("{nope}").unwrap();
+        assert_eq!(
+            t.render(&Vars(vec![])).unwrap_err(),
+            MissingVar("nope".into())
+        );
+    }
+
+    #[test]
+    fn unclosed_or_empty_placeholders_are_refused() {
+        assert!(Template::parse("/x/{id").is_err());
+        assert!(Template::parse("/x/{}").is_err());
+        assert!(Template::parse("/x/{a b}").is_err());
+    }
+
+    #[test]
+    fn a_lone_placeholder_in_json_keeps_the_value_type() {
+        let t = JsonTemplate::parse(
+            &json!({"orderId": "{orderId}", "n": "{n}", "note": "n={n}", "k": [1, "x"]}),
+        )
+        .unwrap();
+        let vars = Vars(vec![("orderId", json!("a")), ("n", json!(5))]);
+        assert_eq!(
+            t.render(&vars).unwrap(),
+            json!({"orderId": "a", "n": 5, "note": "n=5", "k": [1, "x"]})
+        );
+    }
+
+    #[test]
+    fn json_paths_find_nested_fields_and_indexes() {
+        let doc = json!({"data": {"items": [{"id": 1}, {"id": 2}]}, "status": "Accepted"});
+        assert_eq!(
+            JsonPath::parse("status").unwrap().find(&doc),
+            Some(&json!("Accepted"))
+        );
+        assert_eq!(
+            JsonPath::parse("$.data.items[1].id").unwrap().find(&doc),
+            Some(&json!(2))
+        );
+        assert_eq!(
+            JsonPath::parse("data.items.0.id").unwrap().find(&doc),
+            Some(&json!(1))
+        );
+        assert_eq!(JsonPath::parse("data.missing").unwrap().find(&doc), None);
+        assert!(JsonPath::parse("a..b").is_err());
+    }
+}

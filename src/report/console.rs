@@ -1,0 +1,117 @@
+//! The end-of-run summary printed to the terminal.
+
+use std::io::{self, Write};
+
+use crate::recorder::{OrderRef, Summary};
+
+/// Most failed or stranded orders listed by id on the console (report.json lists all).
+const LIST_LIMIT: usize = 10;
+
+/// Writes the summary table.
+pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "runner · {} · {} · seed {} · speed ×{}",
+        s.scenario, s.target, s.seed, s.speed
+    )?;
+    writeln!(
+        out,
+        "duration {:.2} s{}",
+        s.duration.as_secs_f64(),
+        if s.interrupted {
+            " (interrupted by Ctrl-C)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(out)?;
+    let reached = |k: &str| s.orders.reached.get(k).copied().unwrap_or(0);
+    writeln!(
+        out,
+        "orders  total {}  created {}  activated {}  cancelled {}  ended {}  failed {}  stranded {}",
+        s.orders.total,
+        s.orders.created,
+        reached("Activated"),
+        reached("Cancelled"),
+        reached("Ended"),
+        s.orders.failed,
+        s.orders.stranded
+    )?;
+    if s.orders.interrupted > 0 {
+        writeln!(
+            out,
+            "        {} orders interrupted before their flow finished",
+            s.orders.interrupted
+        )?;
+    }
+    let states: Vec<String> = s
+        .orders
+        .by_state
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    writeln!(out, "final   {}", states.join("  "))?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<16} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "step", "count", "errors", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    )?;
+    for st in &s.steps {
+        writeln!(
+            out,
+            "{:<16} {:>8} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            st.name, st.count, st.errors, st.mean_ms, st.p50_ms, st.p95_ms, st.p99_ms, st.max_ms
+        )?;
+    }
+    let requests = s.requests();
+    let errors = s.errors();
+    let rate = if requests > 0 {
+        errors as f64 * 100.0 / requests as f64
+    } else {
+        0.0
+    };
+    writeln!(out, "\nrequests {requests}  errors {errors} ({rate:.2}%)")?;
+    list(out, "failed", &s.failed)?;
+    list(out, "stranded (not terminal at the end)", &s.stranded)?;
+    if let Some(e) = &s.events_error {
+        writeln!(out, "\nwarning: events.csv is incomplete: {e}")?;
+    }
+    if s.passed() {
+        writeln!(out, "\nresult: PASS, every order ended in a terminal state")
+    } else {
+        writeln!(out, "\nresult: FAIL")
+    }
+}
+
+fn list(out: &mut impl Write, title: &str, orders: &[OrderRef]) -> io::Result<()> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{title}: {}", orders.len())?;
+    for o in orders.iter().take(LIST_LIMIT) {
+        writeln!(
+            out,
+            "  {} (n {}, {}, id {}, state {}){}: {}",
+            o.order_number,
+            o.n,
+            o.order_type,
+            o.id.as_deref().unwrap_or("-"),
+            o.state.as_deref().unwrap_or("-"),
+            o.step
+                .as_deref()
+                .map(|s| format!(" at {s}"))
+                .unwrap_or_default(),
+            o.reason
+        )?;
+    }
+    if orders.len() > LIST_LIMIT {
+        writeln!(
+            out,
+            "  … and {} more (all listed in report.json)",
+            orders.len() - LIST_LIMIT
+        )?;
+    }
+    Ok(())
+}

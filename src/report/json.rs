@@ -1,0 +1,74 @@
+//! report.json: the machine-readable summary (documented in docs/reports.md).
+
+use std::io::{self, Write};
+
+use serde_json::{Map, Value, json};
+
+use crate::recorder::Summary;
+
+/// The states always present under `orders`, even at zero.
+const ORDER_STATES: &[&str] = &["activated", "cancelled", "ended"];
+
+/// The report as a JSON value.
+pub fn to_value(s: &Summary) -> Value {
+    let mut orders = Map::new();
+    orders.insert("total".into(), s.orders.total.into());
+    orders.insert("created".into(), s.orders.created.into());
+    for state in ORDER_STATES {
+        orders.insert((*state).into(), 0.into());
+    }
+    for (state, n) in &s.orders.reached {
+        orders.insert(state.to_lowercase(), (*n).into());
+    }
+    orders.insert("failed".into(), s.orders.failed.into());
+    orders.insert("interrupted".into(), s.orders.interrupted.into());
+    orders.insert("stranded".into(), s.orders.stranded.into());
+    orders.insert("by_state".into(), json!(s.orders.by_state));
+
+    let steps: Map<String, Value> = s
+        .steps
+        .iter()
+        .map(|st| {
+            (
+                st.name.clone(),
+                json!({
+                    "count": st.count,
+                    "errors": st.errors,
+                    "mean_ms": round(st.mean_ms),
+                    "p50_ms": st.p50_ms,
+                    "p95_ms": st.p95_ms,
+                    "p99_ms": st.p99_ms,
+                    "max_ms": st.max_ms,
+                    "statuses": st.statuses,
+                    "outcomes": st.outcomes,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "scenario": s.scenario,
+        "target": s.target,
+        "seed": s.seed,
+        "speed": s.speed,
+        "started_at": s.started_at,
+        "duration_s": round(s.duration.as_secs_f64()),
+        "passed": s.passed(),
+        "interrupted": s.interrupted,
+        "requests": s.requests(),
+        "errors": s.errors(),
+        "orders": orders,
+        "steps": steps,
+        "failed": s.failed,
+        "stranded": s.stranded,
+    })
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Writes report.json.
+pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &to_value(s))?;
+    writeln!(out)
+}

@@ -1,0 +1,16 @@
+//! Renders a [`Summary`]; never computes metrics. Each writer takes the
+//! summary and an `io::Write`, so every format is testable with a `Vec<u8>`.
+
+pub mod console;
+pub mod json;
+
+use std::path::Path;
+
+use crate::recorder::Summary;
+
+/// Writes the file reports (report.json) into `dir`, which must exist.
+pub fn write_files(summary: &Summary, dir: &Path) -> std::io::Result<()> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join("report.json"))?);
+    json::write(summary, &mut file)?;
+    std::io::Write::flush(&mut file)
+}

@@ -1,0 +1,60 @@
+//! Decides who runs when: `parallel` batch workers each take the next batch
+//! and run its orders one after another; each created order's cleanup runs
+//! as its own task after the flow; the run ends when every cleanup has.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
+
+use crate::client::HttpClient;
+use crate::executor::Executor;
+use crate::recorder::FlowEnd;
+
+/// Runs every batch, then waits for every cleanup.
+pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let cleanups = TaskTracker::new();
+    let mut workers = JoinSet::new();
+    for _ in 0..executor.plan.parallel.min(executor.plan.batches.len()) {
+        workers.spawn(worker(executor.clone(), next.clone(), cleanups.clone()));
+    }
+    while let Some(result) = workers.join_next().await {
+        if let Err(e) = result {
+            tracing::error!(error = %e, "a batch worker died");
+        }
+    }
+    cleanups.close();
+    cleanups.wait().await;
+}
+
+/// Takes batches until none are left or the run is stopped.
+async fn worker<C: HttpClient>(
+    executor: Arc<Executor<C>>,
+    next: Arc<AtomicUsize>,
+    cleanups: TaskTracker,
+) {
+    let plan = executor.plan.clone();
+    loop {
+        let b = next.fetch_add(1, Ordering::Relaxed);
+        let Some(batch) = plan.batches.get(b) else {
+            return;
+        };
+        tracing::debug!(batch = b, orders = batch.orders.len(), "batch started");
+        for (i, index) in batch.orders.clone().enumerate() {
+            if executor.stop.is_cancelled() {
+                return;
+            }
+            if i > 0 && !plan.between.is_zero() && !executor.sleep_between(plan.between).await {
+                return;
+            }
+            let mut run = executor.start(index as u32);
+            let end = executor.run_flow(&mut run).await;
+            let wait_first = matches!(end, FlowEnd::Completed);
+            let executor = executor.clone();
+            cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
+        }
+        tracing::debug!(batch = b, "batch finished");
+    }
+}

@@ -1,0 +1,119 @@
+//! What scripts may call. Each file registers one concern; every function
+//! only builds data (a [`crate::spec::Spec`] or its steps), never does I/O.
+
+mod params;
+mod scenario;
+mod steps;
+mod values;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map};
+
+use crate::config::Params;
+
+/// The result type of registered functions; errors get the call site's position.
+pub type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// Registers every script function, in a fixed order.
+pub fn register_all(engine: &mut Engine, params: Arc<Params>) {
+    params::register(engine, params);
+    values::register(engine);
+    steps::register(engine);
+    scenario::register(engine);
+}
+
+/// A duration from a script value: `"2s"`, `"150ms"`, or an integer of milliseconds.
+pub fn duration(value: &Dynamic, what: &str) -> RResult<Duration> {
+    if let Ok(ms) = value.as_int() {
+        return u64::try_from(ms)
+            .map(Duration::from_millis)
+            .map_err(|_| format!("{what}: a duration cannot be negative, got {ms}").into());
+    }
+    if let Some(s) = value.clone().try_cast::<rhai::ImmutableString>() {
+        return humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("{what}: invalid duration {s:?} ({e}); use e.g. \"2s\", \"150ms\", \"1m\"")
+                .into()
+        });
+    }
+    Err(format!(
+        "{what}: expected a duration like \"2s\" or a number of milliseconds, got {}",
+        value.type_name()
+    )
+    .into())
+}
+
+/// Named options from a map, refusing keys the function does not know.
+pub struct Options {
+    map: Map,
+    what: &'static str,
+}
+
+impl Options {
+    /// Checks `map` against the allowed keys of `what` (e.g. `population`).
+    pub fn new(map: Map, what: &'static str, allowed: &[&str]) -> RResult<Self> {
+        for key in map.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let closest = allowed
+                    .iter()
+                    .max_by(|a, b| {
+                        strsim::jaro_winkler(a, key).total_cmp(&strsim::jaro_winkler(b, key))
+                    })
+                    .copied()
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{what}: unknown option `{key}` (did you mean `{closest}`?); allowed: {}",
+                    allowed.join(", ")
+                )
+                .into());
+            }
+        }
+        Ok(Options { map, what })
+    }
+
+    /// The raw value of a key.
+    pub fn get(&self, key: &str) -> Option<&Dynamic> {
+        self.map.get(key).filter(|v| !v.is_unit())
+    }
+
+    /// An integer option.
+    pub fn int(&self, key: &str) -> RResult<Option<i64>> {
+        self.get(key)
+            .map(|v| {
+                v.as_int().map_err(|t| {
+                    format!("{}.{key}: expected an integer, got {t}", self.what).into()
+                })
+            })
+            .transpose()
+    }
+
+    /// A number option (integers are accepted).
+    pub fn float(&self, key: &str) -> RResult<Option<f64>> {
+        self.get(key)
+            .map(|v| {
+                v.as_float()
+                    .or_else(|_| v.as_int().map(|i| i as f64))
+                    .map_err(|t| format!("{}.{key}: expected a number, got {t}", self.what).into())
+            })
+            .transpose()
+    }
+
+    /// A string option.
+    pub fn string(&self, key: &str) -> RResult<Option<String>> {
+        self.get(key)
+            .map(|v| {
+                v.clone()
+                    .into_string()
+                    .map_err(|t| format!("{}.{key}: expected a string, got {t}", self.what).into())
+            })
+            .transpose()
+    }
+
+    /// A duration option.
+    pub fn duration(&self, key: &str) -> RResult<Option<Duration>> {
+        self.get(key)
+            .map(|v| duration(v, &format!("{}.{key}", self.what)))
+            .transpose()
+    }
+}

@@ -1,0 +1,197 @@
+//! `scenario(name)` and the methods that fill in a [`Spec`]:
+//! `.target .payload .population .batches .flow .cleanup .track .terminal .http .header`.
+
+use rhai::{Array, Dynamic, Engine, FnPtr, Map};
+
+use super::{Options, RResult};
+use crate::script::ScriptFn;
+use crate::spec::{Cleanup, Count, Spec, Step};
+
+/// Registers the `Scenario` type and its methods.
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<Spec>("Scenario");
+    engine.register_fn("scenario", |name: &str| Spec {
+        name: name.to_owned(),
+        terminal: vec!["Ended".into(), "Cancelled".into()],
+        ..Spec::default()
+    });
+    engine.register_fn("description", |s: &mut Spec, text: &str| {
+        s.description = text.to_owned()
+    });
+    engine.register_fn("target", |s: &mut Spec, url: &str| {
+        s.target = url.trim().to_owned()
+    });
+    engine.register_fn("payload", |s: &mut Spec, f: FnPtr| {
+        s.payload = Some(ScriptFn(f))
+    });
+    engine.register_fn("header", |s: &mut Spec, k: &str, v: Dynamic| {
+        s.http.headers.push((k.to_owned(), v.to_string()))
+    });
+    engine.register_fn("population", population);
+    engine.register_fn("batches", batches);
+    engine.register_fn("flow", flow);
+    engine.register_fn("cleanup", cleanup);
+    engine.register_fn("track", track);
+    engine.register_fn("terminal", |s: &mut Spec, states: Array| {
+        s.terminal = states.iter().map(|d| d.to_string()).collect();
+    });
+    engine.register_fn("http", http);
+}
+
+fn population(s: &mut Spec, options: Map) -> RResult<()> {
+    let o = Options::new(options, "population", &["total", "mix", "seed", "shuffle"])?;
+    s.population.total = o.int("total")?.ok_or("population: `total` is required")?;
+    let mix = o
+        .get("mix")
+        .and_then(|m| m.clone().try_cast::<Map>())
+        .ok_or("population: `mix` is required, a map of order type to count or \"rest\"")?;
+    s.population.mix = mix
+        .into_iter()
+        .map(|(kind, count)| {
+            let count = if let Ok(n) = count.as_int() {
+                Count::Exact(n)
+            } else if count.to_string() == "rest" {
+                Count::Rest
+            } else {
+                return Err(format!(
+                    "population.mix.{kind}: expected a count or \"rest\", got {count}"
+                )
+                .into());
+            };
+            Ok((kind.to_string(), count))
+        })
+        .collect::<RResult<_>>()?;
+    s.population.seed = o
+        .int("seed")?
+        .map(|n| u64::try_from(n).map_err(|_| "population.seed: must not be negative"))
+        .transpose()?;
+    s.population.shuffle = o
+        .get("shuffle")
+        .map(|v| v.as_bool().unwrap_or(true))
+        .unwrap_or(true);
+    Ok(())
+}
+
+fn batches(s: &mut Spec, options: Map) -> RResult<()> {
+    let o = Options::new(options, "batches", &["size", "parallel", "between"])?;
+    if let Some(size) = o.int("size")? {
+        s.batches.size = size;
+    }
+    if let Some(parallel) = o.int("parallel")? {
+        s.batches.parallel = parallel;
+    }
+    if let Some(between) = o.duration("between")? {
+        s.batches.between = between;
+    }
+    Ok(())
+}
+
+fn steps(list: Array, what: &str) -> RResult<Vec<Step>> {
+    list.into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let t = d.type_name();
+            d.try_cast::<Step>().ok_or_else(|| {
+                format!("{what}: item {i} is a {t}, not a step (get/post/pause/poll …)").into()
+            })
+        })
+        .collect()
+}
+
+fn flow(s: &mut Spec, name: &str, list: Array) -> RResult<()> {
+    if s.flows.iter().any(|f| f.name == name) {
+        return Err(format!("flow `{name}` is defined twice").into());
+    }
+    let steps = steps(list, &format!("flow `{name}`"))?;
+    if steps.is_empty() {
+        return Err(format!("flow `{name}` has no steps").into());
+    }
+    s.flows.push(crate::spec::Flow {
+        name: name.to_owned(),
+        steps,
+    });
+    Ok(())
+}
+
+fn requests(list: Array, what: &str) -> RResult<Vec<crate::spec::Request>> {
+    steps(list, what)?
+        .into_iter()
+        .map(|step| match step {
+            Step::Request(r) => Ok(r),
+            _ => Err(format!("{what}: only request steps are allowed here").into()),
+        })
+        .collect()
+}
+
+fn cleanup(s: &mut Spec, name: &str, options: Map) -> RResult<()> {
+    let what = "cleanup";
+    let o = Options::new(
+        options,
+        what,
+        &["after", "steps", "verify", "timeout", "every"],
+    )?;
+    let list = match o.get("steps") {
+        Some(d) if d.is_array() => d.clone().cast::<Array>(),
+        Some(d) => vec![d.clone()],
+        None => {
+            return Err(
+                "cleanup: `steps` is required, e.g. [orders::end(), orders::cancel()]".into(),
+            );
+        }
+    };
+    let verify = match o.get("verify") {
+        Some(d) => requests(vec![d.clone()], "cleanup.verify")?.pop(),
+        None => None,
+    };
+    let rule = Cleanup {
+        flow: name.to_owned(),
+        after: o.duration("after")?.unwrap_or_default(),
+        steps: requests(list, "cleanup.steps")?,
+        verify,
+        timeout: o
+            .duration("timeout")?
+            .unwrap_or(std::time::Duration::from_secs(300)),
+        every: o
+            .duration("every")?
+            .unwrap_or(std::time::Duration::from_secs(10)),
+    };
+    s.cleanup.retain(|c| c.flow != name);
+    s.cleanup.push(rule);
+    Ok(())
+}
+
+fn track(s: &mut Spec, options: Map) -> RResult<()> {
+    let o = Options::new(options, "track", &["id", "label"])?;
+    if let Some(id) = o.string("id")? {
+        s.track.id = id;
+    }
+    if let Some(label) = o.string("label")? {
+        s.track.label = label;
+    }
+    Ok(())
+}
+
+fn http(s: &mut Spec, options: Map) -> RResult<()> {
+    let o = Options::new(
+        options,
+        "http",
+        &["timeout", "retries", "retry_backoff", "max_connections"],
+    )?;
+    if let Some(t) = o.duration("timeout")? {
+        s.http.timeout = t;
+    }
+    if let Some(r) = o.int("retries")? {
+        s.http.retries =
+            u32::try_from(r).map_err(|_| format!("http.retries: must be 0 or more, got {r}"))?;
+    }
+    if let Some(b) = o.duration("retry_backoff")? {
+        s.http.retry_backoff = b;
+    }
+    if let Some(m) = o.int("max_connections")? {
+        s.http.max_connections = usize::try_from(m)
+            .ok()
+            .filter(|m| *m > 0)
+            .ok_or_else(|| format!("http.max_connections: must be at least 1, got {m}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Step builders: `get(path)`, `post(path)`, … with chained `.expect()`,
+//! `.capture()`, `.json()`; `pause(d)`; `poll(request, #{ … })`.
+
+use rhai::{Array, Dynamic, Engine, FnPtr, Map};
+
+use super::{Options, RResult, duration};
+use crate::script::ScriptFn;
+use crate::spec::{Body, Poll, Request, Step, Until};
+
+/// Registers the `Step` type and its builders.
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<Step>("Step");
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        engine.register_fn(method.to_lowercase(), move |path: &str| {
+            Step::Request(Request::new(method, path))
+        });
+    }
+    engine.register_fn("request", |method: &str, path: &str| {
+        Step::Request(Request::new(&method.to_uppercase(), path))
+    });
+    engine.register_fn("name", |s: &mut Step, name: &str| {
+        edit(s, "name", |r| r.name = name.to_owned())
+    });
+    engine.register_fn("query", |s: &mut Step, k: &str, v: Dynamic| {
+        edit(s, "query", |r| r.query.push((k.to_owned(), v.to_string())))
+    });
+    engine.register_fn("header", |s: &mut Step, k: &str, v: Dynamic| {
+        edit(s, "header", |r| {
+            r.headers.push((k.to_owned(), v.to_string()))
+        })
+    });
+    engine.register_fn("json", |s: &mut Step, body: Dynamic| -> RResult<Step> {
+        let value: serde_json::Value = rhai::serde::from_dynamic(&body)?;
+        edit(s, "json", |r| r.body = Body::Json(value))
+    });
+    engine.register_fn("send_payload", |s: &mut Step| {
+        edit(s, "send_payload", |r| r.body = Body::Payload)
+    });
+    engine.register_fn("expect", |s: &mut Step, status: i64| -> RResult<Step> {
+        let code = status_code(status)?;
+        edit(s, "expect", |r| r.expect = vec![code])
+    });
+    engine.register_fn("expect", |s: &mut Step, statuses: Array| -> RResult<Step> {
+        let codes = statuses
+            .iter()
+            .map(|d| {
+                d.as_int()
+                    .map_err(|t| format!("expect: status codes are integers, got {t}").into())
+                    .and_then(status_code)
+            })
+            .collect::<RResult<Vec<u16>>>()?;
+        edit(s, "expect", |r| r.expect = codes)
+    });
+    engine.register_fn("capture", |s: &mut Step, var: &str, path: &str| {
+        edit(s, "capture", |r| {
+            r.captures.push((var.to_owned(), path.to_owned()))
+        })
+    });
+    engine.register_fn("marks", |s: &mut Step, state: &str| {
+        edit(s, "marks", |r| r.marks = Some(state.to_owned()))
+    });
+    engine.register_fn("state_from", |s: &mut Step, field: &str| {
+        edit(s, "state_from", |r| r.state_from = Some(field.to_owned()))
+    });
+    engine.register_fn("pause", |d: Dynamic| -> RResult<Step> {
+        Ok(Step::Pause {
+            duration: duration(&d, "pause")?,
+            jitter: 0.0,
+        })
+    });
+    engine.register_fn("pause", |d: Dynamic, jitter: f64| -> RResult<Step> {
+        if !(0.0..=1.0).contains(&jitter) {
+            return Err(
+                format!("pause: jitter is a share between 0.0 and 1.0, got {jitter}").into(),
+            );
+        }
+        Ok(Step::Pause {
+            duration: duration(&d, "pause")?,
+            jitter,
+        })
+    });
+    engine.register_fn("poll", poll);
+}
+
+fn status_code(status: i64) -> RResult<u16> {
+    u16::try_from(status)
+        .ok()
+        .filter(|c| (100..600).contains(c))
+        .ok_or_else(|| format!("expect: {status} is not an HTTP status code (100..599)").into())
+}
+
+/// Applies `f` to a request step; other step kinds refuse request options.
+fn edit(s: &mut Step, what: &str, f: impl FnOnce(&mut Request)) -> RResult<Step> {
+    match s {
+        Step::Request(r) => {
+            f(r);
+            Ok(s.clone())
+        }
+        Step::Poll(p) => {
+            f(&mut p.request);
+            Ok(s.clone())
+        }
+        Step::Pause { .. } => {
+            Err(format!("{what}() applies to a request step, not to a pause").into())
+        }
+    }
+}
+
+const POLL_OPTIONS: &[&str] = &[
+    "field",
+    "equals",
+    "one_of",
+    "check",
+    "every",
+    "backoff",
+    "max_every",
+    "timeout",
+];
+
+fn poll(step: Step, options: Map) -> RResult<Step> {
+    let Step::Request(request) = step else {
+        return Err(
+            "poll: the first argument must be a request step such as get(\"/details\")".into(),
+        );
+    };
+    let o = Options::new(options, "poll", POLL_OPTIONS)?;
+    let until = match (o.get("check"), o.string("field")?) {
+        (Some(f), None) => {
+            let f = f
+                .clone()
+                .try_cast::<FnPtr>()
+                .ok_or("poll.check: expected a closure such as |r| r.status == \"Accepted\"")?;
+            Until::Script(ScriptFn(f))
+        }
+        (None, Some(path)) => {
+            let one_of = match (o.get("equals"), o.get("one_of")) {
+                (Some(v), None) => vec![rhai::serde::from_dynamic(v)?],
+                (None, Some(list)) => {
+                    let list = list
+                        .clone()
+                        .try_cast::<Array>()
+                        .ok_or("poll.one_of: expected an array")?;
+                    list.iter()
+                        .map(rhai::serde::from_dynamic)
+                        .collect::<RResult<Vec<_>>>()?
+                }
+                _ => {
+                    return Err(
+                        "poll: with `field`, give exactly one of `equals` or `one_of`".into(),
+                    );
+                }
+            };
+            Until::Field { path, one_of }
+        }
+        _ => {
+            return Err(
+                "poll: give either `field` (with `equals`/`one_of`) or `check` (a closure)".into(),
+            );
+        }
+    };
+    let every = o
+        .duration("every")?
+        .unwrap_or(std::time::Duration::from_secs(1));
+    let backoff = o.float("backoff")?.unwrap_or(1.0);
+    if !(1.0..=10.0).contains(&backoff) {
+        return Err(format!("poll.backoff: a factor between 1.0 and 10.0, got {backoff}").into());
+    }
+    Ok(Step::Poll(Poll {
+        request,
+        until,
+        every,
+        backoff,
+        max_every: o
+            .duration("max_every")?
+            .unwrap_or(every.max(std::time::Duration::from_secs(30))),
+        timeout: o
+            .duration("timeout")?
+            .unwrap_or(std::time::Duration::from_secs(300)),
+    }))
+}

@@ -1,0 +1,170 @@
+//! Plain data a scenario script described: what to send, to whom, how many
+//! times and in which order. No I/O and no validation beyond what the script
+//! API checks while building it; [`crate::plan`] validates and compiles it.
+
+mod step;
+
+pub use step::{Body, Poll, Request, Step, Until};
+
+use std::time::Duration;
+
+use crate::script::ScriptFn;
+
+/// Everything one scenario script describes.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Scenario name, used in reports.
+    pub name: String,
+    /// One line saying what the scenario simulates.
+    pub description: String,
+    /// `builtin:orders` or an `http(s)://` base URL.
+    pub target: String,
+    /// Client settings.
+    pub http: Http,
+    /// Closure run once per order before the run to build its payload.
+    pub payload: Option<ScriptFn>,
+    /// How many orders of each type.
+    pub population: Population,
+    /// How orders are grouped and paced.
+    pub batches: Batches,
+    /// One flow per order type, in the order the script defined them.
+    pub flows: Vec<Flow>,
+    /// Cleanup rules by order type.
+    pub cleanup: Vec<Cleanup>,
+    /// Which captured variable identifies an order and which payload field labels it.
+    pub track: Track,
+    /// States after which an order needs no cleanup.
+    pub terminal: Vec<String>,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            name: String::new(),
+            description: String::new(),
+            target: String::new(),
+            http: Http::default(),
+            payload: None,
+            population: Population::default(),
+            batches: Batches::default(),
+            flows: Vec::new(),
+            cleanup: Vec::new(),
+            track: Track::default(),
+            terminal: Vec::new(),
+        }
+    }
+}
+
+/// HTTP client settings (the `api.*` parameters of the reference config).
+#[derive(Debug, Clone)]
+pub struct Http {
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retries after the first attempt, on connection errors, timeouts, 5xx and 429.
+    pub retries: u32,
+    /// First retry delay; doubles on each retry, with jitter.
+    pub retry_backoff: Duration,
+    /// Most requests in flight at once.
+    pub max_connections: usize,
+    /// Headers sent with every request.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            timeout: Duration::from_secs(30),
+            retries: 3,
+            retry_backoff: Duration::from_secs(2),
+            max_connections: 100,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// How many orders, of which types.
+#[derive(Debug, Clone, Default)]
+pub struct Population {
+    /// Total number of orders.
+    pub total: i64,
+    /// Count per order type, in script order.
+    pub mix: Vec<(String, Count)>,
+    /// Seed for type assignment, shuffling and jitter (overridden by `--seed`).
+    pub seed: Option<u64>,
+    /// Shuffle which sequence numbers get which type (default true).
+    pub shuffle: bool,
+}
+
+/// The count of one order type in the mix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Count {
+    /// Exactly this many.
+    Exact(i64),
+    /// Whatever the other types leave of the total.
+    Rest,
+}
+
+/// Batch layout and pacing.
+#[derive(Debug, Clone)]
+pub struct Batches {
+    /// Orders per batch.
+    pub size: i64,
+    /// Batches running at once.
+    pub parallel: i64,
+    /// Pause between one order's flow and the next order's create inside a batch.
+    pub between: Duration,
+}
+
+impl Default for Batches {
+    fn default() -> Self {
+        Batches {
+            size: 20,
+            parallel: 5,
+            between: Duration::ZERO,
+        }
+    }
+}
+
+/// The steps one order type walks through.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// The order type this flow is for.
+    pub name: String,
+    /// Steps, run one after another.
+    pub steps: Vec<Step>,
+}
+
+/// How orders of one type are brought to a terminal state after their flow.
+#[derive(Debug, Clone)]
+pub struct Cleanup {
+    /// The order type.
+    pub flow: String,
+    /// Wait after the flow before the first attempt (skipped for failed orders and on Ctrl-C).
+    pub after: Duration,
+    /// Requests tried in turn each round; the first that succeeds ends cleanup.
+    pub steps: Vec<Request>,
+    /// Optional check that reads the order's state, in case it is already terminal.
+    pub verify: Option<Request>,
+    /// Give up (and report the order as stranded) after this long.
+    pub timeout: Duration,
+    /// Wait between rounds.
+    pub every: Duration,
+}
+
+/// Names that tie requests to an order.
+#[derive(Debug, Clone)]
+pub struct Track {
+    /// The captured variable holding the order's id on the target.
+    pub id: String,
+    /// The payload field shown as the order number in events and reports.
+    pub label: String,
+}
+
+impl Default for Track {
+    fn default() -> Self {
+        Track {
+            id: "orderId".into(),
+            label: "orderNumber".into(),
+        }
+    }
+}

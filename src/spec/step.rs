@@ -1,0 +1,117 @@
+//! Step descriptions: requests, pauses and polls, as a script wrote them.
+
+use std::time::Duration;
+
+use crate::script::ScriptFn;
+
+/// One step of a flow.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Send one request.
+    Request(Request),
+    /// Wait.
+    Pause {
+        /// How long.
+        duration: Duration,
+        /// Random share (0..1) added or removed, e.g. 0.1 for ±10%.
+        jitter: f64,
+    },
+    /// Repeat a request until a condition holds.
+    Poll(Poll),
+}
+
+impl Step {
+    /// The name shown in reports.
+    pub fn name(&self) -> &str {
+        match self {
+            Step::Request(r) => &r.name,
+            Step::Pause { .. } => "pause",
+            Step::Poll(p) => &p.request.name,
+        }
+    }
+}
+
+/// A request with `{name}` placeholders, checks and captures.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Step name in reports (`create`, `activate`, …).
+    pub name: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path template, appended to the target's base URL.
+    pub path: String,
+    /// Query parameters (values are templates).
+    pub query: Vec<(String, String)>,
+    /// Headers (values are templates).
+    pub headers: Vec<(String, String)>,
+    /// What to send.
+    pub body: Body,
+    /// Accepted statuses; empty means any 2xx.
+    pub expect: Vec<u16>,
+    /// Variables captured from the JSON response: (variable, path).
+    pub captures: Vec<(String, String)>,
+    /// State the order is in once this step succeeds.
+    pub marks: Option<String>,
+    /// Response field holding the order's state.
+    pub state_from: Option<String>,
+}
+
+impl Request {
+    /// A request with defaults: no body, any 2xx, named after method and path.
+    pub fn new(method: &str, path: &str) -> Self {
+        Request {
+            name: format!("{} {}", method, path),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Body::None,
+            expect: Vec::new(),
+            captures: Vec::new(),
+            marks: None,
+            state_from: None,
+        }
+    }
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// No body.
+    None,
+    /// The order's pre-generated payload, sent as is.
+    Payload,
+    /// A JSON template: strings may hold `{name}` placeholders.
+    Json(serde_json::Value),
+}
+
+/// Poll-until: repeat a request with backoff until a condition holds.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// The request to repeat.
+    pub request: Request,
+    /// When to stop.
+    pub until: Until,
+    /// First wait between attempts.
+    pub every: Duration,
+    /// Factor applied to the wait after each attempt (1.0 = fixed interval).
+    pub backoff: f64,
+    /// Longest wait between attempts.
+    pub max_every: Duration,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+/// The condition that ends a poll.
+#[derive(Debug, Clone)]
+pub enum Until {
+    /// A JSON field (path) equals one of the values.
+    Field {
+        /// Path such as `status` or `$.data.status`.
+        path: String,
+        /// Accepted values.
+        one_of: Vec<serde_json::Value>,
+    },
+    /// A script closure `|response| bool` (escape hatch; costs about 1 µs per call).
+    Script(ScriptFn),
+}
