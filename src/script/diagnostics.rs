@@ -68,9 +68,9 @@ impl Sources {
             }
             leaf => {
                 let pos = leaf.position();
-                let text = leaf.to_string();
+                let full = leaf.to_string();
                 let suffix = format!(" ({pos})");
-                let label = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
+                let label = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
                 let kind = if matches!(leaf, EvalAltResult::ErrorParsing(..)) {
                     "syntax error"
                 } else {

@@ -1,1 +1,13 @@
-//! Integration tests.
+//! The one integration-test binary (one link instead of one per file).
+
+// Shared helpers: built-in target on 127.0.0.1:0, running the real binary, temp scripts.
+mod util;
+
+// Script → spec → plan for the shipped scenario: mix, payloads, batches, determinism.
+mod plan;
+
+// The shipped scenario end to end against the built-in target, checked from the target's side.
+mod scenarios;
+
+// Exit codes and diagnostics of the real binary for bad scripts, configs and flags.
+mod cli;

@@ -1,0 +1,76 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use runner::builtin::{self, OrderBook, OrdersConfig, Running};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shipped day-in-life scenario.
+pub fn day_in_life() -> PathBuf {
+    root().join("scenarios/day_in_life.rhai")
+}
+
+/// A standalone orders target on 127.0.0.1 with a fast acceptance delay.
+pub async fn start_orders(error_rate: f64) -> (Running, OrderBook) {
+    let config = OrdersConfig {
+        accept_delay_min: Duration::from_millis(1),
+        accept_delay_max: Duration::from_millis(5),
+        error_rate,
+        seed: 7,
+    };
+    builtin::start_orders("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("bind 127.0.0.1:0")
+}
+
+/// Runs the real `runner` binary with `args` and waits for it.
+pub async fn runner(args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("runner starts")
+}
+
+/// Runs the binary synchronously (for tests without a target).
+pub fn runner_sync(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("runner starts")
+}
+
+/// Writes `text` as a script file in `dir` and returns its path.
+pub fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// stdout and stderr as text, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// stderr with miette's line wrapping undone, for matching whole messages.
+pub fn stderr_flat(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr)
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
