@@ -88,9 +88,13 @@ impl<C: HttpClient> Executor<C> {
             Value::String(self.plan.flows[order.flow as usize].name.to_string()),
         );
         vars.set("batch".into(), order.batch.into());
-        vars.set("label".into(), Value::String(order.label.to_string()));
+        vars.set(
+            "label".into(),
+            Value::String(self.plan.arena.label(order).to_owned()),
+        );
         if !self.plan.payload_vars.is_empty()
-            && let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&order.payload)
+            && let Ok(Value::Object(map)) =
+                serde_json::from_slice::<Value>(self.plan.arena.payload(order))
         {
             for name in &self.plan.payload_vars {
                 if let Some(v) = map.get(&**name) {

@@ -120,7 +120,9 @@ impl<C: HttpClient> Executor<C> {
         let body = match &r.body {
             Body::None => None,
             Body::Payload => Some(Bytes::copy_from_slice(
-                &self.plan.orders[run.index as usize].payload,
+                self.plan
+                    .arena
+                    .payload(&self.plan.orders[run.index as usize]),
             )),
             Body::Json(t) => Some(Bytes::from(
                 serde_json::to_vec(&t.render(&run.vars)?).expect("JSON serializes"),

@@ -5,7 +5,7 @@
 mod population;
 pub mod template;
 
-pub use population::{Batch, Order};
+pub use population::{Arena, Batch, Order};
 pub use template::{JsonPath, JsonTemplate, Lookup, MissingVar, Template};
 
 use std::collections::BTreeSet;
@@ -242,6 +242,8 @@ pub struct Plan {
     pub flows: Vec<Flow>,
     /// Every order, in batch order.
     pub orders: Vec<Order>,
+    /// The orders' payloads and labels.
+    pub arena: Arena,
     /// Batches; each covers a contiguous range of `orders`.
     pub batches: Vec<Batch>,
     /// Batches running at once.
@@ -318,8 +320,8 @@ pub fn compile(
         })?;
     let flow_names: Vec<String> = spec.flows.iter().map(|f| f.name.clone()).collect();
     let seed = options.seed.or(spec.population.seed).unwrap_or(0);
-    let (orders, batches) =
-        population::generate(spec, &runtime, &flow_names, seed, size).map_err(|e| match e {
+    let (orders, batches, arena) = population::generate(spec, &runtime, &flow_names, seed, size)
+        .map_err(|e| match e {
             PlanError::Invalid { what, message } => {
                 let numbers: BTreeSet<String> = message
                     .split(|c: char| !c.is_ascii_digit())
@@ -346,7 +348,8 @@ pub fn compile(
     let payload_keys: BTreeSet<String> = orders
         .first()
         .and_then(|o| {
-            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&o.payload).ok()
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(arena.payload(o))
+                .ok()
         })
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
@@ -448,6 +451,7 @@ pub fn compile(
         http,
         flows,
         orders,
+        arena,
         batches,
         parallel,
         between: scale(spec.batches.between),
@@ -574,6 +578,9 @@ fn collect_payload_vars(r: &Request, payload_keys: &BTreeSet<String>, out: &mut 
     }
 }
 
+/// Batches listed by `runner check`; the rest are counted.
+const BATCHES_SHOWN: usize = 30;
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = match &self.target {
@@ -610,7 +617,7 @@ impl fmt::Display for Plan {
             self.parallel,
             self.between
         )?;
-        for (i, b) in self.batches.iter().enumerate() {
+        for (i, b) in self.batches.iter().enumerate().take(BATCHES_SHOWN) {
             let first = &self.orders[b.orders.start];
             let last = &self.orders[b.orders.end - 1];
             writeln!(
@@ -618,8 +625,15 @@ impl fmt::Display for Plan {
                 "  #{i:<4} {:<10} {:>4} orders  {} … {}",
                 self.flows[b.flow as usize].name,
                 b.orders.len(),
-                first.label,
-                last.label
+                self.arena.label(first),
+                self.arena.label(last)
+            )?;
+        }
+        if self.batches.len() > BATCHES_SHOWN {
+            writeln!(
+                f,
+                "  … and {} more batches",
+                self.batches.len() - BATCHES_SHOWN
             )?;
         }
         for flow in &self.flows {

@@ -12,8 +12,9 @@ use super::PlanError;
 use crate::script::Runtime;
 use crate::spec::{Count, Spec};
 
-/// One order to run: its sequence number, type, batch and payload.
-#[derive(Debug, Clone)]
+/// One order to run: its sequence number, type, batch, and where its payload
+/// and label sit in the plan's [`Arena`] (28 bytes an order, no allocation each).
+#[derive(Debug, Clone, Copy)]
 pub struct Order {
     /// Sequence number, from 1.
     pub n: u32,
@@ -21,10 +22,40 @@ pub struct Order {
     pub flow: u16,
     /// Index of its batch in [`super::Plan::batches`].
     pub batch: u32,
-    /// The JSON payload, serialized once before the run.
-    pub payload: Box<[u8]>,
-    /// The human-readable order number (the payload's label field).
-    pub label: Box<str>,
+    payload: (u32, u32),
+    label: (u32, u32),
+}
+
+/// Every order's payload JSON and label, back to back in one buffer: a million
+/// orders cost their bytes and nothing more (no per-order allocation).
+#[derive(Debug, Default)]
+pub struct Arena {
+    bytes: Vec<u8>,
+}
+
+impl Arena {
+    /// The order's JSON payload, serialized once before the run.
+    pub fn payload(&self, order: &Order) -> &[u8] {
+        &self.bytes[order.payload.0 as usize..order.payload.1 as usize]
+    }
+
+    /// The order's human-readable number (the payload's label field).
+    pub fn label(&self, order: &Order) -> &str {
+        std::str::from_utf8(&self.bytes[order.label.0 as usize..order.label.1 as usize])
+            .expect("labels are stored as UTF-8")
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Result<(u32, u32), PlanError> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        let end = u32::try_from(self.bytes.len()).map_err(|_| PlanError::Invalid {
+            what: "population".into(),
+            message:
+                "the payloads exceed 4 GiB; use fewer orders per process (or smaller payloads)"
+                    .into(),
+        })?;
+        Ok((start as u32, end))
+    }
 }
 
 /// A run of orders of one type, executed one after another.
@@ -104,14 +135,14 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
     Ok(out)
 }
 
-/// Generates every order and the batch layout.
+/// Generates every order, its payload and the batch layout.
 pub fn generate(
     spec: &Spec,
     runtime: &Runtime,
     flow_names: &[String],
     seed: u64,
     batch_size: usize,
-) -> Result<(Vec<Order>, Vec<Batch>), PlanError> {
+) -> Result<(Vec<Order>, Vec<Batch>, Arena), PlanError> {
     let counts = counts(spec, flow_names)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut types: Vec<u16> = counts
@@ -122,56 +153,72 @@ pub fn generate(
         types.shuffle(&mut rng);
     }
 
-    let mut by_flow: Vec<Vec<Order>> = vec![Vec::new(); flow_names.len()];
+    let mut arena = Arena::default();
+    let mut by_n = Vec::with_capacity(types.len());
+    let mut buf = Vec::new();
     for (i, flow) in types.iter().enumerate() {
         let n = i as u32 + 1;
         let kind = &flow_names[*flow as usize];
-        let (payload, label) = match &spec.payload {
+        buf.clear();
+        let label = match &spec.payload {
             Some(f) => {
                 let map = runtime
                     .payload(f, i64::from(n), kind)
                     .map_err(PlanError::Script)?;
-                let label = match map.get(&spec.track.label) {
+                serde_json::to_writer(&mut buf, &map).expect("a JSON map serializes");
+                match map.get(&spec.track.label) {
                     Some(serde_json::Value::String(s)) => s.clone(),
                     Some(v) => v.to_string(),
                     None => n.to_string(),
-                };
-                let bytes = serde_json::to_vec(&map).expect("a JSON map serializes");
-                (bytes.into_boxed_slice(), label)
+                }
             }
-            None => (b"{}".to_vec().into_boxed_slice(), n.to_string()),
+            None => {
+                buf.extend_from_slice(b"{}");
+                n.to_string()
+            }
         };
-        by_flow[*flow as usize].push(Order {
+        let payload = arena.push(&buf)?;
+        let label = arena.push(label.as_bytes())?;
+        if i == 0 {
+            // Reserve once for all orders (+10%) so the buffer does not double while growing.
+            arena
+                .bytes
+                .reserve(arena.bytes.len() * types.len() / 10 * 11);
+        }
+        by_n.push(Order {
             n,
             flow: *flow,
             batch: 0,
             payload,
-            label: label.into_boxed_str(),
+            label,
         });
     }
 
-    let mut chunks: Vec<Vec<Order>> = Vec::new();
-    for orders in by_flow {
-        let mut orders = orders.into_iter().peekable();
-        while orders.peek().is_some() {
-            chunks.push(orders.by_ref().take(batch_size).collect());
+    let mut chunks: Vec<Vec<u32>> = Vec::new();
+    for flow in 0..flow_names.len() {
+        let mut same = by_n
+            .iter()
+            .filter(|o| o.flow as usize == flow)
+            .map(|o| o.n - 1)
+            .peekable();
+        while same.peek().is_some() {
+            chunks.push(same.by_ref().take(batch_size).collect());
         }
     }
     chunks.shuffle(&mut rng);
 
-    let mut all = Vec::with_capacity(types.len());
+    let mut orders = Vec::with_capacity(by_n.len());
     let mut batches = Vec::with_capacity(chunks.len());
     for (b, chunk) in chunks.into_iter().enumerate() {
-        let start = all.len();
-        let flow = chunk[0].flow;
-        all.extend(chunk.into_iter().map(|o| Order {
+        let start = orders.len();
+        orders.extend(chunk.iter().map(|&i| Order {
             batch: b as u32,
-            ..o
+            ..by_n[i as usize]
         }));
         batches.push(Batch {
-            flow,
-            orders: start..all.len(),
+            flow: orders[start].flow,
+            orders: start..orders.len(),
         });
     }
-    Ok((all, batches))
+    Ok((orders, batches, arena))
 }

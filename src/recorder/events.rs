@@ -47,7 +47,7 @@ impl EventsWriter {
             .serialize(Row {
                 timestamp: humantime::format_rfc3339_millis(x.at).to_string(),
                 order_id: ledger.id(x.order).unwrap_or(""),
-                order_number: &order.label,
+                order_number: plan.arena.label(order),
                 order_type: &plan.flows[order.flow as usize].name,
                 batch: order.batch,
                 step: &x.step,

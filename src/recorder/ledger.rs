@@ -134,7 +134,7 @@ impl Ledger {
         let o = &plan.orders[i];
         OrderRef {
             n: o.n,
-            order_number: o.label.to_string(),
+            order_number: plan.arena.label(o).to_owned(),
             id: e.id.as_deref().map(str::to_owned),
             order_type: plan.flows[o.flow as usize].name.to_string(),
             batch: o.batch,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::script::ScriptFn;
 
 /// Everything one scenario script describes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Spec {
     /// Scenario name, used in reports.
     pub name: String,
@@ -35,24 +35,6 @@ pub struct Spec {
     pub track: Track,
     /// States after which an order needs no cleanup.
     pub terminal: Vec<String>,
-}
-
-impl Default for Spec {
-    fn default() -> Self {
-        Spec {
-            name: String::new(),
-            description: String::new(),
-            target: String::new(),
-            http: Http::default(),
-            payload: None,
-            population: Population::default(),
-            batches: Batches::default(),
-            flows: Vec::new(),
-            cleanup: Vec::new(),
-            track: Track::default(),
-            terminal: Vec::new(),
-        }
-    }
 }
 
 /// HTTP client settings (the `api.*` parameters of the reference config).

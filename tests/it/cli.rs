@@ -5,18 +5,29 @@ use crate::util::{day_in_life, runner_sync, script, stderr_flat, text};
 #[test]
 fn a_syntax_error_exits_2_and_shows_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let path = script(dir.path(), "broken.rhai", "let s = scenario(\"x\");\ns.population(#{ total: 5 ;\ns\n");
+    let path = script(
+        dir.path(),
+        "broken.rhai",
+        "let s = scenario(\"x\");\ns.population(#{ total: 5 ;\ns\n",
+    );
     let out = runner_sync(&[path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken.rhai:2:"), "{err}");
-    assert!(err.contains("s.population(#{ total: 5 ;"), "the offending line is shown: {err}");
+    assert!(
+        err.contains("s.population(#{ total: 5 ;"),
+        "the offending line is shown: {err}"
+    );
 }
 
 #[test]
 fn a_runtime_error_in_the_script_points_at_the_call() {
     let dir = tempfile::tempdir().unwrap();
-    let path = script(dir.path(), "bad.rhai", "let s = scenario(\"x\");\ns.flow(\"a\", [pause(\"5 parsecs\")]);\ns\n");
+    let path = script(
+        dir.path(),
+        "bad.rhai",
+        "let s = scenario(\"x\");\ns.flow(\"a\", [pause(\"5 parsecs\")]);\ns\n",
+    );
     let out = runner_sync(&["check", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -30,7 +41,11 @@ fn a_runaway_loop_is_stopped_by_the_operation_limit() {
     let path = script(dir.path(), "loop.rhai", "let n = 0;\nloop { n += 1; }\n");
     let out = runner_sync(&["check", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Too many operations"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Too many operations"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -42,7 +57,11 @@ fn scripts_cannot_reach_files_or_eval() {
     let path = script(dir.path(), "file.rhai", "import \"/etc/passwd\" as p;\n");
     let out = runner_sync(&["check", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not found"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -62,9 +81,18 @@ fn an_activated_count_above_the_total_exits_2_naming_the_keys() {
 
 #[test]
 fn a_misspelt_key_exits_2_with_the_closest_known_key() {
-    let out = runner_sync(&["check", day_in_life().to_str().unwrap(), "--set", "simulation.batchSise=3"]);
+    let out = runner_sync(&[
+        "check",
+        day_in_life().to_str().unwrap(),
+        "--set",
+        "simulation.batchSise=3",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(stderr_flat(&out).contains("did you mean `simulation.batchSize`"), "{}", text(&out));
+    assert!(
+        stderr_flat(&out).contains("did you mean `simulation.batchSize`"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -72,10 +100,18 @@ fn a_bad_duration_in_a_config_file_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c.toml");
     std::fs::write(&config, "[intervals]\nbetweenGetPolls = \"often\"\n").unwrap();
-    let out = runner_sync(&["check", day_in_life().to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    let out = runner_sync(&[
+        "check",
+        day_in_life().to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("intervals.betweenGetPolls") && err.contains("duration"), "{err}");
+    assert!(
+        err.contains("intervals.betweenGetPolls") && err.contains("duration"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -83,7 +119,11 @@ fn a_bad_url_is_refused_before_anything_is_sent() {
     for url in ["ftp://127.0.0.1", "not a url", "http://"] {
         let out = runner_sync(&[day_in_life().to_str().unwrap(), "--target", url]);
         assert_eq!(out.status.code(), Some(2), "{url}: {}", text(&out));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("target"), "{url}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("target"),
+            "{url}: {}",
+            text(&out)
+        );
     }
 }
 
@@ -92,7 +132,15 @@ fn check_prints_flows_population_and_batches() {
     let out = runner_sync(&["check", day_in_life().to_str().unwrap(), "--speed", "10"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for needle in ["population  200 orders", "activate     170", "accepted     30", "11 batches, up to 5 in parallel", "flow activate", "poll poll_accepted", "cleanup after 6s"] {
+    for needle in [
+        "population  200 orders",
+        "activate     170",
+        "accepted     30",
+        "11 batches, up to 5 in parallel",
+        "flow activate",
+        "poll poll_accepted",
+        "cleanup after 6s",
+    ] {
         assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
     }
 }
@@ -101,7 +149,11 @@ fn check_prints_flows_population_and_batches() {
 fn a_missing_script_and_a_bad_flag_exit_2() {
     let out = runner_sync(&["run", "/nonexistent/x.rhai"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read script"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read script"),
+        "{}",
+        text(&out)
+    );
     let out = runner_sync(&["run", day_in_life().to_str().unwrap(), "--speed", "fast"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }

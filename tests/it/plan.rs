@@ -12,7 +12,13 @@ use runner::spec::Count;
 use crate::util::day_in_life;
 
 fn params(sets: &[&str]) -> Arc<Params> {
-    Arc::new(Params::load(None, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap())
+    Arc::new(
+        Params::load(
+            None,
+            &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap(),
+    )
 }
 
 fn compile(sets: &[&str], options: Options) -> Plan {
@@ -22,7 +28,7 @@ fn compile(sets: &[&str], options: Options) -> Plan {
 }
 
 fn payload(plan: &Plan, i: usize) -> serde_json::Value {
-    serde_json::from_slice(&plan.orders[i].payload).unwrap()
+    serde_json::from_slice(plan.arena.payload(&plan.orders[i])).unwrap()
 }
 
 #[test]
@@ -34,7 +40,10 @@ fn the_shipped_script_describes_the_reference_scenario() {
     assert_eq!(spec.population.total, 200);
     assert_eq!(
         spec.population.mix,
-        vec![("accepted".to_string(), Count::Rest), ("activate".to_string(), Count::Exact(170))]
+        vec![
+            ("accepted".to_string(), Count::Rest),
+            ("activate".to_string(), Count::Exact(170))
+        ]
     );
     assert_eq!((spec.batches.size, spec.batches.parallel), (20, 5));
     assert_eq!(spec.batches.between, Duration::from_secs(2));
@@ -43,14 +52,33 @@ fn the_shipped_script_describes_the_reference_scenario() {
     assert_eq!(spec.http.retry_backoff, Duration::from_secs(2));
     let names: Vec<_> = spec.flows.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["activate", "accepted"]);
-    let steps: Vec<_> = spec.flows[0].steps.iter().map(|s| s.name().to_owned()).collect();
-    assert_eq!(steps, ["create", "pause", "poll_accepted", "pause", "activate"]);
-    let cleanup: Vec<_> = spec.cleanup.iter().map(|c| (c.flow.as_str(), c.after, c.timeout)).collect();
+    let steps: Vec<_> = spec.flows[0]
+        .steps
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    assert_eq!(
+        steps,
+        ["create", "pause", "poll_accepted", "pause", "activate"]
+    );
+    let cleanup: Vec<_> = spec
+        .cleanup
+        .iter()
+        .map(|c| (c.flow.as_str(), c.after, c.timeout))
+        .collect();
     assert_eq!(
         cleanup,
         [
-            ("activate", Duration::from_secs(60), Duration::from_secs(600)),
-            ("accepted", Duration::from_secs(30), Duration::from_secs(300))
+            (
+                "activate",
+                Duration::from_secs(60),
+                Duration::from_secs(600)
+            ),
+            (
+                "accepted",
+                Duration::from_secs(30),
+                Duration::from_secs(300)
+            )
         ]
     );
 }
@@ -93,17 +121,33 @@ checkInterval = "13s"
     let plan = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()).unwrap();
 
     assert_eq!(plan.orders.len(), 30);
-    assert_eq!(plan.orders.iter().filter(|o| plan.flows[o.flow as usize].name.as_ref() == "activate").count(), 10);
+    assert_eq!(
+        plan.orders
+            .iter()
+            .filter(|o| plan.flows[o.flow as usize].name.as_ref() == "activate")
+            .count(),
+        10
+    );
     assert!(plan.batches.iter().all(|b| b.orders.len() <= 4));
     assert_eq!(plan.parallel, 3);
     assert_eq!(plan.between, Duration::from_secs(1));
     assert_eq!(plan.target, Target::Url("http://127.0.0.1:9".into()));
-    assert_eq!((plan.http.timeout, plan.http.retries, plan.http.retry_backoff), (Duration::from_secs(5), 1, Duration::from_millis(100)));
+    assert_eq!(
+        (
+            plan.http.timeout,
+            plan.http.retries,
+            plan.http.retry_backoff
+        ),
+        (Duration::from_secs(5), 1, Duration::from_millis(100))
+    );
     let first = payload(&plan, 0);
     assert_eq!(first["location"], "EU-WEST-2");
     assert_eq!(first["pocOrder"], "POC-9");
     assert!(first["orderNumber"].as_str().unwrap().starts_with("X-"));
-    assert_eq!(first["customFields"], serde_json::json!({"priority": "high", "source": "test"}));
+    assert_eq!(
+        first["customFields"],
+        serde_json::json!({"priority": "high", "source": "test"})
+    );
 
     let activate = &plan.flows[0];
     let pauses: Vec<Duration> = activate
@@ -115,27 +159,53 @@ checkInterval = "13s"
         })
         .collect();
     assert_eq!(pauses, [Duration::from_secs(4), Duration::from_secs(3)]);
-    let Step::Poll(poll) = &activate.steps[2] else { panic!("step 3 is the poll") };
+    let Step::Poll(poll) = &activate.steps[2] else {
+        panic!("step 3 is the poll")
+    };
     assert_eq!(poll.every, Duration::from_millis(500));
     let end = activate.cleanup.as_ref().unwrap();
-    assert_eq!((end.after, end.timeout, end.every), (Duration::from_secs(9), Duration::from_secs(12), Duration::from_secs(13)));
+    assert_eq!(
+        (end.after, end.timeout, end.every),
+        (
+            Duration::from_secs(9),
+            Duration::from_secs(12),
+            Duration::from_secs(13)
+        )
+    );
     let cancel = plan.flows[1].cleanup.as_ref().unwrap();
-    assert_eq!((cancel.after, cancel.timeout), (Duration::from_secs(7), Duration::from_secs(11)));
+    assert_eq!(
+        (cancel.after, cancel.timeout),
+        (Duration::from_secs(7), Duration::from_secs(11))
+    );
 }
 
 #[test]
 fn the_mix_is_exact_and_order_numbers_are_unique_and_padded() {
-    let plan = compile(&["simulation.totalOrders=1000", "simulation.activatedCount=900"], Options::default());
+    let plan = compile(
+        &[
+            "simulation.totalOrders=1000",
+            "simulation.activatedCount=900",
+        ],
+        Options::default(),
+    );
     assert_eq!(plan.orders.len(), 1000);
-    let activate = plan.orders.iter().filter(|o| plan.flows[o.flow as usize].name.as_ref() == "activate").count();
+    let activate = plan
+        .orders
+        .iter()
+        .filter(|o| plan.flows[o.flow as usize].name.as_ref() == "activate")
+        .count();
     assert_eq!(activate, 900);
-    let labels: HashSet<_> = plan.orders.iter().map(|o| o.label.to_string()).collect();
+    let labels: HashSet<_> = plan
+        .orders
+        .iter()
+        .map(|o| plan.arena.label(o).to_owned())
+        .collect();
     assert_eq!(labels.len(), 1000);
     assert!(labels.contains("ORD-2024-000001") && labels.contains("ORD-2024-001000"));
     for (i, o) in plan.orders.iter().enumerate() {
         let p = payload(&plan, i);
         assert_eq!(p["type"], plan.flows[o.flow as usize].name.as_ref());
-        assert_eq!(p["orderNumber"], o.label.as_ref());
+        assert_eq!(p["orderNumber"], plan.arena.label(o));
     }
 }
 
@@ -162,8 +232,17 @@ fn batches_are_homogeneous_contiguous_and_sized() {
 #[test]
 fn the_same_seed_gives_the_same_layout_and_another_seed_does_not() {
     let layout = |seed| {
-        let plan = compile(&[], Options { seed: Some(seed), ..Options::default() });
-        plan.orders.iter().map(|o| (o.n, o.flow, o.batch)).collect::<Vec<_>>()
+        let plan = compile(
+            &[],
+            Options {
+                seed: Some(seed),
+                ..Options::default()
+            },
+        );
+        plan.orders
+            .iter()
+            .map(|o| (o.n, o.flow, o.batch))
+            .collect::<Vec<_>>()
     };
     assert_eq!(layout(1), layout(1));
     assert_ne!(layout(1), layout(2));
@@ -171,10 +250,18 @@ fn the_same_seed_gives_the_same_layout_and_another_seed_does_not() {
 
 #[test]
 fn speed_divides_intervals_but_not_timeouts() {
-    let plan = compile(&[], Options { speed: 100.0, ..Options::default() });
+    let plan = compile(
+        &[],
+        Options {
+            speed: 100.0,
+            ..Options::default()
+        },
+    );
     assert_eq!(plan.between, Duration::from_millis(20));
     assert_eq!(plan.http.timeout, Duration::from_secs(30));
-    let Step::Pause { duration, .. } = &plan.flows[0].steps[1] else { panic!("step 2 is a pause") };
+    let Step::Pause { duration, .. } = &plan.flows[0].steps[1] else {
+        panic!("step 2 is a pause")
+    };
     assert_eq!(*duration, Duration::from_millis(50));
     let cleanup = plan.flows[0].cleanup.as_ref().unwrap();
     assert_eq!(cleanup.after, Duration::from_millis(600));
@@ -183,11 +270,20 @@ fn speed_divides_intervals_but_not_timeouts() {
 
 #[test]
 fn a_mix_larger_than_the_total_is_refused_naming_the_keys() {
-    let p = params(&["simulation.totalOrders=100", "simulation.activatedCount=150"]);
+    let p = params(&[
+        "simulation.totalOrders=100",
+        "simulation.activatedCount=150",
+    ]);
     let loaded = script::load(&day_in_life(), p.clone()).unwrap();
-    let err = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()).err().unwrap().to_string();
+    let err = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("150") && err.contains("100"), "{err}");
-    assert!(err.contains("simulation.activatedCount") && err.contains("simulation.totalOrders"), "{err}");
+    assert!(
+        err.contains("simulation.activatedCount") && err.contains("simulation.totalOrders"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -203,6 +299,9 @@ fn a_template_using_an_unset_variable_is_refused_before_the_run() {
     );
     let p = params(&[]);
     let loaded = script::load(&path, p.clone()).unwrap();
-    let err = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()).err().unwrap().to_string();
+    let err = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("{orderId}"), "{err}");
 }

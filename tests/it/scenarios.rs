@@ -48,25 +48,43 @@ async fn day_in_life_ends_with_every_order_terminal_on_the_target() {
     assert_eq!(orders["stranded"], 0);
     assert_eq!(report["steps"]["create"]["count"], 200);
     for step in ["create", "poll_accepted", "activate", "end", "cancel"] {
-        for key in ["count", "errors", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"] {
-            assert!(report["steps"][step][key].is_number(), "steps.{step}.{key} missing");
+        for key in [
+            "count", "errors", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms",
+        ] {
+            assert!(
+                report["steps"][step][key].is_number(),
+                "steps.{step}.{key} missing"
+            );
         }
     }
 
     // events.csv agrees with report.json and with the target.
     let events = read_events(out.path());
     assert_eq!(events.len() as u64, report["requests"].as_u64().unwrap());
-    let created: HashSet<&str> =
-        events.iter().filter(|e| e["step"] == "create" && e["outcome"] == "ok").map(|e| e["order_id"].as_str()).collect();
+    let created: HashSet<&str> = events
+        .iter()
+        .filter(|e| e["step"] == "create" && e["outcome"] == "ok")
+        .map(|e| e["order_id"].as_str())
+        .collect();
     assert_eq!(created.len(), 200);
     for id in &created {
         let order = book.get(id).expect("every created id exists on the target");
         assert!(order.status.is_terminal(), "{id} is {:?}", order.status);
     }
-    let ends = events.iter().filter(|e| e["step"] == "end" && e["status"] == "200").count();
-    let cancels = events.iter().filter(|e| e["step"] == "cancel" && e["status"] == "200").count();
+    let ends = events
+        .iter()
+        .filter(|e| e["step"] == "end" && e["status"] == "200")
+        .count();
+    let cancels = events
+        .iter()
+        .filter(|e| e["step"] == "cancel" && e["status"] == "200")
+        .count();
     assert_eq!((ends, cancels), (170, 30));
-    assert!(events.iter().all(|e| !e["order_number"].is_empty() && !e["batch"].is_empty()));
+    assert!(
+        events
+            .iter()
+            .all(|e| !e["order_number"].is_empty() && !e["batch"].is_empty())
+    );
     target.stop().await;
 }
 
@@ -90,14 +108,27 @@ async fn a_target_failing_a_fifth_of_creates_still_ends_every_order_terminal() {
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let stats = book.stats();
     assert_eq!(stats.total, 200);
-    assert_eq!((stats.by_status.ended, stats.by_status.cancelled), (170, 30));
+    assert_eq!(
+        (stats.by_status.ended, stats.by_status.cancelled),
+        (170, 30)
+    );
 
     let report = read_report(out.path());
     let create = &report["steps"]["create"];
-    assert!(create["errors"].as_u64().unwrap() > 0, "the injected 500s are counted: {create}");
+    assert!(
+        create["errors"].as_u64().unwrap() > 0,
+        "the injected 500s are counted: {create}"
+    );
     assert_eq!(create["statuses"]["500"], create["errors"]);
-    let retries = read_events(out.path()).iter().filter(|e| e["step"] == "create" && e["attempt"] != "1").count();
-    assert_eq!(retries as u64, create["errors"].as_u64().unwrap(), "each 500 was retried once more");
+    let retries = read_events(out.path())
+        .iter()
+        .filter(|e| e["step"] == "create" && e["attempt"] != "1")
+        .count();
+    assert_eq!(
+        retries as u64,
+        create["errors"].as_u64().unwrap(),
+        "each 500 was retried once more"
+    );
     target.stop().await;
 }
 
@@ -119,15 +150,25 @@ async fn the_embedded_target_runs_the_scenario_with_no_target_given() {
     .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains("activated 25  cancelled 15  ended 25  failed 0  stranded 0"), "{stdout}");
+    assert!(
+        stdout.contains("activated 25  cancelled 15  ended 25  failed 0  stranded 0"),
+        "{stdout}"
+    );
     let report = read_report(out.path());
-    assert_eq!(report["orders"]["by_state"], serde_json::json!({"Ended": 25, "Cancelled": 15}));
+    assert_eq!(
+        report["orders"]["by_state"],
+        serde_json::json!({"Ended": 25, "Cancelled": 15})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_target_is_retried_counted_and_reported() {
     // Bind and drop a listener to get a local port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let out = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let run = runner(&[
@@ -150,7 +191,15 @@ async fn an_unreachable_target_is_retried_counted_and_reported() {
     let report = read_report(out.path());
     assert_eq!(report["orders"]["failed"], 3);
     assert_eq!(report["orders"]["created"], 0);
-    assert_eq!(report["steps"]["create"]["count"], 9, "3 orders × (1 try + 2 retries)");
+    assert_eq!(
+        report["steps"]["create"]["count"], 9,
+        "3 orders × (1 try + 2 retries)"
+    );
     assert_eq!(report["steps"]["create"]["outcomes"]["connect"], 9);
-    assert!(report["failed"][0]["reason"].as_str().unwrap().contains("after 3 attempts"));
+    assert!(
+        report["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 attempts")
+    );
 }
