@@ -80,6 +80,11 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     }
     if s.passed() {
         writeln!(out, "\nresult: PASS, every order ended in a terminal state")
+    } else if s.interrupted && s.orders.stranded == 0 {
+        writeln!(
+            out,
+            "\nresult: INTERRUPTED, every created order was cleaned up"
+        )
     } else {
         writeln!(out, "\nresult: FAIL")
     }

@@ -305,3 +305,113 @@ fn a_template_using_an_unset_variable_is_refused_before_the_run() {
         .to_string();
     assert!(err.contains("{orderId}"), "{err}");
 }
+
+#[test]
+fn a_module_beside_the_script_overrides_the_embedded_stdlib() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::util::script(
+        dir.path(),
+        "orders.rhai",
+        r#"fn create() { post("/local").name("local_create") }"#,
+    );
+    let path = crate::util::script(
+        dir.path(),
+        "s.rhai",
+        r#"import "orders" as orders;
+           let s = scenario("x"); s.target("builtin:orders");
+           s.population(#{ total: 1, mix: #{ a: "rest" } });
+           s.flow("a", [orders::create()]);
+           s"#,
+    );
+    let spec = script::load(&path, params(&[])).unwrap().spec;
+    assert_eq!(spec.flows[0].steps[0].name(), "local_create");
+}
+
+#[test]
+fn nested_imports_resolve_beside_the_importing_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("pack");
+    std::fs::create_dir(&pack).unwrap();
+    crate::util::script(
+        &pack,
+        "helpers.rhai",
+        r#"import "inner" as inner; fn step() { inner::step() }"#,
+    );
+    crate::util::script(
+        &pack,
+        "inner.rhai",
+        r#"fn step() { get("/inner").name("inner") }"#,
+    );
+    let path = crate::util::script(
+        dir.path(),
+        "s.rhai",
+        r#"import "pack/helpers" as h;
+           let s = scenario("x"); s.target("builtin:orders");
+           s.population(#{ total: 1, mix: #{ a: "rest" } });
+           s.flow("a", [h::step()]);
+           s"#,
+    );
+    // The process's working directory is not the script's folder: resolution must not depend on it.
+    let spec = script::load(&path, params(&[])).unwrap().spec;
+    assert_eq!(spec.flows[0].steps[0].name(), "inner");
+}
+
+#[test]
+fn an_error_inside_a_module_names_the_module_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::util::script(
+        dir.path(),
+        "m.rhai",
+        "fn bad() {\n    pause(\"forever\")\n}\n",
+    );
+    let path = crate::util::script(
+        dir.path(),
+        "s.rhai",
+        "import \"m\" as m;\nlet x = m::bad();\n",
+    );
+    let Err(err) = script::load(&path, params(&[])) else {
+        panic!("the script must fail")
+    };
+    let report = format!("{:?}", miette::Report::new(err));
+    assert!(report.contains("m.rhai:2:"), "{report}");
+    assert!(report.contains("pause(\"forever\")"), "{report}");
+}
+
+#[test]
+fn the_payload_closure_sees_the_sequence_number_and_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::util::script(
+        dir.path(),
+        "s.rhai",
+        r#"let s = scenario("x"); s.target("builtin:orders");
+           s.payload(|n, kind| #{ orderNumber: "N-" + pad(n, 3), kind: kind });
+           s.population(#{ total: 3, mix: #{ a: 1, b: "rest" }, shuffle: false });
+           s.flow("a", [post("/x").send_payload()]);
+           s.flow("b", [post("/x").send_payload()]);
+           s"#,
+    );
+    let p = params(&[]);
+    let loaded = script::load(&path, p.clone()).unwrap();
+    let plan = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()).unwrap();
+    let mut seen: Vec<(u32, String, String)> = plan
+        .orders
+        .iter()
+        .map(|o| {
+            let v: serde_json::Value = serde_json::from_slice(plan.arena.payload(o)).unwrap();
+            (
+                o.n,
+                plan.arena.label(o).to_owned(),
+                v["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (1, "N-001".into(), "a".into()),
+            (2, "N-002".into(), "b".into()),
+            (3, "N-003".into(), "b".into())
+        ]
+    );
+}

@@ -203,3 +203,107 @@ async fn an_unreachable_target_is_retried_counted_and_reported() {
             .contains("after 3 attempts")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_mid_run_cleans_up_every_created_order_and_writes_reports() {
+    let (target, book) = start_orders(0.0).await;
+    let out = tempfile::tempdir().unwrap();
+    // At speed 20 the full run takes minutes, so the interrupt lands mid-run.
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args([
+            day_in_life().to_str().unwrap(),
+            "--target",
+            &target.url,
+            "--speed",
+            "20",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while book.stats().total < 10 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the run never created 10 orders");
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let run = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("runner exits after Ctrl-C")
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+
+    let stats = book.stats();
+    let report = read_report(out.path());
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(
+        report["orders"]["created"], stats.total,
+        "every order on the target is tracked"
+    );
+    assert!(stats.total < 200, "the run was cut short");
+    assert_eq!(
+        stats.by_status.terminal(),
+        stats.total,
+        "all terminal on the target: {stats:?}"
+    );
+    assert_eq!(report["orders"]["stranded"], 0);
+    assert!(out.path().join("events.csv").exists());
+    target.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_scenario_and_example_runs_out_of_the_box() {
+    let root = crate::util::root();
+    let mut scripts: Vec<_> = ["scenarios", "examples"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 2, "{scripts:?}");
+    for script in scripts {
+        let run = runner(&[
+            script.to_str().unwrap(),
+            "--speed",
+            "1000",
+            "--set",
+            "simulation.totalOrders=20",
+        ])
+        .await;
+        // The day-in-life default of 170 activated orders does not fit 20: give it a mix that does.
+        let run = if run.status.code() == Some(2)
+            && String::from_utf8_lossy(&run.stderr).contains("activatedCount")
+        {
+            runner(&[
+                script.to_str().unwrap(),
+                "--speed",
+                "1000",
+                "--set",
+                "simulation.totalOrders=20",
+                "--set",
+                "simulation.activatedCount=12",
+            ])
+            .await
+        } else {
+            run
+        };
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{}: {}",
+            script.display(),
+            text(&run)
+        );
+    }
+}
