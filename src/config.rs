@@ -90,6 +90,7 @@ pub enum ConfigError {
 pub struct Params {
     overrides: BTreeMap<String, Override>,
     read: Mutex<BTreeMap<String, String>>,
+    tables: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Params {
@@ -142,14 +143,21 @@ impl Params {
         if key.is_empty() {
             return Err(ConfigError::SetSyntax { arg: arg.into() });
         }
+        let raw = raw.trim();
         let value = match raw {
             "true" => toml::Value::Boolean(true),
             "false" => toml::Value::Boolean(false),
             _ => raw
                 .parse::<i64>()
                 .map(toml::Value::Integer)
-                .or_else(|_| raw.parse::<f64>().map(toml::Value::Float))
-                .unwrap_or_else(|_| toml::Value::String(raw.to_owned())),
+                .ok()
+                .or_else(|| {
+                    raw.parse::<f64>()
+                        .ok()
+                        .filter(|f| f.is_finite())
+                        .map(toml::Value::Float)
+                })
+                .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
         };
         // A `--set` of a leaf replaces a whole table given earlier for that key.
         let prefix = format!("{key}.");
@@ -174,8 +182,12 @@ impl Params {
         self.overrides.get(key)
     }
 
-    /// Overrides below `key.` (for table parameters), as (sub-path, override).
+    /// Overrides below `key.` of a table parameter, as (sub-path, override).
     pub fn children(&self, key: &str) -> Vec<(Vec<&str>, &Override)> {
+        self.tables
+            .lock()
+            .expect("params lock")
+            .insert(key.to_owned());
         let prefix = format!("{key}.");
         self.overrides
             .iter()
@@ -186,21 +198,16 @@ impl Params {
             .collect()
     }
 
-    /// Keys the script read, with the value it ended up with (for `check` and error hints).
-    pub fn read_keys(&self) -> BTreeMap<String, String> {
-        self.read.lock().expect("params lock").clone()
-    }
-
     /// Fails on the first override that no `param()` call read.
     pub fn check_all_read(&self) -> Result<(), ConfigError> {
         let read = self.read.lock().expect("params lock");
+        let tables = self.tables.lock().expect("params lock");
         for (key, o) in &self.overrides {
-            let used = read.keys().any(|r| {
-                key == r
-                    || key
-                        .strip_prefix(r.as_str())
-                        .is_some_and(|s| s.starts_with('.'))
-            });
+            let under_table = |t: &String| {
+                key.strip_prefix(t.as_str())
+                    .is_some_and(|s| s.starts_with('.'))
+            };
+            let used = read.contains_key(key) || tables.iter().any(under_table);
             if !used {
                 let suggestion = read
                     .keys()

@@ -7,7 +7,7 @@ pub use error::ClientError;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::Semaphore;
@@ -39,13 +39,20 @@ pub struct HttpResponse {
     pub body: Bytes,
 }
 
+/// The result of one request and how long the target took to give it.
+#[derive(Debug)]
+pub struct Sent {
+    /// The response, or why there is none.
+    pub result: Result<HttpResponse, ClientError>,
+    /// From the moment the request went out (after waiting for a connection slot)
+    /// to the end of the body or the error.
+    pub latency: Duration,
+}
+
 /// Sends requests; implementations pool connections and enforce the timeout.
 pub trait HttpClient: Send + Sync + 'static {
     /// Sends one request (no retries: the executor owns the retry policy).
-    fn send(
-        &self,
-        request: HttpRequest,
-    ) -> impl Future<Output = Result<HttpResponse, ClientError>> + Send;
+    fn send(&self, request: HttpRequest) -> impl Future<Output = Sent> + Send;
 }
 
 /// The reqwest backend: one pooled client per target, a cap on requests in flight.
@@ -73,12 +80,20 @@ impl Reqwest {
 }
 
 impl HttpClient for Reqwest {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ClientError> {
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|e| ClientError::Other(e.to_string()))?;
+    async fn send(&self, request: HttpRequest) -> Sent {
+        // Waiting for a free slot is the runner's own queueing, not the target's latency.
+        let _permit = self.in_flight.acquire().await;
+        let started = Instant::now();
+        let result = self.exchange(request).await;
+        Sent {
+            result,
+            latency: started.elapsed(),
+        }
+    }
+}
+
+impl Reqwest {
+    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, ClientError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| ClientError::Other(format!("invalid method {}", request.method)))?;
         let mut builder = self.client.request(method, &request.url);

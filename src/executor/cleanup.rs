@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::{Executor, OrderRun};
 use crate::client::HttpClient;
+use crate::plan::Cleanup;
 use crate::recorder::Record;
 
 impl<C: HttpClient> Executor<C> {
@@ -22,40 +23,64 @@ impl<C: HttpClient> Executor<C> {
         if wait_first {
             let _ = self.sleep(rule.after, &self.stop).await;
         }
-        let started = Instant::now();
+        if let Some(reason) = self.cleanup_rounds(&mut run, rule, Instant::now()).await {
+            let order = run.index;
+            self.recorder
+                .record(Record::Stranded { order, reason })
+                .await;
+        }
+    }
+
+    /// Tries the rule's steps until the order is terminal; returns why it is not.
+    async fn cleanup_rounds(
+        &self,
+        run: &mut OrderRun,
+        rule: &Cleanup,
+        started: Instant,
+    ) -> Option<String> {
         let mut last = String::from("no attempt made");
         loop {
             for step in &rule.steps {
-                match self.request(&mut run, step, &self.abort).await {
-                    Ok(_) => return,
-                    Err(f) => last = format!("{}: {}", step.name, f.reason),
+                if self.abort.is_cancelled() {
+                    return Some(format!("aborted by a second Ctrl-C; last: {last}"));
                 }
-                if self.is_terminal(&run) {
-                    return;
+                match self.request(run, step, &self.abort).await {
+                    Ok(_) if self.is_terminal(run) => return None,
+                    Ok(_) => {
+                        // The step worked but did not say the order is terminal: ask the target.
+                        if let Some(verify) = &rule.verify {
+                            let _ = self.request(run, verify, &self.abort).await;
+                        }
+                        if self.is_terminal(run) {
+                            return None;
+                        }
+                        let state = run.state.as_deref().unwrap_or("unknown");
+                        return Some(format!(
+                            "cleanup step `{}` succeeded but the order's state is {state}, not terminal \
+                             (mark it with .marks(\"STATE\") or add a verify step)",
+                            step.name
+                        ));
+                    }
+                    Err(f) => last = format!("{}: {}", step.name, f.reason),
                 }
             }
             if let Some(verify) = &rule.verify {
-                if let Err(f) = self.request(&mut run, verify, &self.abort).await {
+                if let Err(f) = self.request(run, verify, &self.abort).await {
                     last = format!("{}: {}", verify.name, f.reason);
                 }
-                if self.is_terminal(&run) {
-                    return;
+                if self.is_terminal(run) {
+                    return None;
                 }
             }
             if started.elapsed() + rule.every > rule.timeout {
-                last = format!("gave up after {:.1?}; last: {last}", started.elapsed());
-                break;
+                return Some(format!(
+                    "gave up after {:.1?}; last: {last}",
+                    started.elapsed()
+                ));
             }
             if !self.sleep(rule.every, &self.abort).await {
-                last = format!("aborted by a second Ctrl-C; last: {last}");
-                break;
+                return Some(format!("aborted by a second Ctrl-C; last: {last}"));
             }
         }
-        self.recorder
-            .record(Record::Stranded {
-                order: run.index,
-                reason: last,
-            })
-            .await;
     }
 }

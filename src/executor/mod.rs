@@ -75,6 +75,8 @@ impl Lookup for Vars {
 pub struct StepFailure {
     /// Why, in words.
     pub reason: String,
+    /// Whether asking again later may help (a poll keeps going on these).
+    pub transient: bool,
 }
 
 impl<C: HttpClient> Executor<C> {

@@ -20,9 +20,10 @@ impl<C: HttpClient> Executor<C> {
                     Some(s) => format!("condition not met (state {s})"),
                     None => "condition not met".into(),
                 },
-                // An unexpected answer while polling (e.g. 404 before the order is visible)
-                // is not final: keep polling until the timeout.
-                Err(f) => f.reason,
+                // A 404 before the order is visible, a 5xx or a dropped connection is not
+                // final: keep polling until the timeout. A malformed answer is.
+                Err(f) if f.transient => f.reason,
+                Err(f) => return Err(f),
             };
             let wait = p.wait(attempt);
             if started.elapsed() + wait > p.timeout {
@@ -32,11 +33,13 @@ impl<C: HttpClient> Executor<C> {
                         attempt + 1,
                         started.elapsed()
                     ),
+                    transient: false,
                 });
             }
             if !self.sleep(wait, &self.stop).await {
                 return Err(StepFailure {
                     reason: "interrupted".into(),
+                    transient: false,
                 });
             }
         }

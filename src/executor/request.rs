@@ -1,14 +1,14 @@
 //! One request step: render, send with retries, check the status, apply
 //! captures and state, and record every attempt.
 
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{Executor, OrderRun, StepFailure, backoff};
-use crate::client::{ClientError, HttpClient, HttpRequest};
+use crate::client::{ClientError, HttpClient, HttpRequest, Sent};
 use crate::plan::{Body, MissingVar, Request, Until};
 use crate::recorder::{Exchange, Outcome, Record};
 
@@ -40,14 +40,13 @@ impl<C: HttpClient> Executor<C> {
     ) -> Result<bool, StepFailure> {
         let (http, shown_path) = self.prepare(run, r).map_err(|e| StepFailure {
             reason: e.to_string(),
+            transient: false,
         })?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let at = SystemTime::now();
-            let started = Instant::now();
-            let result = self.client.send(http.clone()).await;
-            let latency = started.elapsed();
+            let Sent { result, latency } = self.client.send(http.clone()).await;
             let (status, checked, retryable) = match result {
                 Err(e) => (None, transport(&e), e.is_retryable()),
                 Ok(resp) if !r.accepts(resp.status) => {
@@ -84,6 +83,12 @@ impl<C: HttpClient> Executor<C> {
             let Some(reason) = checked.reason else {
                 return Ok(checked.met);
             };
+            // Worth asking again later (a poll keeps going): not there yet, busy, or unreachable.
+            let transient = retryable
+                || matches!(status, Some(404 | 409 | 425))
+                || status.is_none_or(|s| s >= 500);
+            let transient =
+                transient && !matches!(checked.outcome, Outcome::BodyTooLarge | Outcome::HttpError);
             if !retryable || attempt > self.plan.http.retries || token.is_cancelled() {
                 let tries = if attempt > 1 {
                     format!(" after {attempt} attempts")
@@ -92,11 +97,12 @@ impl<C: HttpClient> Executor<C> {
                 };
                 return Err(StepFailure {
                     reason: format!("{reason}{tries}"),
+                    transient,
                 });
             }
             let wait = backoff(self.plan.http.retry_backoff, attempt, &mut run.rng);
             if !self.sleep(wait, token).await {
-                return Err(StepFailure { reason });
+                return Err(StepFailure { reason, transient });
             }
         }
     }

@@ -68,6 +68,10 @@ pub enum PlanError {
         /// The variables available at that step.
         known: String,
     },
+    /// `--config` / `--set` held keys the script never reads.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// The payload closure failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -444,6 +448,29 @@ pub fn compile(
             })
             .collect::<Result<_, PlanError>>()?,
     };
+    // Scenario-wide headers go with every request, the first included, so they
+    // may use only what every order has from the start.
+    for (name, t) in &http.headers {
+        for var in t.vars().filter(|v| !BUILTIN_VARS.contains(&v.as_ref())) {
+            if payload_keys.contains(var.as_ref()) {
+                payload_vars.insert(var.to_string());
+            } else {
+                return Err(PlanError::UnknownVar {
+                    flow: "(every flow)".into(),
+                    step: format!("header {name}"),
+                    var: var.to_string(),
+                    known: BUILTIN_VARS
+                        .iter()
+                        .map(|s| s.to_string())
+                        .chain(payload_keys.iter().cloned())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+    }
+    // Checked last: the payload closure may read parameters too.
+    params.check_all_read()?;
     Ok(Plan {
         name: spec.name.clone(),
         description: spec.description.clone(),

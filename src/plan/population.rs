@@ -116,7 +116,9 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
     if exact_sum > u64::from(total) {
         let detail = out
             .iter()
-            .map(|(f, n)| format!("{} = {n}", flow_names[*f as usize]))
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != rest)
+            .map(|(_, (f, n))| format!("{} = {n}", flow_names[*f as usize]))
             .collect::<Vec<_>>()
             .join(", ");
         return Err(invalid(format!(
@@ -205,7 +207,9 @@ pub fn generate(
             chunks.push(same.by_ref().take(batch_size).collect());
         }
     }
-    chunks.shuffle(&mut rng);
+    if spec.population.shuffle {
+        chunks.shuffle(&mut rng);
+    }
 
     let mut orders = Vec::with_capacity(by_n.len());
     let mut batches = Vec::with_capacity(chunks.len());

@@ -212,7 +212,8 @@ impl Lookup for NoVars {
     }
 }
 
-/// A path into a JSON document: `status`, `$.data.id`, `items[0].id` or `items.0.id`.
+/// A path into a JSON document: `status`, `$.data.id`, `items[0].id`, `items.0.id`,
+/// or `$` for the whole document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonPath {
     text: String,
@@ -224,7 +225,7 @@ impl JsonPath {
     pub fn parse(text: &str) -> Result<JsonPath, String> {
         let body = text.trim().trim_start_matches('$').trim_start_matches('.');
         let mut segments = Vec::new();
-        for raw in body.split('.') {
+        for raw in body.split('.').filter(|_| !body.is_empty()) {
             let (key, indexes) = match raw.find('[') {
                 Some(i) => (&raw[..i], &raw[i..]),
                 None => (raw, ""),
@@ -242,8 +243,10 @@ impl JsonPath {
                 segments.push((n.to_string(), Some(n)));
             }
         }
-        if segments.is_empty() {
-            return Err(format!("empty JSON path {text:?}"));
+        if segments.is_empty() && text.trim() != "$" {
+            return Err(format!(
+                "empty JSON path {text:?} (use `$` for the whole response)"
+            ));
         }
         Ok(JsonPath {
             text: text.to_owned(),
@@ -334,5 +337,7 @@ mod tests {
         );
         assert_eq!(JsonPath::parse("data.missing").unwrap().find(&doc), None);
         assert!(JsonPath::parse("a..b").is_err());
+        assert!(JsonPath::parse("").is_err());
+        assert_eq!(JsonPath::parse("$").unwrap().find(&doc), Some(&doc));
     }
 }

@@ -41,8 +41,8 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     if s.orders.interrupted > 0 {
         writeln!(
             out,
-            "        {} orders interrupted before their flow finished",
-            s.orders.interrupted
+            "        {} interrupted before their flow finished",
+            plural(s.orders.interrupted, "order")
         )?;
     }
     let states: Vec<String> = s
@@ -51,17 +51,26 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    writeln!(out, "final   {}", states.join("  "))?;
+    if !states.is_empty() {
+        writeln!(out, "final   {}", states.join("  "))?;
+    }
     writeln!(out)?;
+    let w = s
+        .steps
+        .iter()
+        .map(|st| st.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     writeln!(
         out,
-        "{:<16} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:<w$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "step", "count", "errors", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms"
     )?;
     for st in &s.steps {
         writeln!(
             out,
-            "{:<16} {:>8} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            "{:<w$} {:>8} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
             st.name, st.count, st.errors, st.mean_ms, st.p50_ms, st.p95_ms, st.p99_ms, st.max_ms
         )?;
     }
@@ -119,4 +128,12 @@ fn list(out: &mut impl Write, title: &str, orders: &[OrderRef]) -> io::Result<()
         )?;
     }
     Ok(())
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }

@@ -6,24 +6,28 @@ use serde_json::{Map, Value, json};
 
 use crate::recorder::Summary;
 
-/// The states always present under `orders`, even at zero.
-const ORDER_STATES: &[&str] = &["activated", "cancelled", "ended"];
+/// Order-API states reported as their own `orders` keys (orders that ever reached
+/// the state); every state, whatever its name, is also under `reached` and `by_state`.
+const ORDER_STATES: &[(&str, &str)] = &[
+    ("activated", "Activated"),
+    ("cancelled", "Cancelled"),
+    ("ended", "Ended"),
+];
 
 /// The report as a JSON value.
 pub fn to_value(s: &Summary) -> Value {
     let mut orders = Map::new();
     orders.insert("total".into(), s.orders.total.into());
     orders.insert("created".into(), s.orders.created.into());
-    for state in ORDER_STATES {
-        orders.insert((*state).into(), 0.into());
-    }
-    for (state, n) in &s.orders.reached {
-        orders.insert(state.to_lowercase(), (*n).into());
+    for (key, state) in ORDER_STATES {
+        let n = s.orders.reached.get(*state).copied().unwrap_or(0);
+        orders.insert((*key).into(), n.into());
     }
     orders.insert("failed".into(), s.orders.failed.into());
     orders.insert("interrupted".into(), s.orders.interrupted.into());
     orders.insert("stranded".into(), s.orders.stranded.into());
     orders.insert("by_state".into(), json!(s.orders.by_state));
+    orders.insert("reached".into(), json!(s.orders.reached));
 
     let steps: Map<String, Value> = s
         .steps
@@ -60,6 +64,7 @@ pub fn to_value(s: &Summary) -> Value {
         "steps": steps,
         "failed": s.failed,
         "stranded": s.stranded,
+        "events_error": s.events_error,
     })
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use rhai::{AST, Dynamic, Engine, FnPtr};
 
-use crate::config::{ConfigError, Params};
+use crate::config::Params;
 use crate::spec::Spec;
 use resolver::Sources;
 
@@ -47,10 +47,6 @@ pub enum LoadError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Script(#[from] Box<ScriptError>),
-    /// `--config` / `--set` held keys the script never reads.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Config(#[from] ConfigError),
 }
 
 /// A loaded script: its spec and what is needed to call its closures.
@@ -148,7 +144,6 @@ pub fn load_source(
         )))
         .into());
     };
-    params.check_all_read()?;
 
     let mut call_ast = ast.clone_functions_only();
     for module in modules.lock().expect("modules lock").iter() {

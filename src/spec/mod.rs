@@ -69,11 +69,11 @@ impl Default for Http {
 pub struct Population {
     /// Total number of orders.
     pub total: i64,
-    /// Count per order type, in script order.
+    /// Count per order type (alphabetical: Rhai maps are sorted).
     pub mix: Vec<(String, Count)>,
     /// Seed for type assignment, shuffling and jitter (overridden by `--seed`).
     pub seed: Option<u64>,
-    /// Shuffle which sequence numbers get which type (default true).
+    /// Shuffle which sequence numbers get which type, and the batch order (default true).
     pub shuffle: bool,
 }
 

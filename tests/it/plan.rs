@@ -415,3 +415,75 @@ fn the_payload_closure_sees_the_sequence_number_and_type() {
         ]
     );
 }
+
+#[test]
+fn chaining_on_a_step_variable_leaves_the_variable_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::util::script(
+        dir.path(),
+        "s.rhai",
+        r#"let s = scenario("x"); s.target("builtin:orders");
+           s.population(#{ total: 1, mix: #{ a: "rest" } });
+           let base = get("/details").name("base");
+           let other = base.name("other").expect(404);
+           s.flow("a", [base, other]);
+           s"#,
+    );
+    let spec = script::load(&path, params(&[])).unwrap().spec;
+    let names: Vec<_> = spec.flows[0]
+        .steps
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    assert_eq!(names, ["base", "other"]);
+}
+
+fn compile_err(sets: &[&str]) -> String {
+    let p = params(sets);
+    match script::load(&day_in_life(), p.clone()) {
+        Err(e) => format!("{:?}", miette::Report::new(e)),
+        Ok(loaded) => match plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{sets:?} should be refused"),
+        },
+    }
+}
+
+#[test]
+fn setting_a_table_parameter_as_a_whole_is_refused() {
+    let err = compile_err(&["payload.customFields=x"]);
+    assert!(err.contains("is a table"), "{err}");
+}
+
+#[test]
+fn a_key_below_a_plain_parameter_is_unknown() {
+    let err = compile_err(&["api.timeout.x=5"]);
+    assert!(err.contains("unknown config key `api.timeout.x`"), "{err}");
+}
+
+#[test]
+fn a_bare_number_for_a_duration_parameter_means_milliseconds() {
+    let plan = compile(&["intervals.betweenGetPolls=500"], Options::default());
+    let Step::Poll(poll) = &plan.flows[0].steps[2] else {
+        panic!("step 3 is the poll")
+    };
+    assert_eq!(poll.every, Duration::from_millis(500));
+}
+
+#[test]
+fn parameters_read_inside_the_payload_closure_can_be_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::util::script(
+        dir.path(),
+        "s.rhai",
+        r#"let s = scenario("x"); s.target("builtin:orders");
+           s.payload(|n| #{ orderNumber: param("payload.prefix", "A-") + n });
+           s.population(#{ total: 1, mix: #{ a: "rest" } });
+           s.flow("a", [post("/x").send_payload()]);
+           s"#,
+    );
+    let p = params(&["payload.prefix=B-"]);
+    let loaded = script::load(&path, p.clone()).unwrap();
+    let plan = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()).unwrap();
+    assert_eq!(plan.arena.label(&plan.orders[0]), "B-1");
+}

@@ -283,3 +283,38 @@ async fn every_shipped_scenario_and_example_runs_out_of_the_box() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_gives_up_at_once_on_an_answer_that_cannot_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = crate::util::script(
+        dir.path(),
+        "s.rhai",
+        r#"let s = scenario("x"); s.target("builtin:orders");
+           s.population(#{ total: 2, mix: #{ a: "rest" } });
+           s.flow("a", [poll(get("/stats").name("stats").capture("x", "nope"),
+                             #{ field: "total", equals: -1, every: "10ms", timeout: "10m" })]);
+           s"#,
+    );
+    let out = tempfile::tempdir().unwrap();
+    let run = runner(&[
+        script.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let report = read_report(out.path());
+    assert_eq!(report["orders"]["failed"], 2);
+    assert_eq!(
+        report["steps"]["stats"]["count"], 2,
+        "one poll per order, no waiting for the timeout"
+    );
+    assert!(
+        report["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("capture `x`"),
+        "{report}"
+    );
+}

@@ -20,7 +20,13 @@ pub fn register(engine: &mut Engine, params: Arc<Params>) {
 
 fn resolve(params: &Params, key: &str, default: Dynamic) -> RResult<Dynamic> {
     let value = if default.is_map() {
-        params.lookup(key, String::new());
+        if let Some(o) = params.lookup(key, String::new()) {
+            return Err(format!(
+                "config key `{key}` (from {}) is a table: set its fields instead, e.g. {key}.NAME=VALUE",
+                o.origin
+            )
+            .into());
+        }
         let mut map = default.cast::<Map>();
         for (path, o) in params.children(key) {
             set_nested(&mut map, key, &path, o)?;
@@ -97,14 +103,17 @@ fn coerce(key: &str, o: &Override, default: &Dynamic) -> RResult<Dynamic> {
     }
     if default.is_string() {
         let is_duration = |s: &str| humantime::parse_duration(s.trim()).is_ok();
+        let default_is_duration = is_duration(&default.to_string());
         let text = match &o.value {
             toml::Value::String(s) => s.clone(),
+            // A bare number for a duration means milliseconds, as in scripts.
+            toml::Value::Integer(ms) if default_is_duration => format!("{ms}ms"),
             toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
                 got.clone()
             }
             _ => return Err(wrong("a string")),
         };
-        if is_duration(&default.to_string()) && !is_duration(&text) {
+        if default_is_duration && !is_duration(&text) {
             return Err(wrong("a duration like \"2s\", \"500ms\" or \"1m\""));
         }
         return Ok(text.into());

@@ -65,10 +65,12 @@ fn population(s: &mut Spec, options: Map) -> RResult<()> {
         .int("seed")?
         .map(|n| u64::try_from(n).map_err(|_| "population.seed: must not be negative"))
         .transpose()?;
-    s.population.shuffle = o
-        .get("shuffle")
-        .map(|v| v.as_bool().unwrap_or(true))
-        .unwrap_or(true);
+    s.population.shuffle = match o.get("shuffle") {
+        None => true,
+        Some(v) => v
+            .as_bool()
+            .map_err(|t| format!("population.shuffle: expected true or false, got {t}"))?,
+    };
     Ok(())
 }
 

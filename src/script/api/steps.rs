@@ -15,32 +15,39 @@ pub fn register(engine: &mut Engine) {
             Step::Request(Request::new(method, path))
         });
     }
-    engine.register_fn("request", |method: &str, path: &str| {
-        Step::Request(Request::new(&method.to_uppercase(), path))
+    engine.register_fn("request", |method: &str, path: &str| -> RResult<Step> {
+        let method = method.to_uppercase();
+        if method.is_empty() || !method.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(format!(
+                "request: {method:?} is not an HTTP method (GET, POST, PUT, PATCH, DELETE, …)"
+            )
+            .into());
+        }
+        Ok(Step::Request(Request::new(&method, path)))
     });
-    engine.register_fn("name", |s: &mut Step, name: &str| {
+    engine.register_fn("name", |s: Step, name: &str| {
         edit(s, "name", |r| r.name = name.to_owned())
     });
-    engine.register_fn("query", |s: &mut Step, k: &str, v: Dynamic| {
+    engine.register_fn("query", |s: Step, k: &str, v: Dynamic| {
         edit(s, "query", |r| r.query.push((k.to_owned(), v.to_string())))
     });
-    engine.register_fn("header", |s: &mut Step, k: &str, v: Dynamic| {
+    engine.register_fn("header", |s: Step, k: &str, v: Dynamic| {
         edit(s, "header", |r| {
             r.headers.push((k.to_owned(), v.to_string()))
         })
     });
-    engine.register_fn("json", |s: &mut Step, body: Dynamic| -> RResult<Step> {
+    engine.register_fn("json", |s: Step, body: Dynamic| -> RResult<Step> {
         let value: serde_json::Value = rhai::serde::from_dynamic(&body)?;
         edit(s, "json", |r| r.body = Body::Json(value))
     });
-    engine.register_fn("send_payload", |s: &mut Step| {
+    engine.register_fn("send_payload", |s: Step| {
         edit(s, "send_payload", |r| r.body = Body::Payload)
     });
-    engine.register_fn("expect", |s: &mut Step, status: i64| -> RResult<Step> {
+    engine.register_fn("expect", |s: Step, status: i64| -> RResult<Step> {
         let code = status_code(status)?;
         edit(s, "expect", |r| r.expect = vec![code])
     });
-    engine.register_fn("expect", |s: &mut Step, statuses: Array| -> RResult<Step> {
+    engine.register_fn("expect", |s: Step, statuses: Array| -> RResult<Step> {
         let codes = statuses
             .iter()
             .map(|d| {
@@ -51,15 +58,15 @@ pub fn register(engine: &mut Engine) {
             .collect::<RResult<Vec<u16>>>()?;
         edit(s, "expect", |r| r.expect = codes)
     });
-    engine.register_fn("capture", |s: &mut Step, var: &str, path: &str| {
+    engine.register_fn("capture", |s: Step, var: &str, path: &str| {
         edit(s, "capture", |r| {
             r.captures.push((var.to_owned(), path.to_owned()))
         })
     });
-    engine.register_fn("marks", |s: &mut Step, state: &str| {
+    engine.register_fn("marks", |s: Step, state: &str| {
         edit(s, "marks", |r| r.marks = Some(state.to_owned()))
     });
-    engine.register_fn("state_from", |s: &mut Step, field: &str| {
+    engine.register_fn("state_from", |s: Step, field: &str| {
         edit(s, "state_from", |r| r.state_from = Some(field.to_owned()))
     });
     engine.register_fn("pause", |d: Dynamic| -> RResult<Step> {
@@ -68,7 +75,11 @@ pub fn register(engine: &mut Engine) {
             jitter: 0.0,
         })
     });
-    engine.register_fn("pause", |d: Dynamic, jitter: f64| -> RResult<Step> {
+    engine.register_fn("pause", |d: Dynamic, jitter: Dynamic| -> RResult<Step> {
+        let jitter = jitter
+            .as_float()
+            .or_else(|_| jitter.as_int().map(|i| i as f64))
+            .map_err(|t| format!("pause: jitter is a number between 0.0 and 1.0, got {t}"))?;
         if !(0.0..=1.0).contains(&jitter) {
             return Err(
                 format!("pause: jitter is a share between 0.0 and 1.0, got {jitter}").into(),
@@ -89,21 +100,17 @@ fn status_code(status: i64) -> RResult<u16> {
         .ok_or_else(|| format!("expect: {status} is not an HTTP status code (100..599)").into())
 }
 
-/// Applies `f` to a request step; other step kinds refuse request options.
-fn edit(s: &mut Step, what: &str, f: impl FnOnce(&mut Request)) -> RResult<Step> {
-    match s {
-        Step::Request(r) => {
-            f(r);
-            Ok(s.clone())
-        }
-        Step::Poll(p) => {
-            f(&mut p.request);
-            Ok(s.clone())
-        }
+/// Applies `f` to a copy of a request step: the variable it was called on stays
+/// as it was, so one step can be reused with variations. Pauses refuse.
+fn edit(mut s: Step, what: &str, f: impl FnOnce(&mut Request)) -> RResult<Step> {
+    match &mut s {
+        Step::Request(r) => f(r),
+        Step::Poll(p) => f(&mut p.request),
         Step::Pause { .. } => {
-            Err(format!("{what}() applies to a request step, not to a pause").into())
+            return Err(format!("{what}() applies to a request step, not to a pause").into());
         }
     }
+    Ok(s)
 }
 
 const POLL_OPTIONS: &[&str] = &[
@@ -126,6 +133,11 @@ fn poll(step: Step, options: Map) -> RResult<Step> {
     let o = Options::new(options, "poll", POLL_OPTIONS)?;
     let until = match (o.get("check"), o.string("field")?) {
         (Some(f), None) => {
+            if o.get("equals").is_some() || o.get("one_of").is_some() {
+                return Err(
+                    "poll: `equals`/`one_of` go with `field`, not with `check` (a closure)".into(),
+                );
+            }
             let f = f
                 .clone()
                 .try_cast::<FnPtr>()
@@ -165,14 +177,20 @@ fn poll(step: Step, options: Map) -> RResult<Step> {
     if !(1.0..=10.0).contains(&backoff) {
         return Err(format!("poll.backoff: a factor between 1.0 and 10.0, got {backoff}").into());
     }
+    let max_every = o
+        .duration("max_every")?
+        .unwrap_or(every.max(std::time::Duration::from_secs(30)));
+    if max_every < every {
+        return Err(
+            format!("poll.max_every ({max_every:?}) is shorter than every ({every:?})").into(),
+        );
+    }
     Ok(Step::Poll(Poll {
         request,
         until,
         every,
         backoff,
-        max_every: o
-            .duration("max_every")?
-            .unwrap_or(every.max(std::time::Duration::from_secs(30))),
+        max_every,
         timeout: o
             .duration("timeout")?
             .unwrap_or(std::time::Duration::from_secs(300)),
