@@ -16,7 +16,7 @@ use crate::client::Reqwest;
 use crate::error::{EXIT_FAILED, Error};
 use crate::executor::Executor;
 use crate::plan::{Plan, Target};
-use crate::recorder::{EventsWriter, Recorder, Summary};
+use crate::recorder::{EventsWriter, Metrics, Recorder, Started, Summary};
 use crate::{report, scheduler};
 
 /// What a finished run produced.
@@ -106,7 +106,12 @@ pub async fn execute(
             String::new()
         }
     );
-    let (recorder, summary) = Recorder::start(plan.clone(), events);
+    let metrics = Arc::new(Metrics::default());
+    let Started {
+        recorder,
+        summary,
+        live: _live,
+    } = Recorder::start(plan.clone(), events, metrics);
     let executor = Arc::new(Executor {
         plan: plan.clone(),
         base_url: base_url.clone(),

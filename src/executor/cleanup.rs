@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::{Executor, OrderRun};
 use crate::client::HttpClient;
 use crate::plan::Cleanup;
-use crate::recorder::Record;
+use crate::recorder::{Record, Wait};
 
 impl<C: HttpClient> Executor<C> {
     /// Runs the order's cleanup rule. `wait_first` is false for failed or
@@ -21,7 +21,10 @@ impl<C: HttpClient> Executor<C> {
         };
         // Ctrl-C cuts the wait short: cleaning up is exactly what must still happen.
         if wait_first {
-            let _ = self.sleep(rule.after, &self.stop).await;
+            let flow = self.plan.orders[run.index as usize].flow;
+            let _ = self
+                .wait(Wait::CleanupDelay { flow }, rule.after, &self.stop)
+                .await;
         }
         if let Some(reason) = self.cleanup_rounds(&mut run, rule, Instant::now()).await {
             let order = run.index;
@@ -78,7 +81,11 @@ impl<C: HttpClient> Executor<C> {
                     started.elapsed()
                 ));
             }
-            if !self.sleep(rule.every, &self.abort).await {
+            let flow = self.plan.orders[run.index as usize].flow;
+            if !self
+                .wait(Wait::CleanupInterval { flow }, rule.every, &self.abort)
+                .await
+            {
                 return Some(format!("aborted by a second Ctrl-C; last: {last}"));
             }
         }

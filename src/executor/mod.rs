@@ -10,7 +10,7 @@ mod retry;
 pub use retry::backoff;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::HttpClient;
 use crate::plan::{Lookup, Plan, Step};
-use crate::recorder::{FlowEnd, Record, Recorder};
+use crate::recorder::{FlowEnd, Record, Recorder, Wait};
 
 /// Shared by every worker of a run.
 pub struct Executor<C> {
@@ -117,9 +117,12 @@ impl<C: HttpClient> Executor<C> {
 
     /// Runs the order's flow to its end, failure or interruption.
     pub async fn run_flow(&self, run: &mut OrderRun) -> FlowEnd {
-        let flow = &self.plan.flows[self.plan.orders[run.index as usize].flow as usize];
+        let started = Instant::now();
+        let flow_index = self.plan.orders[run.index as usize].flow;
+        let flow = &self.plan.flows[flow_index as usize];
         let mut end = FlowEnd::Completed;
-        for step in &flow.steps {
+        for (i, step) in flow.steps.iter().enumerate() {
+            let at = (flow_index, i as u16);
             if self.stop.is_cancelled() {
                 end = FlowEnd::Interrupted;
                 break;
@@ -128,14 +131,24 @@ impl<C: HttpClient> Executor<C> {
                 Step::Request(r) => self.request(run, r, &self.stop).await.map(drop),
                 Step::Pause { duration, jitter } => {
                     let d = jittered(*duration, *jitter, &mut run.rng);
-                    if self.sleep(d, &self.stop).await {
+                    if self
+                        .wait(
+                            Wait::Pause {
+                                flow: at.0,
+                                step: at.1,
+                            },
+                            d,
+                            &self.stop,
+                        )
+                        .await
+                    {
                         Ok(())
                     } else {
                         end = FlowEnd::Interrupted;
                         break;
                     }
                 }
-                Step::Poll(p) => self.poll(run, p).await,
+                Step::Poll(p) => self.poll(run, p, at).await,
             };
             if let Err(f) = result {
                 end = if self.stop.is_cancelled() {
@@ -153,22 +166,36 @@ impl<C: HttpClient> Executor<C> {
             .record(Record::FlowEnded {
                 order: run.index,
                 end: end.clone(),
+                took: started.elapsed(),
             })
             .await;
         end
     }
 
     /// Waits between two orders of a batch; false if the run was stopped meanwhile.
-    pub async fn sleep_between(&self, d: Duration) -> bool {
-        self.sleep(d, &self.stop).await
+    pub async fn wait_between(&self, d: Duration) -> bool {
+        self.wait(Wait::BetweenOrders, d, &self.stop).await
     }
 
-    /// Sleeps `d`; returns false if `token` was cancelled first.
-    async fn sleep(&self, d: Duration, token: &CancellationToken) -> bool {
-        tokio::select! {
+    /// Sleeps `d` and records how long it really took (timing accuracy);
+    /// returns false, recording nothing, if `token` was cancelled first.
+    async fn wait(&self, kind: Wait, d: Duration, token: &CancellationToken) -> bool {
+        let started = Instant::now();
+        let slept = tokio::select! {
             _ = tokio::time::sleep(d) => true,
             _ = token.cancelled() => false,
+        };
+        if slept {
+            let observed = started.elapsed();
+            self.recorder
+                .record(Record::Waited {
+                    kind,
+                    configured: d,
+                    observed,
+                })
+                .await;
         }
+        slept
     }
 
     async fn set_state(&self, run: &mut OrderRun, state: Arc<str>) {

@@ -6,9 +6,16 @@ use std::time::Instant;
 use super::{Executor, OrderRun, StepFailure};
 use crate::client::HttpClient;
 use crate::plan::Poll;
+use crate::recorder::Wait;
 
 impl<C: HttpClient> Executor<C> {
-    pub(super) async fn poll(&self, run: &mut OrderRun, p: &Poll) -> Result<(), StepFailure> {
+    /// Polls; `at` is (flow, step) for timing accuracy.
+    pub(super) async fn poll(
+        &self,
+        run: &mut OrderRun,
+        p: &Poll,
+        at: (u16, u16),
+    ) -> Result<(), StepFailure> {
         let started = Instant::now();
         for attempt in 0u32.. {
             let last = match self
@@ -36,7 +43,17 @@ impl<C: HttpClient> Executor<C> {
                     transient: false,
                 });
             }
-            if !self.sleep(wait, &self.stop).await {
+            if !self
+                .wait(
+                    Wait::PollInterval {
+                        flow: at.0,
+                        step: at.1,
+                    },
+                    wait,
+                    &self.stop,
+                )
+                .await
+            {
                 return Err(StepFailure {
                     reason: "interrupted".into(),
                     transient: false,

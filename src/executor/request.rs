@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Executor, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, Sent};
 use crate::plan::{Body, MissingVar, Request, Until};
-use crate::recorder::{Exchange, Outcome, Record};
+use crate::recorder::{Exchange, Outcome, Record, Wait};
 
 /// The result of one attempt that got past transport and status checks.
 struct Checked {
@@ -46,7 +46,10 @@ impl<C: HttpClient> Executor<C> {
         loop {
             attempt += 1;
             let at = SystemTime::now();
+            let in_flight = &self.recorder.metrics().in_flight;
+            in_flight.inc();
             let Sent { result, latency } = self.client.send(http.clone()).await;
+            in_flight.dec();
             let (status, checked, retryable) = match result {
                 Err(e) => (None, transport(&e), e.is_retryable()),
                 Ok(resp) if !r.accepts(resp.status) => {
@@ -78,6 +81,7 @@ impl<C: HttpClient> Executor<C> {
                 latency,
                 outcome: checked.outcome,
                 attempt,
+                poll: until.is_some(),
             };
             self.recorder.record(Record::Exchange(exchange)).await;
             let Some(reason) = checked.reason else {
@@ -101,7 +105,7 @@ impl<C: HttpClient> Executor<C> {
                 });
             }
             let wait = backoff(self.plan.http.retry_backoff, attempt, &mut run.rng);
-            if !self.sleep(wait, token).await {
+            if !self.wait(Wait::RetryBackoff, wait, token).await {
                 return Err(StepFailure { reason, transient });
             }
         }

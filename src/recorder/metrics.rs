@@ -6,7 +6,34 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use super::{Exchange, StepStats};
+use super::{Dist, Exchange, StepStats};
+
+/// A histogram of microseconds from 1 µs to one hour.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid HDR bounds")
+}
+
+/// A histogram of plain counts or values up to `max`.
+pub fn value_histogram(max: u64) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, max.max(2), 3).expect("valid HDR bounds")
+}
+
+/// Summarises a histogram, dividing every value by `scale` (1000 turns µs into ms).
+pub fn dist(h: &Histogram<u64>, scale: f64) -> Dist {
+    if h.is_empty() {
+        return Dist::default();
+    }
+    let q = |q: f64| h.value_at_quantile(q) as f64 / scale;
+    Dist {
+        count: h.len(),
+        mean: h.mean() / scale,
+        p50: q(0.5),
+        p90: q(0.9),
+        p95: q(0.95),
+        p99: q(0.99),
+        max: h.max() as f64 / scale,
+    }
+}
 
 /// Per-step histograms and counters, in first-seen order.
 #[derive(Default)]
@@ -19,6 +46,7 @@ struct Step {
     errors: u64,
     statuses: BTreeMap<u16, u64>,
     outcomes: BTreeMap<&'static str, u64>,
+    classes: BTreeMap<&'static str, u64>,
 }
 
 impl StepMetrics {
@@ -27,25 +55,23 @@ impl StepMetrics {
         let i = match self.steps.iter().position(|(n, _)| *n == x.step) {
             Some(i) => i,
             None => {
-                let latency =
-                    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid HDR bounds");
-                self.steps.push((
-                    x.step.clone(),
-                    Step {
-                        latency,
-                        errors: 0,
-                        statuses: BTreeMap::new(),
-                        outcomes: BTreeMap::new(),
-                    },
-                ));
+                let step = Step {
+                    latency: latency_histogram(),
+                    errors: 0,
+                    statuses: BTreeMap::new(),
+                    outcomes: BTreeMap::new(),
+                    classes: BTreeMap::new(),
+                };
+                self.steps.push((x.step.clone(), step));
                 self.steps.len() - 1
             }
         };
         let s = &mut self.steps[i].1;
         s.latency
             .saturating_record((x.latency.as_micros() as u64).max(1));
-        if x.outcome.is_error() {
+        if let Some(class) = x.outcome.error_class(x.status) {
             s.errors += 1;
+            *s.classes.entry(class).or_default() += 1;
         }
         if let Some(code) = x.status {
             *s.statuses.entry(code).or_default() += 1;
@@ -55,24 +81,30 @@ impl StepMetrics {
 
     /// Statistics per step.
     pub fn stats(&self) -> Vec<StepStats> {
-        let ms = |us: u64| us as f64 / 1000.0;
         self.steps
             .iter()
-            .map(|(name, s)| StepStats {
-                name: name.to_string(),
-                count: s.latency.len(),
-                errors: s.errors,
-                mean_ms: s.latency.mean() / 1000.0,
-                p50_ms: ms(s.latency.value_at_quantile(0.50)),
-                p95_ms: ms(s.latency.value_at_quantile(0.95)),
-                p99_ms: ms(s.latency.value_at_quantile(0.99)),
-                max_ms: ms(s.latency.max()),
-                statuses: s.statuses.clone(),
-                outcomes: s
-                    .outcomes
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), *v))
-                    .collect(),
+            .map(|(name, s)| {
+                let d = dist(&s.latency, 1000.0);
+                StepStats {
+                    name: name.to_string(),
+                    count: s.latency.len(),
+                    errors: s.errors,
+                    mean_ms: d.mean,
+                    stddev_ms: s.latency.stdev() / 1000.0,
+                    p50_ms: d.p50,
+                    p90_ms: d.p90,
+                    p95_ms: d.p95,
+                    p99_ms: d.p99,
+                    p999_ms: s.latency.value_at_quantile(0.999) as f64 / 1000.0,
+                    max_ms: d.max,
+                    statuses: s.statuses.clone(),
+                    outcomes: s
+                        .outcomes
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), *v))
+                        .collect(),
+                    error_classes: s.classes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                }
             })
             .collect()
     }
@@ -82,35 +114,127 @@ impl StepMetrics {
 mod tests {
     use super::*;
     use crate::recorder::Outcome;
+    use rand::rngs::ChaCha8Rng;
+    use rand::{RngExt, SeedableRng};
     use std::time::{Duration, SystemTime};
 
-    fn exchange(step: &str, ms: u64, outcome: Outcome) -> Exchange {
+    fn exchange(step: &str, us: u64, outcome: Outcome, status: u16) -> Exchange {
         Exchange {
             at: SystemTime::now(),
             order: 0,
             step: step.into(),
             method: "GET".into(),
             path: "/".into(),
-            status: Some(200),
-            latency: Duration::from_millis(ms),
+            status: Some(status),
+            latency: Duration::from_micros(us),
             outcome,
             attempt: 1,
+            poll: false,
+        }
+    }
+
+    /// The value at quantile q of a sorted sample, as HDR defines it (the
+    /// smallest value with at least q of the samples at or below it).
+    fn brute(sorted: &[u64], q: f64) -> u64 {
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    }
+
+    #[test]
+    fn percentiles_match_a_brute_force_sort_within_hdr_precision() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for round in 0..5 {
+            let mut m = StepMetrics::default();
+            let mut sample: Vec<u64> = (0..20_000)
+                .map(|_| {
+                    // A long-tailed mix: mostly 0.2–5 ms, some up to 2 s.
+                    if rng.random_bool(0.95) {
+                        rng.random_range(200..5_000)
+                    } else {
+                        rng.random_range(5_000..2_000_000)
+                    }
+                })
+                .collect();
+            for us in &sample {
+                m.observe(&exchange("s", *us, Outcome::Ok, 200));
+            }
+            sample.sort_unstable();
+            let s = &m.stats()[0];
+            for (q, got) in [
+                (0.5, s.p50_ms),
+                (0.9, s.p90_ms),
+                (0.95, s.p95_ms),
+                (0.99, s.p99_ms),
+                (0.999, s.p999_ms),
+            ] {
+                let want = brute(&sample, q) as f64 / 1000.0;
+                // 3 significant digits: within 0.1% (plus one bucket).
+                assert!(
+                    (got - want).abs() <= want * 0.001 + 0.001,
+                    "round {round} q{q}: hdr {got} vs sort {want}"
+                );
+            }
+            let max = *sample.last().unwrap() as f64 / 1000.0;
+            assert!((s.max_ms - max).abs() <= max * 0.001);
+            let mean = sample.iter().sum::<u64>() as f64 / sample.len() as f64 / 1000.0;
+            assert!(
+                (s.mean_ms - mean).abs() <= mean * 0.001,
+                "{} vs {mean}",
+                s.mean_ms
+            );
         }
     }
 
     #[test]
-    fn percentiles_match_a_sorted_sample_within_hdr_precision() {
-        let mut m = StepMetrics::default();
-        for ms in 1..=1000 {
-            m.observe(&exchange("create", ms, Outcome::Ok));
+    fn merged_histograms_give_the_same_percentiles_as_one() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let values: Vec<u64> = (0..10_000)
+            .map(|_| rng.random_range(1..1_000_000))
+            .collect();
+        let mut whole = latency_histogram();
+        let mut parts = [
+            latency_histogram(),
+            latency_histogram(),
+            latency_histogram(),
+        ];
+        for (i, v) in values.iter().enumerate() {
+            whole.record(*v).unwrap();
+            parts[i % 3].record(*v).unwrap();
         }
-        m.observe(&exchange("create", 5, Outcome::Timeout));
+        let mut merged = latency_histogram();
+        for p in &parts {
+            merged.add(p).unwrap();
+        }
+        for q in [0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(merged.value_at_quantile(q), whole.value_at_quantile(q));
+        }
+        assert_eq!(merged.len(), whole.len());
+    }
+
+    #[test]
+    fn errors_are_counted_by_class() {
+        let mut m = StepMetrics::default();
+        m.observe(&exchange("s", 10, Outcome::Ok, 200));
+        m.observe(&exchange("s", 10, Outcome::UnexpectedStatus, 503));
+        m.observe(&exchange("s", 10, Outcome::UnexpectedStatus, 409));
+        m.observe(&exchange("s", 10, Outcome::UnexpectedStatus, 200));
+        m.observe(&exchange("s", 10, Outcome::Timeout, 0));
+        m.observe(&exchange("s", 10, Outcome::Pending, 200));
         let s = &m.stats()[0];
-        assert_eq!(s.count, 1001);
-        assert_eq!(s.errors, 1);
-        assert!((s.p50_ms - 500.0).abs() <= 1.0, "{}", s.p50_ms);
-        assert!((s.p99_ms - 990.0).abs() <= 1.0, "{}", s.p99_ms);
-        assert!((s.max_ms - 1000.0).abs() <= 1.0, "{}", s.max_ms);
-        assert_eq!(s.outcomes["timeout"], 1);
+        assert_eq!(s.errors, 4);
+        let classes: Vec<_> = s
+            .error_classes
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                ("expectation_failed", 1),
+                ("http_4xx", 1),
+                ("http_5xx", 1),
+                ("timeout", 1)
+            ]
+        );
     }
 }

@@ -5,20 +5,29 @@
 mod events;
 mod ledger;
 mod metrics;
+mod prometheus;
 mod summary;
+mod timing;
 
 pub use events::EventsWriter;
-pub use summary::{OrderCounts, OrderRef, StepStats, Summary};
+pub use metrics::{dist, latency_histogram};
+pub use prometheus::Metrics;
+pub use summary::{
+    BatchTime, Dist, IntervalAccuracy, Lifecycle, OrderCounts, OrderRef, Second, StepStats,
+    Summary, ThresholdOutcome, Transition,
+};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::mpsc;
+use hdrhistogram::Histogram;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::plan::Plan;
 use ledger::Ledger;
 use metrics::StepMetrics;
+use timing::Waits;
 
 /// How one HTTP attempt ended, as counted in reports and written in events.csv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +71,23 @@ impl Outcome {
         }
     }
 
-    /// Whether this counts as an error in step statistics.
-    pub fn is_error(self) -> bool {
-        !matches!(self, Outcome::Ok | Outcome::Pending)
+    /// The error class this outcome counts under, or None when it is not an error.
+    pub fn error_class(self, status: Option<u16>) -> Option<&'static str> {
+        Some(match self {
+            Outcome::Ok | Outcome::Pending => return None,
+            Outcome::UnexpectedStatus => match status {
+                Some(400..=499) => "http_4xx",
+                Some(500..=599) => "http_5xx",
+                _ => "expectation_failed",
+            },
+            Outcome::CaptureMissing => "capture_missing",
+            Outcome::BadJson => "bad_json",
+            Outcome::ScriptError => "script_error",
+            Outcome::Timeout => "timeout",
+            Outcome::Connect => "connect",
+            Outcome::BodyTooLarge => "body_too_large",
+            Outcome::HttpError => "http_error",
+        })
     }
 }
 
@@ -89,6 +112,8 @@ pub struct Exchange {
     pub outcome: Outcome,
     /// 1 for the first try, 2 for the first retry, …
     pub attempt: u32,
+    /// Whether this was a poll request (counted per order).
+    pub poll: bool,
 }
 
 /// How an order's flow ended.
@@ -132,6 +157,8 @@ pub enum Record {
         order: u32,
         /// How.
         end: FlowEnd,
+        /// How long the flow took.
+        took: Duration,
     },
     /// Cleanup gave up on the order.
     Stranded {
@@ -140,20 +167,139 @@ pub enum Record {
         /// Why.
         reason: String,
     },
+    /// A wait finished (not cut short): configured vs observed.
+    Waited {
+        /// What waited.
+        kind: Wait,
+        /// The wait asked for (after jitter and backoff).
+        configured: Duration,
+        /// The wait measured.
+        observed: Duration,
+    },
+    /// A batch finished.
+    BatchDone {
+        /// Batch index.
+        batch: u32,
+        /// From its first order's start to its last order's flow end.
+        took: Duration,
+    },
+}
+
+/// A kind of wait, for timing accuracy (named in reports by [`Wait::describe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// A pause step.
+    Pause {
+        /// Flow index.
+        flow: u16,
+        /// Step index.
+        step: u16,
+    },
+    /// The wait between two polls of a poll step.
+    PollInterval {
+        /// Flow index.
+        flow: u16,
+        /// Step index.
+        step: u16,
+    },
+    /// The pause between two orders of a batch (`betweenCreates`).
+    BetweenOrders,
+    /// A cleanup rule's delay after the flow.
+    CleanupDelay {
+        /// Flow index.
+        flow: u16,
+    },
+    /// A cleanup rule's wait between rounds.
+    CleanupInterval {
+        /// Flow index.
+        flow: u16,
+    },
+    /// The wait before retrying a failed request.
+    RetryBackoff,
+}
+
+impl Wait {
+    /// The name shown in reports, e.g. `pause · activate step 2`.
+    pub fn describe(self, plan: &Plan) -> String {
+        let flow = |f: u16| plan.flows[f as usize].name.to_string();
+        match self {
+            Wait::Pause { flow: f, step } => format!("pause · {} step {}", flow(f), step + 1),
+            Wait::PollInterval { flow: f, step } => {
+                let name = match &plan.flows[f as usize].steps[step as usize] {
+                    crate::plan::Step::Poll(p) => p.request.name.to_string(),
+                    _ => "poll".into(),
+                };
+                format!("poll interval · {name} ({})", flow(f))
+            }
+            Wait::BetweenOrders => "between orders in a batch".into(),
+            Wait::CleanupDelay { flow: f } => format!("cleanup delay · {}", flow(f)),
+            Wait::CleanupInterval { flow: f } => format!("cleanup interval · {}", flow(f)),
+            Wait::RetryBackoff => "retry backoff".into(),
+        }
+    }
+}
+
+/// Figures published once a second while the run goes, for progress displays.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// Time since the start.
+    pub elapsed: Duration,
+    /// Orders planned.
+    pub orders: u64,
+    /// Orders created so far.
+    pub created: u64,
+    /// Orders in a terminal state.
+    pub terminal: u64,
+    /// Orders whose flow has ended.
+    pub flows_done: u64,
+    /// Orders whose flow failed.
+    pub failed: u64,
+    /// Requests so far.
+    pub requests: u64,
+    /// Failed requests so far.
+    pub errors: u64,
+    /// Requests in the last second.
+    pub rate: f64,
+    /// 95th percentile latency over the run so far, in ms.
+    pub p95_ms: f64,
+    /// Largest latency so far, in ms.
+    pub max_ms: f64,
+    /// Mean latency so far, in ms.
+    pub mean_ms: f64,
 }
 
 /// A cheap, cloneable handle workers record through.
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Record>,
+    metrics: Arc<Metrics>,
+}
+
+/// A started recorder: the handle, the summary to await, the live figures.
+pub struct Started {
+    /// Record through this (clone it per worker).
+    pub recorder: Recorder,
+    /// Resolves to the summary once every handle is dropped.
+    pub summary: JoinHandle<Summary>,
+    /// Updated once a second.
+    pub live: watch::Receiver<Live>,
 }
 
 impl Recorder {
     /// Starts the aggregator; `events` receives one row per exchange.
-    pub fn start(plan: Arc<Plan>, events: Option<EventsWriter>) -> (Recorder, JoinHandle<Summary>) {
+    pub fn start(plan: Arc<Plan>, events: Option<EventsWriter>, metrics: Arc<Metrics>) -> Started {
         let (tx, rx) = mpsc::channel(8192);
-        let task = tokio::spawn(aggregate(rx, plan, events));
-        (Recorder { tx }, task)
+        let (live_tx, live) = watch::channel(Live {
+            orders: plan.orders.len() as u64,
+            ..Live::default()
+        });
+        let aggregator = Aggregator::new(plan, events, metrics.clone(), live_tx);
+        let summary = tokio::spawn(aggregator.run(rx));
+        Started {
+            recorder: Recorder { tx, metrics },
+            summary,
+            live,
+        }
     }
 
     /// Records one item; waits if the aggregator is behind (backpressure, never loss).
@@ -161,52 +307,265 @@ impl Recorder {
         // The aggregator lives until every handle is dropped, so this cannot fail.
         let _ = self.tx.send(record).await;
     }
+
+    /// The live metrics (for the in-flight gauge).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
 }
 
-async fn aggregate(
-    mut rx: mpsc::Receiver<Record>,
+/// The single task that owns every statistic.
+struct Aggregator {
     plan: Arc<Plan>,
-    mut events: Option<EventsWriter>,
-) -> Summary {
-    let started = Instant::now();
-    let started_at = SystemTime::now();
-    let mut steps = StepMetrics::default();
-    let mut ledger = Ledger::new(plan.orders.len());
-    let mut events_error = None;
-    while let Some(record) = rx.recv().await {
-        match record {
-            Record::Exchange(x) => {
-                steps.observe(&x);
-                if let Some(w) = events.as_mut()
-                    && let Err(e) = w.write(&plan, &ledger, &x)
-                {
-                    events_error = Some(e.to_string());
-                    events = None;
-                }
-            }
-            Record::Created { order, id } => ledger.created(order, id),
-            Record::State { order, state } => ledger.state(order, &state),
-            Record::FlowEnded { order, end } => ledger.flow_ended(order, end),
-            Record::Stranded { order, reason } => ledger.stranded(order, reason),
+    started: Instant,
+    started_at: SystemTime,
+    steps: StepMetrics,
+    by_type: Vec<StepMetrics>,
+    ledger: Ledger,
+    waits: Waits,
+    batches: Vec<BatchTime>,
+    batch_hist: Histogram<u64>,
+    overall: Histogram<u64>,
+    second: Histogram<u64>,
+    second_errors: u64,
+    timeline: Vec<Second>,
+    flows_done: u64,
+    failed: u64,
+    errors: u64,
+    events: Option<EventsWriter>,
+    events_error: Option<String>,
+    metrics: Arc<Metrics>,
+    live: watch::Sender<Live>,
+}
+
+impl Aggregator {
+    fn new(
+        plan: Arc<Plan>,
+        events: Option<EventsWriter>,
+        metrics: Arc<Metrics>,
+        live: watch::Sender<Live>,
+    ) -> Self {
+        Aggregator {
+            steps: StepMetrics::default(),
+            by_type: plan.flows.iter().map(|_| StepMetrics::default()).collect(),
+            ledger: Ledger::new(&plan),
+            plan,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            waits: Waits::default(),
+            batches: Vec::new(),
+            batch_hist: latency_histogram(),
+            overall: latency_histogram(),
+            second: latency_histogram(),
+            second_errors: 0,
+            timeline: Vec::new(),
+            flows_done: 0,
+            failed: 0,
+            errors: 0,
+            events,
+            events_error: None,
+            metrics,
+            live,
         }
     }
-    if let Some(w) = events.as_mut()
-        && let Err(e) = w.flush()
-    {
-        events_error = Some(e.to_string());
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Record>) -> Summary {
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                record = rx.recv() => match record {
+                    Some(r) => self.absorb(r),
+                    None => break,
+                },
+                _ = tick.tick() => self.close_second(),
+            }
+        }
+        self.close_second();
+        self.finish()
     }
-    Summary {
-        scenario: plan.name.clone(),
-        target: String::new(),
-        seed: plan.seed,
-        speed: plan.speed,
-        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
-        duration: started.elapsed(),
-        orders: ledger.counts(&plan),
-        steps: steps.stats(),
-        failed: ledger.failed(&plan),
-        stranded: ledger.stranded_orders(&plan),
-        interrupted: false,
-        events_error,
+
+    fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    fn absorb(&mut self, record: Record) {
+        match record {
+            Record::Exchange(x) => {
+                let us = (x.latency.as_micros() as u64).max(1);
+                self.overall.saturating_record(us);
+                self.second.saturating_record(us);
+                if x.outcome.error_class(x.status).is_some() {
+                    self.second_errors += 1;
+                    self.errors += 1;
+                }
+                if x.poll {
+                    self.ledger.polled(x.order);
+                }
+                self.steps.observe(&x);
+                let flow = self.plan.orders[x.order as usize].flow as usize;
+                self.by_type[flow].observe(&x);
+                self.metrics.observe(&x);
+                if let Some(w) = self.events.as_mut()
+                    && let Err(e) = w.write(&self.plan, &self.ledger, &x)
+                {
+                    self.events_error = Some(e.to_string());
+                    self.events = None;
+                }
+            }
+            Record::Created { order, id } => {
+                let now = self.now_us();
+                self.ledger.created(order, id, now);
+            }
+            Record::State { order, state } => {
+                let now = self.now_us();
+                let o = &self.plan.orders[order as usize];
+                let flow = &self.plan.flows[o.flow as usize].name;
+                if let Some(change) = self.ledger.state(order, &state, now) {
+                    tracing::debug!(
+                        order_id = change.id.unwrap_or(""),
+                        order_number = self.plan.arena.label(o),
+                        r#type = &**flow,
+                        batch = o.batch,
+                        from = change.from.unwrap_or(""),
+                        to = &*state,
+                        "state changed"
+                    );
+                }
+            }
+            Record::FlowEnded { order, end, took } => {
+                self.flows_done += 1;
+                if let FlowEnd::Failed { step, reason } = &end {
+                    self.failed += 1;
+                    let o = &self.plan.orders[order as usize];
+                    tracing::warn!(
+                        order_id = self.ledger.id(order).unwrap_or(""),
+                        order_number = self.plan.arena.label(o),
+                        step = &**step,
+                        reason = reason.as_str(),
+                        "order failed"
+                    );
+                }
+                self.ledger.flow_ended(order, end, took);
+            }
+            Record::Stranded { order, reason } => {
+                tracing::warn!(
+                    order_id = self.ledger.id(order).unwrap_or(""),
+                    reason = reason.as_str(),
+                    "order stranded"
+                );
+                self.ledger.stranded(order, reason);
+            }
+            Record::Waited {
+                kind,
+                configured,
+                observed,
+            } => {
+                let plan = &self.plan;
+                self.waits
+                    .observe(kind, configured, observed, || kind.describe(plan));
+            }
+            Record::BatchDone { batch, took } => {
+                let b = &self.plan.batches[batch as usize];
+                self.batch_hist
+                    .saturating_record((took.as_micros() as u64).max(1));
+                self.metrics.batch_done(took.as_secs_f64());
+                self.batches.push(BatchTime {
+                    batch,
+                    order_type: self.plan.flows[b.flow as usize].name.to_string(),
+                    orders: b.orders.len() as u32,
+                    duration_ms: took.as_secs_f64() * 1000.0,
+                });
+            }
+        }
+    }
+
+    /// Closes the current one-second window: timeline entry, live figures, gauges.
+    fn close_second(&mut self) {
+        let ms = |h: &Histogram<u64>, q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        let by_state = self.ledger.state_counts();
+        for (state, n) in &by_state {
+            self.metrics.set_orders(state, *n);
+        }
+        self.timeline.push(Second {
+            t: self.timeline.len() as u32,
+            requests: self.second.len(),
+            errors: self.second_errors,
+            p50_ms: ms(&self.second, 0.5),
+            p95_ms: ms(&self.second, 0.95),
+            p99_ms: ms(&self.second, 0.99),
+            max_ms: ms(&self.second, 1.0),
+            by_state,
+            created: self.ledger.created_count(),
+        });
+        let rate = self.second.len() as f64;
+        self.second.reset();
+        self.second_errors = 0;
+        let live = Live {
+            elapsed: self.started.elapsed(),
+            orders: self.plan.orders.len() as u64,
+            created: self.ledger.created_count(),
+            terminal: self.ledger.terminal_count(),
+            flows_done: self.flows_done,
+            failed: self.failed,
+            requests: self.overall.len(),
+            errors: self.errors,
+            rate,
+            p95_ms: ms(&self.overall, 0.95),
+            max_ms: ms(&self.overall, 1.0),
+            mean_ms: if self.overall.is_empty() {
+                0.0
+            } else {
+                self.overall.mean() / 1000.0
+            },
+        };
+        self.live.send_replace(live);
+    }
+
+    fn finish(mut self) -> Summary {
+        if let Some(w) = self.events.as_mut()
+            && let Err(e) = w.flush()
+        {
+            self.events_error = Some(e.to_string());
+        }
+        let plan = &self.plan;
+        let mut lifecycle = self.ledger.lifecycle();
+        self.batches.sort_by_key(|b| b.batch);
+        lifecycle.batch_duration_ms = dist(&self.batch_hist, 1000.0);
+        lifecycle.batches = self.batches;
+        Summary {
+            scenario: plan.name.clone(),
+            target: String::new(),
+            seed: plan.seed,
+            speed: plan.speed,
+            started_at: humantime::format_rfc3339_millis(self.started_at).to_string(),
+            duration: self.started.elapsed(),
+            orders: self.ledger.counts(),
+            steps: self.steps.stats(),
+            by_type: plan
+                .flows
+                .iter()
+                .zip(&self.by_type)
+                .map(|(f, m)| (f.name.to_string(), m.stats()))
+                .filter(|(_, s)| !s.is_empty())
+                .collect(),
+            timeline: self.timeline,
+            lifecycle,
+            timing: self.waits.stats(),
+            thresholds: Vec::new(),
+            failed: self.ledger.failed(plan),
+            stranded: self.ledger.stranded_orders(plan),
+            interrupted: false,
+            events_error: self.events_error,
+        }
     }
 }

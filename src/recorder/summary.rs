@@ -23,8 +23,18 @@ pub struct Summary {
     pub duration: Duration,
     /// Order totals.
     pub orders: OrderCounts,
-    /// Per-step request statistics.
+    /// Per-step request statistics over every order type.
     pub steps: Vec<StepStats>,
+    /// The same per order type: (type, its steps).
+    pub by_type: Vec<(String, Vec<StepStats>)>,
+    /// One entry per second of the run: throughput, latency, orders by state.
+    pub timeline: Vec<Second>,
+    /// Order lifecycle: transitions, time to each state, polls, batches.
+    pub lifecycle: Lifecycle,
+    /// Configured vs observed for every kind of wait.
+    pub timing: Vec<IntervalAccuracy>,
+    /// Thresholds and whether they held (filled in after the run).
+    pub thresholds: Vec<ThresholdOutcome>,
     /// Orders whose flow failed.
     pub failed: Vec<OrderRef>,
     /// Created orders not in a terminal state at the end.
@@ -46,12 +56,23 @@ impl Summary {
         self.steps.iter().map(|s| s.errors).sum()
     }
 
-    /// Whether every order completed and ended terminal.
+    /// Whether every order completed and ended terminal and every threshold held.
     pub fn passed(&self) -> bool {
         self.orders.failed == 0
             && self.orders.stranded == 0
             && self.orders.interrupted == 0
             && !self.interrupted
+            && self.thresholds.iter().all(|t| t.passed)
+    }
+
+    /// Errored exchanges as a share of all exchanges (0 when nothing was sent).
+    pub fn error_rate(&self) -> f64 {
+        let requests = self.requests();
+        if requests == 0 {
+            0.0
+        } else {
+            self.errors() as f64 / requests as f64
+        }
     }
 }
 
@@ -101,6 +122,136 @@ pub struct StepStats {
     pub statuses: BTreeMap<u16, u64>,
     /// Count per outcome (ok, pending, timeout, …).
     pub outcomes: BTreeMap<String, u64>,
+    /// Errors by class: timeout, connect, http_4xx, http_5xx, expectation_failed,
+    /// capture_missing, bad_json, script_error, body_too_large, http_error.
+    pub error_classes: BTreeMap<String, u64>,
+    /// Standard deviation of the latency.
+    pub stddev_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Second {
+    /// Seconds since the start (the interval [t, t+1)).
+    pub t: u32,
+    /// Exchanges that ended in this second.
+    pub requests: u64,
+    /// Of which errors.
+    pub errors: u64,
+    /// Median latency of this second's exchanges (0 when none).
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+    /// Orders in each state at the end of this second (orders not created yet are absent).
+    pub by_state: BTreeMap<String, u64>,
+    /// Orders created so far.
+    pub created: u64,
+}
+
+/// A distribution summarised (milliseconds for durations, plain numbers for counts).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Dist {
+    /// Samples.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// How orders moved through their states.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Lifecycle {
+    /// Every observed transition with its count (`from` is "" for an order's first state).
+    pub transitions: Vec<Transition>,
+    /// Time from an order's create to first reaching each state, in ms.
+    pub time_to_state: Vec<(String, Dist)>,
+    /// Time from create to a terminal state, in ms (the order's whole life).
+    pub order_duration_ms: Dist,
+    /// Time each order's flow took, in ms.
+    pub flow_duration_ms: Dist,
+    /// Poll requests per order (orders that polled at all).
+    pub polls_per_order: Dist,
+    /// Time each batch took, in ms.
+    pub batch_duration_ms: Dist,
+    /// Every batch with its type, size and duration.
+    pub batches: Vec<BatchTime>,
+}
+
+/// One state transition and how often it happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    /// Previous state ("" for the first state an order is seen in).
+    pub from: String,
+    /// New state.
+    pub to: String,
+    /// How many times.
+    pub count: u64,
+}
+
+/// One batch's timing.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchTime {
+    /// Batch index.
+    pub batch: u32,
+    /// Order type.
+    #[serde(rename = "type")]
+    pub order_type: String,
+    /// Orders in it.
+    pub orders: u32,
+    /// From its first create to its last order's flow end, in ms.
+    pub duration_ms: f64,
+}
+
+/// Configured vs observed for one kind of wait (a pause step, the poll
+/// interval, betweenCreates, a cleanup delay, …).
+#[derive(Debug, Clone, Serialize)]
+pub struct IntervalAccuracy {
+    /// What waited, e.g. `pause (activate step 2)`, `betweenCreates`, `poll interval (poll_accepted)`.
+    pub name: String,
+    /// Waits measured.
+    pub count: u64,
+    /// Mean configured duration (jitter and backoff included), in ms.
+    pub configured_ms: f64,
+    /// Mean observed duration, in ms.
+    pub observed_ms: f64,
+    /// Mean of observed − configured, in ms (positive: late).
+    pub mean_dev_ms: f64,
+    /// 99th percentile of |observed − configured|, in ms.
+    pub p99_dev_ms: f64,
+    /// Mean deviation relative to the configured duration, in %.
+    pub mean_dev_pct: f64,
+    /// 99th percentile of the relative deviation, in %.
+    pub p99_dev_pct: f64,
+}
+
+/// A threshold and its verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThresholdOutcome {
+    /// The expression as written, e.g. `p95(create) < 500ms`.
+    pub expr: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// The measured value in the expression's unit, when there was one.
+    pub actual: Option<f64>,
+    /// The verdict in words, e.g. `p95(create) = 612.3 ms, limit < 500 ms`.
+    pub detail: String,
 }
 
 /// One order named in a report, by sequence number, order number and id.

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use crate::recorder::Summary;
+use crate::recorder::{StepStats, Summary};
 
 /// Order-API states reported as their own `orders` keys (orders that ever reached
 /// the state); every state, whatever its name, is also under `reached` and `by_state`.
@@ -29,25 +29,34 @@ pub fn to_value(s: &Summary) -> Value {
     orders.insert("by_state".into(), json!(s.orders.by_state));
     orders.insert("reached".into(), json!(s.orders.reached));
 
-    let steps: Map<String, Value> = s
-        .steps
+    let steps = |list: &[StepStats]| -> Map<String, Value> {
+        list.iter()
+            .map(|st| {
+                (
+                    st.name.clone(),
+                    json!({
+                        "count": st.count,
+                        "errors": st.errors,
+                        "mean_ms": round(st.mean_ms),
+                        "stddev_ms": round(st.stddev_ms),
+                        "p50_ms": st.p50_ms,
+                        "p90_ms": st.p90_ms,
+                        "p95_ms": st.p95_ms,
+                        "p99_ms": st.p99_ms,
+                        "p999_ms": st.p999_ms,
+                        "max_ms": st.max_ms,
+                        "statuses": st.statuses,
+                        "outcomes": st.outcomes,
+                        "error_classes": st.error_classes,
+                    }),
+                )
+            })
+            .collect()
+    };
+    let by_type: Map<String, Value> = s
+        .by_type
         .iter()
-        .map(|st| {
-            (
-                st.name.clone(),
-                json!({
-                    "count": st.count,
-                    "errors": st.errors,
-                    "mean_ms": round(st.mean_ms),
-                    "p50_ms": st.p50_ms,
-                    "p95_ms": st.p95_ms,
-                    "p99_ms": st.p99_ms,
-                    "max_ms": st.max_ms,
-                    "statuses": st.statuses,
-                    "outcomes": st.outcomes,
-                }),
-            )
-        })
+        .map(|(t, list)| (t.clone(), Value::Object(steps(list))))
         .collect();
     json!({
         "scenario": s.scenario,
@@ -60,8 +69,14 @@ pub fn to_value(s: &Summary) -> Value {
         "interrupted": s.interrupted,
         "requests": s.requests(),
         "errors": s.errors(),
+        "error_rate": s.error_rate(),
         "orders": orders,
-        "steps": steps,
+        "steps": steps(&s.steps),
+        "by_type": by_type,
+        "thresholds": s.thresholds,
+        "lifecycle": s.lifecycle,
+        "timing": s.timing,
+        "timeline": s.timeline,
         "failed": s.failed,
         "stranded": s.stranded,
         "events_error": s.events_error,

@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::client::HttpClient;
 use crate::executor::Executor;
-use crate::recorder::FlowEnd;
+use crate::recorder::{FlowEnd, Record};
 
 /// Runs every batch, then waits for every cleanup.
 pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>) {
@@ -42,11 +42,12 @@ async fn worker<C: HttpClient>(
             return;
         };
         tracing::debug!(batch = b, orders = batch.orders.len(), "batch started");
+        let started = std::time::Instant::now();
         for (i, index) in batch.orders.clone().enumerate() {
             if executor.stop.is_cancelled() {
                 return;
             }
-            if i > 0 && !plan.between.is_zero() && !executor.sleep_between(plan.between).await {
+            if i > 0 && !plan.between.is_zero() && !executor.wait_between(plan.between).await {
                 return;
             }
             let mut run = executor.start(index as u32);
@@ -55,6 +56,14 @@ async fn worker<C: HttpClient>(
             let executor = executor.clone();
             cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
         }
-        tracing::debug!(batch = b, "batch finished");
+        let took = started.elapsed();
+        executor
+            .recorder
+            .record(Record::BatchDone {
+                batch: b as u32,
+                took,
+            })
+            .await;
+        tracing::debug!(batch = b, ?took, "batch finished");
     }
 }

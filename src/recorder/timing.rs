@@ -1,0 +1,111 @@
+//! Timing accuracy: for every kind of wait, how far the observed wait was
+//! from the configured one, so a run shows it respected its parameters.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::metrics::{latency_histogram, value_histogram};
+use super::{IntervalAccuracy, Wait};
+
+/// Deviations per kind of wait, in first-seen order.
+#[derive(Default)]
+pub struct Waits {
+    waits: Vec<(Wait, String, Deviation)>,
+}
+
+struct Deviation {
+    count: u64,
+    configured_us: f64,
+    observed_us: f64,
+    dev_us: f64,
+    dev_pct: f64,
+    abs_dev_us: Histogram<u64>,
+    /// |deviation| relative to the configured wait, in hundredths of a percent.
+    abs_dev_bp: Histogram<u64>,
+}
+
+impl Waits {
+    /// Notes one wait; `name` is called the first time a kind is seen.
+    pub fn observe(
+        &mut self,
+        kind: Wait,
+        configured: Duration,
+        observed: Duration,
+        name: impl FnOnce() -> String,
+    ) {
+        let i = match self.waits.iter().position(|(k, _, _)| *k == kind) {
+            Some(i) => i,
+            None => {
+                let wait = Deviation {
+                    count: 0,
+                    configured_us: 0.0,
+                    observed_us: 0.0,
+                    dev_us: 0.0,
+                    dev_pct: 0.0,
+                    abs_dev_us: latency_histogram(),
+                    abs_dev_bp: value_histogram(100_000_000),
+                };
+                self.waits.push((kind, name(), wait));
+                self.waits.len() - 1
+            }
+        };
+        let w = &mut self.waits[i].2;
+        let configured = configured.as_secs_f64() * 1e6;
+        let observed = observed.as_secs_f64() * 1e6;
+        let dev = observed - configured;
+        w.count += 1;
+        w.configured_us += configured;
+        w.observed_us += observed;
+        w.dev_us += dev;
+        w.abs_dev_us.saturating_record(dev.abs().max(1.0) as u64);
+        if configured > 0.0 {
+            w.dev_pct += dev / configured * 100.0;
+            w.abs_dev_bp
+                .saturating_record(((dev.abs() / configured) * 10_000.0).max(1.0) as u64);
+        }
+    }
+
+    /// Accuracy per wait name.
+    pub fn stats(&self) -> Vec<IntervalAccuracy> {
+        self.waits
+            .iter()
+            .map(|(_, name, w)| {
+                let n = w.count.max(1) as f64;
+                IntervalAccuracy {
+                    name: name.clone(),
+                    count: w.count,
+                    configured_ms: w.configured_us / n / 1000.0,
+                    observed_ms: w.observed_us / n / 1000.0,
+                    mean_dev_ms: w.dev_us / n / 1000.0,
+                    p99_dev_ms: w.abs_dev_us.value_at_quantile(0.99) as f64 / 1000.0,
+                    mean_dev_pct: w.dev_pct / n,
+                    p99_dev_pct: w.abs_dev_bp.value_at_quantile(0.99) as f64 / 100.0,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deviation_is_reported_in_ms_and_percent() {
+        let mut w = Waits::default();
+        for late_ms in [10, 20, 30] {
+            let d = Duration::from_millis(1000 + late_ms);
+            w.observe(Wait::RetryBackoff, Duration::from_secs(1), d, || {
+                "retry".into()
+            });
+        }
+        let s = &w.stats()[0];
+        assert_eq!(s.count, 3);
+        assert!((s.configured_ms - 1000.0).abs() < 1e-9);
+        assert!((s.mean_dev_ms - 20.0).abs() < 0.01, "{}", s.mean_dev_ms);
+        assert!((s.mean_dev_pct - 2.0).abs() < 0.01, "{}", s.mean_dev_pct);
+        assert!((s.p99_dev_ms - 30.0).abs() < 0.1, "{}", s.p99_dev_ms);
+        assert!((s.p99_dev_pct - 3.0).abs() < 0.01, "{}", s.p99_dev_pct);
+    }
+}
