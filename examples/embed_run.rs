@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use runner::commands::run::execute;
+use runner::commands::run::{Outputs, execute};
 use runner::config::Params;
 use runner::plan::{self, Options};
 use runner::script;
@@ -31,7 +31,7 @@ async fn main() -> miette::Result<()> {
     let plan = plan::compile(&loaded.spec, loaded.runtime, &params, &options)?;
     let outcome = execute(
         plan,
-        None,
+        &Outputs::default(),
         CancellationToken::new(),
         CancellationToken::new(),
     )

@@ -16,9 +16,24 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-    /// Log level for stderr (error, warn, info, debug, trace); RUST_LOG overrides.
+    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides.
     #[arg(long, global = true, default_value = "warn")]
     pub log_level: String,
+    /// Log format: human-readable lines or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Write logs to this file instead of stderr.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Subcommands.
@@ -60,9 +75,21 @@ pub struct RunArgs {
     /// Scenario selection.
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// Write report.json and events.csv into this folder (created if missing).
+    /// Write report.json, report.html and events.csv into this folder (created if missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// No live progress (the summary is still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Serve Prometheus metrics on this address while the run goes (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// A pass/fail condition checked at the end, e.g. "p95(create) < 500ms" (repeatable).
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Write the thresholds as a JUnit XML test suite to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// The built-in targets.

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | every order completed and ended terminal |
 //! | 1 | the run finished, but orders failed, were stranded or were interrupted |
-//! | 2 | usage, script or config error: nothing was sent |
+//! | 2 | usage, script or config error (nothing was sent), or the reports could not be written |
 
 use std::path::PathBuf;
 

@@ -3,8 +3,10 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use runner::cli::Cli;
+use runner::cli::{Cli, LogFormat};
 use runner::error::EXIT_USAGE;
+use runner::report::progress::Display;
+use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = match Cli::parse_args(std::env::args()) {
@@ -14,13 +16,11 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(filter)
-        .init();
+    let display = Display::default();
+    if let Err(e) = init_logging(&cli, display.clone()) {
+        eprintln!("runner: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -28,11 +28,41 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match runtime.block_on(runner::commands::dispatch(cli)) {
+    match runtime.block_on(runner::commands::dispatch(cli, display)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// Logs go to `--log-file`, or to stderr around the progress bars.
+fn init_logging(cli: &Cli, display: Display) -> Result<(), String> {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&cli.log_level))
+        .map_err(|e| {
+            format!(
+                "--log-level {:?}: {e}; use error, warn, info, debug or trace",
+                cli.log_level
+            )
+        })?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match (&cli.log_file, cli.log_format) {
+        (Some(path), format) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("cannot create log file {}: {e}", path.display()))?;
+            let writer = std::sync::Mutex::new(file);
+            match format {
+                LogFormat::Json => builder.json().with_writer(writer).init(),
+                LogFormat::Pretty => builder.with_ansi(false).with_writer(writer).init(),
+            }
+        }
+        (None, LogFormat::Json) => builder.json().with_writer(display).init(),
+        (None, LogFormat::Pretty) => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(display)
+            .init(),
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! `runner check`: load, compile and print the plan, sending nothing.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::ScenarioArgs;
@@ -28,7 +29,8 @@ pub fn load(args: &ScenarioArgs) -> Result<Plan, Error> {
 /// Prints the compiled plan.
 pub fn check(args: &ScenarioArgs) -> Result<(), Error> {
     let plan = load(args)?;
-    print!("{plan}");
-    println!("\nok: {} is valid", args.script.display());
+    // A closed pipe (`runner check … | head`) is not an error.
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{plan}\nok: {} is valid\n", args.script.display());
     Ok(())
 }

@@ -6,11 +6,15 @@ pub mod serve;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;
+use crate::report::progress::Display;
 
-/// Runs the parsed command; returns the process exit code.
-pub async fn dispatch(cli: Cli) -> Result<u8, Error> {
+/// Runs the parsed command; returns the process exit code. `display` carries
+/// log lines around the progress bars.
+pub async fn dispatch(cli: Cli, display: Display) -> Result<u8, Error> {
     match cli.command {
-        Command::Run(args) => run::run(args).await.map(|outcome| outcome.exit_code()),
+        Command::Run(args) => run::run(args, display)
+            .await
+            .map(|outcome| outcome.exit_code()),
         Command::Check(args) => check::check(&args).map(|()| 0),
         Command::Serve(args) => serve::serve(args).await.map(|()| 0),
     }

@@ -4,19 +4,22 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use super::check;
-use crate::builtin::{self, OrdersConfig};
+use crate::builtin::{self, OrdersConfig, Running};
 use crate::cli::RunArgs;
 use crate::client::Reqwest;
 use crate::error::{EXIT_FAILED, Error};
 use crate::executor::Executor;
 use crate::plan::{Plan, Target};
 use crate::recorder::{EventsWriter, Metrics, Recorder, Started, Summary};
+use crate::report::console::plural;
+use crate::report::progress::{self, Display, Mode};
+use crate::report::prometheus::Endpoint;
 use crate::{report, scheduler};
 
 /// What a finished run produced.
@@ -26,7 +29,7 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
-    /// 0 when every order completed and ended terminal, else 1.
+    /// 0 when every order completed and ended terminal and every threshold held, else 1.
     pub fn exit_code(&self) -> u8 {
         if self.summary.passed() {
             0
@@ -36,82 +39,87 @@ impl RunOutcome {
     }
 }
 
+/// Where a run's outputs go, besides the console summary.
+#[derive(Clone, Default)]
+pub struct Outputs {
+    /// Folder for report.json, report.html and events.csv.
+    pub out: Option<PathBuf>,
+    /// JUnit XML file for the thresholds.
+    pub junit: Option<PathBuf>,
+    /// Address for `/metrics` during the run.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Live progress.
+    pub progress: Option<Mode>,
+    /// Carries log lines around progress bars.
+    pub display: Display,
+}
+
 /// Runs the scenario selected on the command line.
-pub async fn run(args: RunArgs) -> Result<RunOutcome, Error> {
+pub async fn run(args: RunArgs, display: Display) -> Result<RunOutcome, Error> {
     let plan = check::load(&args.scenario)?;
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
     tokio::spawn(watch_ctrl_c(stop.clone(), abort.clone()));
-    execute(plan, args.out.as_deref(), stop, abort).await
+    let outputs = Outputs {
+        out: args.out,
+        junit: args.junit,
+        metrics_addr: args.metrics_addr,
+        progress: Some(Mode::detect(args.quiet)),
+        display,
+    };
+    execute(plan, &outputs, stop, abort).await
 }
 
 /// Runs a compiled plan; `stop` and `abort` are the first and second Ctrl-C.
 pub async fn execute(
     plan: Plan,
-    out: Option<&Path>,
+    outputs: &Outputs,
     stop: CancellationToken,
     abort: CancellationToken,
 ) -> Result<RunOutcome, Error> {
     let plan = Arc::new(plan);
-    if let Some(dir) = out {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            what: "cannot create output folder",
-            path: dir.into(),
-            source,
-        })?;
-    }
-    let events = out
-        .map(|dir| {
-            let path = dir.join("events.csv");
-            EventsWriter::create(&path).map_err(|source| Error::Io {
-                what: "cannot create",
-                path,
-                source,
-            })
-        })
-        .transpose()?;
-
-    let (base_url, target) = match &plan.target {
-        Target::Url(url) => (url.clone(), None),
-        Target::Builtin(_) => {
-            let config = OrdersConfig {
-                accept_delay_min: OrdersConfig::default().accept_delay_min.div_f64(plan.speed),
-                accept_delay_max: OrdersConfig::default().accept_delay_max.div_f64(plan.speed),
-                seed: plan.seed,
-                ..OrdersConfig::default()
-            };
-            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-            let (running, _book) = builtin::start_orders(addr, config)
-                .await
-                .map_err(|source| Error::Io {
-                    what: "cannot start the built-in target on",
-                    path: addr.to_string().into(),
-                    source,
-                })?;
-            (running.url.clone(), Some(running))
-        }
-    };
+    let events = open_outputs(outputs.out.as_deref())?;
+    let (base_url, target) = start_target(&plan).await?;
     let client = Reqwest::new(plan.http.timeout, plan.http.max_connections)
         .map_err(|e| Error::Usage(e.to_string()))?;
+    let metrics = Arc::new(Metrics::default());
+    let endpoint = match outputs.metrics_addr {
+        Some(addr) => Some(
+            Endpoint::start(addr, metrics.clone())
+                .await
+                .map_err(|source| Error::Io {
+                    what: "cannot serve metrics on",
+                    path: addr.to_string().into(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
 
     eprintln!(
-        "runner: {} · {} orders in {} batches ({} in parallel) → {base_url}{}",
+        "runner: {} · {} in {} ({} in parallel) → {base_url}{}{}",
         plan.name,
-        plan.orders.len(),
-        plan.batches.len(),
+        plural(plan.orders.len() as u64, "order", "orders"),
+        plural(plan.batches.len() as u64, "batch", "batches"),
         plan.parallel,
         if plan.speed != 1.0 {
             format!(" · speed ×{}", plan.speed)
         } else {
             String::new()
-        }
+        },
+        endpoint
+            .as_ref()
+            .map(|e| format!(" · metrics on http://{}/metrics", e.addr))
+            .unwrap_or_default()
     );
-    let metrics = Arc::new(Metrics::default());
     let Started {
         recorder,
         summary,
-        live: _live,
+        live,
     } = Recorder::start(plan.clone(), events, metrics);
+    let progress = outputs
+        .progress
+        .map(|mode| progress::spawn(mode, live, outputs.display.clone()));
     let executor = Arc::new(Executor {
         plan: plan.clone(),
         base_url: base_url.clone(),
@@ -122,24 +130,79 @@ pub async fn execute(
     });
     scheduler::run(executor).await;
     let mut summary = summary.await.expect("the recorder task does not panic");
+    if let Some(progress) = progress {
+        let _ = progress.await;
+    }
     summary.target = base_url;
     summary.interrupted = stop.is_cancelled();
     if let Some(target) = target {
         target.stop().await;
     }
+    if let Some(endpoint) = endpoint {
+        endpoint.stop().await;
+    }
+    write_reports(&summary, outputs)?;
+    Ok(RunOutcome { summary })
+}
 
+/// Creates the output folder and opens events.csv before anything is sent,
+/// so a bad path fails the run at once rather than after it.
+fn open_outputs(out: Option<&Path>) -> Result<Option<EventsWriter>, Error> {
+    let Some(dir) = out else { return Ok(None) };
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        what: "cannot create output folder",
+        path: dir.into(),
+        source,
+    })?;
+    let path = dir.join("events.csv");
+    EventsWriter::create(&path)
+        .map(Some)
+        .map_err(|source| Error::Io {
+            what: "cannot create",
+            path,
+            source,
+        })
+}
+
+/// The base URL to send to, and the built-in target serving it if there is one.
+async fn start_target(plan: &Plan) -> Result<(String, Option<Running>), Error> {
+    match &plan.target {
+        Target::Url(url) => Ok((url.clone(), None)),
+        Target::Builtin(_) => {
+            let defaults = OrdersConfig::default();
+            let config = OrdersConfig {
+                accept_delay_min: defaults.accept_delay_min.div_f64(plan.speed),
+                accept_delay_max: defaults.accept_delay_max.div_f64(plan.speed),
+                seed: plan.seed,
+                ..defaults
+            };
+            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            let (running, _book) = builtin::start_orders(addr, config)
+                .await
+                .map_err(|source| Error::Io {
+                    what: "cannot start the built-in target on",
+                    path: addr.to_string().into(),
+                    source,
+                })?;
+            Ok((running.url.clone(), Some(running)))
+        }
+    }
+}
+
+/// The console summary, then the files.
+fn write_reports(summary: &Summary, outputs: &Outputs) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
-    let _ = report::console::write(&summary, &mut stdout);
+    let _ = report::console::write(summary, &mut stdout);
     let _ = stdout.flush();
-    if let Some(dir) = out {
-        report::write_files(&summary, dir).map_err(|source| Error::Io {
+    if let Some(dir) = &outputs.out {
+        report::write_files(summary, dir).map_err(|source| Error::Io {
             what: "cannot write reports into",
-            path: dir.into(),
+            path: dir.clone(),
             source,
         })?;
         eprintln!("runner: reports written to {}", dir.display());
     }
-    Ok(RunOutcome { summary })
+    Ok(())
 }
 
 async fn watch_ctrl_c(stop: CancellationToken, abort: CancellationToken) {

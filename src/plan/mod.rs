@@ -455,17 +455,18 @@ pub fn compile(
             if payload_keys.contains(var.as_ref()) {
                 payload_vars.insert(var.to_string());
             } else {
-                return Err(PlanError::UnknownVar {
-                    flow: "(every flow)".into(),
-                    step: format!("header {name}"),
-                    var: var.to_string(),
-                    known: BUILTIN_VARS
-                        .iter()
-                        .map(|s| s.to_string())
-                        .chain(payload_keys.iter().cloned())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
+                let known: Vec<String> = BUILTIN_VARS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(payload_keys.iter().cloned())
+                    .collect();
+                return Err(invalid(
+                    &format!("header `{name}`"),
+                    format!(
+                        "{{{var}}} is not set when the first request goes out; scenario headers may use {}",
+                        known.join(", ")
+                    ),
+                ));
             }
         }
     }

@@ -180,6 +180,14 @@ impl Ledger {
             .collect()
     }
 
+    /// Orders currently in `state`.
+    pub fn in_state(&self, state: &str) -> u64 {
+        self.states
+            .iter()
+            .position(|s| &**s == state)
+            .map_or(0, |i| self.current[i])
+    }
+
     /// Orders whose current state is terminal.
     pub fn terminal_count(&self) -> u64 {
         self.current

@@ -424,16 +424,22 @@ impl Aggregator {
                 let now = self.now_us();
                 let o = &self.plan.orders[order as usize];
                 let flow = &self.plan.flows[o.flow as usize].name;
-                if let Some(change) = self.ledger.state(order, &state, now) {
-                    tracing::debug!(
-                        order_id = change.id.unwrap_or(""),
-                        order_number = self.plan.arena.label(o),
-                        r#type = &**flow,
-                        batch = o.batch,
-                        from = change.from.unwrap_or(""),
-                        to = &*state,
-                        "state changed"
-                    );
+                let Some(change) = self.ledger.state(order, &state, now) else {
+                    return;
+                };
+                tracing::debug!(
+                    order_id = change.id.unwrap_or(""),
+                    order_number = self.plan.arena.label(o),
+                    r#type = &**flow,
+                    batch = o.batch,
+                    from = change.from.unwrap_or(""),
+                    to = &*state,
+                    "state changed"
+                );
+                let from = change.from.map(str::to_owned);
+                // Keep the orders-by-state gauge exact between scrapes.
+                for s in from.as_deref().into_iter().chain([&*state]) {
+                    self.metrics.set_orders(s, self.ledger.in_state(s));
                 }
             }
             Record::FlowEnded { order, end, took } => {

@@ -42,7 +42,7 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         writeln!(
             out,
             "        {} interrupted before their flow finished",
-            plural(s.orders.interrupted, "order")
+            plural(s.orders.interrupted, "order", "orders")
         )?;
     }
     let states: Vec<String> = s
@@ -130,10 +130,7 @@ fn list(out: &mut impl Write, title: &str, orders: &[OrderRef]) -> io::Result<()
     Ok(())
 }
 
-fn plural(n: u64, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
+/// `1 order`, `2 orders`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

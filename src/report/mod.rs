@@ -3,6 +3,8 @@
 
 pub mod console;
 pub mod json;
+pub mod progress;
+pub mod prometheus;
 
 use std::path::Path;
 

@@ -11,3 +11,6 @@ mod scenarios;
 
 // Exit codes and diagnostics of the real binary for bad scripts, configs and flags.
 mod cli;
+
+// Progress lines, structured logs and Prometheus while a run goes.
+mod observe;

@@ -1,0 +1,150 @@
+//! Watching a run: progress lines, structured logs, Prometheus during the run.
+
+use std::time::Duration;
+
+use crate::util::{day_in_life, runner, text};
+
+const SMALL: [&str; 4] = [
+    "--set",
+    "simulation.totalOrders=40",
+    "--set",
+    "simulation.activatedCount=25",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_progress_is_a_plain_status_line() {
+    let script = day_in_life();
+    let mut args = vec![script.to_str().unwrap(), "--speed", "1000"];
+    args.extend(SMALL);
+    let run = runner(&args).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let last = stderr
+        .lines()
+        .find(|l| l.ends_with("· done"))
+        .unwrap_or_else(|| panic!("no final status line:\n{stderr}"));
+    assert!(
+        last.contains("created 40/40")
+            && last.contains("flows done 40/40")
+            && last.contains("terminal 40"),
+        "{last}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no terminal escapes in captured output"
+    );
+
+    args.push("--quiet");
+    let quiet = runner(&args).await;
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet));
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("· done"),
+        "{}",
+        text(&quiet)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_record_every_state_transition_in_the_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
+    let script = day_in_life();
+    let mut args = vec![
+        script.to_str().unwrap(),
+        "--speed",
+        "1000",
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        "--log-file",
+        log.to_str().unwrap(),
+    ];
+    args.extend(SMALL);
+    let run = runner(&args).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        !String::from_utf8_lossy(&run.stderr).contains("state changed"),
+        "logs stay out of stderr"
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let changes: Vec<_> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "state changed")
+        .collect();
+    // 40 orders: Pending, Accepted, then Activated + Ended (25) or Cancelled (15).
+    assert_eq!(changes.len(), 40 * 3 + 25);
+    let ended = changes
+        .iter()
+        .filter(|c| c["fields"]["to"] == "Ended")
+        .count();
+    assert_eq!(ended, 25);
+    let first = changes[0]["fields"].as_object().unwrap();
+    for key in ["order_id", "order_number", "type", "batch", "from", "to"] {
+        assert!(first.contains_key(key), "missing {key} in {first:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_are_served_during_the_run() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let script = day_in_life();
+    // Speed 20 keeps the run going for several seconds, long enough to scrape it mid-run.
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args([
+            script.to_str().unwrap(),
+            "--speed",
+            "20",
+            "--quiet",
+            "--metrics-addr",
+            &addr,
+        ])
+        .args(SMALL)
+        .args(["--set", "simulation.batchSize=4"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://{addr}/metrics");
+    let body = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let Ok(resp) = client.get(&url).send().await
+                && let Ok(body) = resp.text().await
+                && body
+                    .lines()
+                    .any(|l| l.starts_with("runner_requests_total{") && !l.ends_with(" 0"))
+            {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("metrics with a non-zero request counter within 60 s");
+    for name in [
+        "runner_request_duration_seconds_bucket{",
+        "runner_requests_total{",
+        "runner_in_flight_requests",
+        "runner_orders{",
+        "# TYPE runner_batch_duration_seconds histogram",
+    ] {
+        assert!(body.contains(name), "missing {name} in\n{body}");
+    }
+    assert!(
+        body.contains("step=\"create\"") && body.contains("status_class=\"2xx\""),
+        "{body}"
+    );
+    let run = child.wait_with_output().await.unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+}
