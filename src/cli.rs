@@ -67,6 +67,9 @@ pub struct ScenarioArgs {
     /// Seed for order types, shuffling and jitter (replaces the script's seed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// A pass/fail condition checked at the end, added to the script's, e.g. "p95(create) < 500ms" (repeatable).
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
 }
 
 /// `runner run`.
@@ -84,9 +87,6 @@ pub struct RunArgs {
     /// Serve Prometheus metrics on this address while the run goes (e.g. 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
-    /// A pass/fail condition checked at the end, e.g. "p95(create) < 500ms" (repeatable).
-    #[arg(long = "threshold", value_name = "EXPR")]
-    pub thresholds: Vec<String>,
     /// Write the thresholds as a JUnit XML test suite to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,

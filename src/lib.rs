@@ -37,3 +37,4 @@ pub mod report;
 pub mod scheduler;
 pub mod script;
 pub mod spec;
+pub mod threshold;

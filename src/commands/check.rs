@@ -17,6 +17,7 @@ pub fn load(args: &ScenarioArgs) -> Result<Plan, Error> {
         target: args.target.clone(),
         speed: args.speed,
         seed: args.seed,
+        thresholds: args.thresholds.clone(),
     };
     Ok(plan::compile(
         &loaded.spec,

@@ -135,6 +135,11 @@ pub async fn execute(
     }
     summary.target = base_url;
     summary.interrupted = stop.is_cancelled();
+    summary.thresholds = plan
+        .thresholds
+        .iter()
+        .map(|t| t.evaluate(&summary))
+        .collect();
     if let Some(target) = target {
         target.stop().await;
     }
@@ -201,6 +206,16 @@ fn write_reports(summary: &Summary, outputs: &Outputs) -> Result<(), Error> {
             source,
         })?;
         eprintln!("runner: reports written to {}", dir.display());
+    }
+    if let Some(path) = &outputs.junit {
+        let io = |source| Error::Io {
+            what: "cannot write",
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        report::junit::write(summary, &mut file).map_err(io)?;
+        file.flush().map_err(io)?;
     }
     Ok(())
 }

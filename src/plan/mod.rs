@@ -16,6 +16,7 @@ use std::time::Duration;
 use crate::config::{Params, provenance};
 use crate::script::{Runtime, ScriptError, ScriptFn};
 use crate::spec::{self, Spec};
+use crate::threshold::{Threshold, ThresholdError};
 
 /// Run-wide choices made on the command line rather than in the script.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct Options {
     pub speed: f64,
     /// `--seed`: replaces the script's seed.
     pub seed: Option<u64>,
+    /// `--threshold`: checked at the end besides the script's own.
+    pub thresholds: Vec<String>,
 }
 
 impl Default for Options {
@@ -34,6 +37,7 @@ impl Default for Options {
             target: None,
             speed: 1.0,
             seed: None,
+            thresholds: Vec::new(),
         }
     }
 }
@@ -72,6 +76,10 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// A threshold that does not parse.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Threshold(#[from] ThresholdError),
     /// The payload closure failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -266,6 +274,8 @@ pub struct Plan {
     pub speed: f64,
     /// For script predicates.
     pub runtime: Runtime,
+    /// Checked at the end of the run.
+    pub thresholds: Vec<Threshold>,
 }
 
 /// Variables every order has before its first step.
@@ -289,6 +299,13 @@ pub fn compile(
         ));
     }
     let scale = |d: Duration| d.div_f64(options.speed);
+    // Thresholds first: a typo in one must not cost a payload generation.
+    let thresholds = spec
+        .thresholds
+        .iter()
+        .chain(&options.thresholds)
+        .map(|t| crate::threshold::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
     let target = target(options.target.as_deref().unwrap_or(&spec.target), params)?;
     if spec.flows.is_empty() {
         return Err(invalid(
@@ -489,6 +506,7 @@ pub fn compile(
         seed,
         speed: options.speed,
         runtime,
+        thresholds,
     })
 }
 

@@ -82,13 +82,25 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         0.0
     };
     writeln!(out, "\nrequests {requests}  errors {errors} ({rate:.2}%)")?;
+    lifecycle(out, s)?;
+    timing(out, s)?;
+    thresholds(out, s)?;
     list(out, "failed", &s.failed)?;
     list(out, "stranded (not terminal at the end)", &s.stranded)?;
     if let Some(e) = &s.events_error {
         writeln!(out, "\nwarning: events.csv is incomplete: {e}")?;
     }
+    let thresholds_failed = s.thresholds.iter().filter(|t| !t.passed).count() as u64;
     if s.passed() {
         writeln!(out, "\nresult: PASS, every order ended in a terminal state")
+    } else if thresholds_failed > 0
+        && s.orders.failed + s.orders.stranded + s.orders.interrupted == 0
+    {
+        writeln!(
+            out,
+            "\nresult: FAIL, {} not met",
+            plural(thresholds_failed, "threshold", "thresholds")
+        )
     } else if s.interrupted && s.orders.stranded == 0 {
         writeln!(
             out,
@@ -133,4 +145,70 @@ fn list(out: &mut impl Write, title: &str, orders: &[OrderRef]) -> io::Result<()
 /// `1 order`, `2 orders`.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn lifecycle(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    let l = &s.lifecycle;
+    if l.time_to_state.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\ntime from create to   {:>9} {:>9} {:>9} {:>9}",
+        "mean ms", "p50 ms", "p95 ms", "max ms"
+    )?;
+    for (state, d) in &l.time_to_state {
+        writeln!(
+            out,
+            "  {state:<19} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            d.mean, d.p50, d.p95, d.max
+        )?;
+    }
+    let p = &l.polls_per_order;
+    if p.count > 0 {
+        writeln!(
+            out,
+            "polls per order       mean {:.1}  p95 {:.0}  max {:.0}",
+            p.mean, p.p95, p.max
+        )?;
+    }
+    Ok(())
+}
+
+fn timing(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    if s.timing.is_empty() {
+        return Ok(());
+    }
+    let w = s
+        .timing
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    writeln!(
+        out,
+        "\n{:<w$} {:>7} {:>12} {:>12} {:>10} {:>10}",
+        "timing", "count", "configured", "observed", "mean dev", "p99 dev"
+    )?;
+    for t in &s.timing {
+        writeln!(
+            out,
+            "{:<w$} {:>7} {:>9.1} ms {:>9.1} ms {:>9.2}% {:>9.2}%",
+            t.name, t.count, t.configured_ms, t.observed_ms, t.mean_dev_pct, t.p99_dev_pct
+        )?;
+    }
+    Ok(())
+}
+
+fn thresholds(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    if s.thresholds.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nthresholds")?;
+    for t in &s.thresholds {
+        let mark = if t.passed { "pass" } else { "FAIL" };
+        writeln!(out, "  {mark}  {:<32} {}", t.expr, t.detail)?;
+    }
+    Ok(())
 }

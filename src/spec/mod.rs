@@ -35,6 +35,8 @@ pub struct Spec {
     pub track: Track,
     /// States after which an order needs no cleanup.
     pub terminal: Vec<String>,
+    /// Pass/fail conditions checked at the end, e.g. `p95(create) < 500ms`.
+    pub thresholds: Vec<String>,
 }
 
 /// HTTP client settings (the `api.*` parameters of the reference config).

@@ -14,3 +14,6 @@ mod cli;
 
 // Progress lines, structured logs and Prometheus while a run goes.
 mod observe;
+
+// report.html from a real run: every chart present, steps named, nothing loaded from the network.
+mod report;

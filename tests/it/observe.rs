@@ -148,3 +148,75 @@ async fn prometheus_metrics_are_served_during_the_run() {
     let run = child.wait_with_output().await.unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_threshold_exits_1_and_the_junit_file_marks_it_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let script = day_in_life();
+    let mut args = vec![
+        script.to_str().unwrap(),
+        "--speed",
+        "1000",
+        "--threshold",
+        "max(create) < 0.001ms",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ];
+    args.extend(SMALL);
+    let run = runner(&args).await;
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("FAIL  max(create) < 0.001ms"),
+        "{}",
+        text(&run)
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"failures="1""#), "{xml}");
+    assert!(
+        xml.contains(r#"name="max(create) &lt; 0.001ms""#) && xml.contains("<failure"),
+        "{xml}"
+    );
+    // The script's own thresholds held and are reported too.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let verdicts: Vec<(String, bool)> = report["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["expr"].as_str().unwrap().to_owned(),
+                t["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        verdicts.contains(&("stranded == 0".into(), true)),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts.contains(&("max(create) < 0.001ms".into(), false)),
+        "{verdicts:?}"
+    );
+    assert_eq!(report["passed"], false);
+}
+
+#[test]
+fn a_malformed_threshold_is_refused_before_the_run() {
+    let out = crate::util::runner_sync(&[
+        day_in_life().to_str().unwrap(),
+        "--threshold",
+        "p95(create) <",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = crate::util::stderr_flat(&out);
+    assert!(err.contains("threshold \"p95(create) <\""), "{err}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("runner: day_in_life"),
+        "nothing started: {err}"
+    );
+}

@@ -105,7 +105,8 @@ async fn a_target_failing_a_fifth_of_creates_still_ends_every_order_terminal() {
         out.path().to_str().unwrap(),
     ])
     .await;
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // Every order ends fine; only the scenario's `error_rate < 1%` threshold fails.
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     let stats = book.stats();
     assert_eq!(stats.total, 200);
     assert_eq!(
@@ -114,6 +115,21 @@ async fn a_target_failing_a_fifth_of_creates_still_ends_every_order_terminal() {
     );
 
     let report = read_report(out.path());
+    assert_eq!(
+        (
+            report["orders"]["failed"].as_u64(),
+            report["orders"]["stranded"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    let failing: Vec<_> = report["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["passed"] == false)
+        .collect();
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert_eq!(failing[0]["expr"], "error_rate < 1%");
     let create = &report["steps"]["create"];
     assert!(
         create["errors"].as_u64().unwrap() > 0,

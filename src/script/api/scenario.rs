@@ -36,6 +36,9 @@ pub fn register(engine: &mut Engine) {
         s.terminal = states.iter().map(|d| d.to_string()).collect();
     });
     engine.register_fn("http", http);
+    engine.register_fn("threshold", |s: &mut Spec, expr: &str| {
+        s.thresholds.push(expr.to_owned())
+    });
 }
 
 fn population(s: &mut Spec, options: Map) -> RResult<()> {
