@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Declarative load and lifecycle simulation: runs Rhai scenarios against HTTP APIs.
 #[derive(Debug, Parser)]
@@ -70,6 +70,12 @@ pub struct ScenarioArgs {
     /// A pass/fail condition checked at the end, added to the script's, e.g. "p95(create) < 500ms" (repeatable).
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
+    /// Options the script declares (`--users 100`), split off before clap parses.
+    #[arg(skip)]
+    pub options: Vec<(String, String)>,
+    /// `--help` given after a script: show the script's options too.
+    #[arg(skip)]
+    pub help: bool,
 }
 
 /// `runner run`.
@@ -120,6 +126,11 @@ pub struct ServeArgs {
 
 impl Cli {
     /// Parses arguments, treating `runner SCRIPT …` as `runner run SCRIPT …`.
+    ///
+    /// For `run` and `check`, long flags that `runner` does not know are the
+    /// script's own options (`--users 100`, `--delay-min=2s`): they are split
+    /// off here and checked against the script's declarations once it is
+    /// loaded. `--help` after a script shows those options too.
     pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, clap::Error> {
         let mut args: Vec<String> = args.into_iter().collect();
         let known = ["run", "check", "serve", "help"];
@@ -129,6 +140,63 @@ impl Cli {
         {
             args.insert(1, "run".into());
         }
-        Cli::try_parse_from(args)
+        let sub = args.get(1).cloned().unwrap_or_default();
+        if sub != "run" && sub != "check" {
+            return Cli::try_parse_from(args);
+        }
+        let command = Cli::command();
+        let own: Vec<String> = command
+            .get_arguments()
+            .chain(
+                command
+                    .find_subcommand(&sub)
+                    .expect("run and check exist")
+                    .get_arguments(),
+            )
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        let (mut kept, mut options, mut help) = (args[..2].to_vec(), Vec::new(), false);
+        let has_script = args[2..].iter().any(|a| !a.starts_with('-'));
+        let mut rest = args[2..].iter().peekable();
+        while let Some(arg) = rest.next() {
+            if arg == "--" {
+                kept.push(arg.clone());
+                kept.extend(rest.cloned());
+                break;
+            }
+            if has_script && (arg == "--help" || arg == "-h") {
+                help = true;
+                continue;
+            }
+            let Some(flag) = arg.strip_prefix("--") else {
+                kept.push(arg.clone());
+                continue;
+            };
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (flag, None),
+            };
+            if own.iter().any(|o| o == name) {
+                kept.push(arg.clone());
+                continue;
+            }
+            let value = inline
+                .or_else(|| rest.next_if(|v| !v.starts_with("--")).cloned())
+                .unwrap_or_else(|| "true".into());
+            options.push((name.to_owned(), value));
+        }
+        let mut cli = Cli::try_parse_from(kept)?;
+        match &mut cli.command {
+            Command::Run(r) => {
+                r.scenario.options = options;
+                r.scenario.help = help;
+            }
+            Command::Check(c) => {
+                c.options = options;
+                c.help = help;
+            }
+            Command::Serve(_) => {}
+        }
+        Ok(cli)
     }
 }

@@ -17,13 +17,19 @@ pub enum Origin {
     File(PathBuf),
     /// A `--set key=value` flag.
     Set,
+    /// A script-declared option such as `--users 100`.
+    Option,
 }
+
+/// Where script-declared options live among the parameters.
+pub const OPTION_PREFIX: &str = "option.";
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Origin::File(p) => write!(f, "{}", p.display()),
             Origin::Set => write!(f, "--set"),
+            Origin::Option => write!(f, "the command line"),
         }
     }
 }
@@ -83,6 +89,20 @@ pub enum ConfigError {
         /// Every key the script reads, comma separated.
         known: String,
     },
+    /// A command-line option the script does not declare.
+    #[error("unknown option `{option}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    #[diagnostic(
+        code(runner::config::unknown_option),
+        help("the options this script declares: {known} (see `runner SCRIPT --help`)")
+    )]
+    UnknownOption {
+        /// The option as typed.
+        option: String,
+        /// The closest declared option.
+        suggestion: Option<String>,
+        /// Every declared option.
+        known: String,
+    },
 }
 
 /// The parameter store shared with the script engine during loading.
@@ -115,7 +135,7 @@ impl Params {
         let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Toml {
             path: match &origin {
                 Origin::File(p) => p.clone(),
-                Origin::Set => PathBuf::from("--set"),
+                Origin::Set | Origin::Option => PathBuf::from("--set"),
             },
             message: e.to_string(),
         })?;
@@ -143,7 +163,17 @@ impl Params {
         if key.is_empty() {
             return Err(ConfigError::SetSyntax { arg: arg.into() });
         }
-        let raw = raw.trim();
+        self.insert_typed(key, raw.trim(), Origin::Set);
+        Ok(())
+    }
+
+    /// Adds a script-declared option given as `--name value` (`-` and `_` are the same).
+    pub fn add_option(&mut self, name: &str, raw: &str) {
+        let key = format!("{OPTION_PREFIX}{}", name.replace('-', "_"));
+        self.insert_typed(&key, raw.trim(), Origin::Option);
+    }
+
+    fn insert_typed(&mut self, key: &str, raw: &str, origin: Origin) {
         let value = match raw {
             "true" => toml::Value::Boolean(true),
             "false" => toml::Value::Boolean(false),
@@ -167,10 +197,9 @@ impl Params {
             Override {
                 value,
                 raw: Some(raw.to_owned()),
-                origin: Origin::Set,
+                origin,
             },
         );
-        Ok(())
     }
 
     /// The override for exactly `key`, noting that the script reads it.
@@ -208,6 +237,35 @@ impl Params {
                     .is_some_and(|s| s.starts_with('.'))
             };
             let used = read.contains_key(key) || tables.iter().any(under_table);
+            if !used && o.origin == Origin::Option {
+                let flag = |k: &str| {
+                    format!(
+                        "--{}",
+                        k.trim_start_matches(OPTION_PREFIX).replace('_', "-")
+                    )
+                };
+                let declared: Vec<String> = read
+                    .keys()
+                    .filter(|k| k.starts_with(OPTION_PREFIX))
+                    .map(|k| flag(k))
+                    .collect();
+                let given = flag(key);
+                let suggestion = declared
+                    .iter()
+                    .map(|d| (strsim::jaro_winkler(&given, d), d))
+                    .filter(|(score, _)| *score > 0.7)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, d)| d.clone());
+                return Err(ConfigError::UnknownOption {
+                    option: given,
+                    suggestion,
+                    known: if declared.is_empty() {
+                        "none".into()
+                    } else {
+                        declared.join(", ")
+                    },
+                });
+            }
             if !used {
                 let suggestion = read
                     .keys()

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use crate::cli::ScenarioArgs;
+use crate::cli::{Cli, ScenarioArgs};
 use crate::config::Params;
 use crate::error::Error;
 use crate::plan::{self, Plan};
@@ -11,7 +11,11 @@ use crate::script;
 
 /// Loads and compiles the scenario selected by `args`.
 pub fn load(args: &ScenarioArgs) -> Result<Plan, Error> {
-    let params = Arc::new(Params::load(args.config.as_deref(), &args.sets)?);
+    let mut params = Params::load(args.config.as_deref(), &args.sets)?;
+    for (name, value) in &args.options {
+        params.add_option(name, value);
+    }
+    let params = Arc::new(params);
     let loaded = script::load(&args.script, params.clone())?;
     let options = plan::Options {
         target: args.target.clone(),
@@ -33,5 +37,35 @@ pub fn check(args: &ScenarioArgs) -> Result<(), Error> {
     // A closed pipe (`runner check … | head`) is not an error.
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{plan}\nok: {} is valid\n", args.script.display());
+    Ok(())
+}
+
+/// `runner SCRIPT --help`: runner's own options, then the ones the script declares.
+pub fn help(args: &ScenarioArgs, subcommand: &str) -> Result<(), Error> {
+    let params = Arc::new(Params::load(args.config.as_deref(), &args.sets)?);
+    let spec = script::load(&args.script, params)?.spec;
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut out = std::io::stdout().lock();
+    if let Some(sub) = command.find_subcommand_mut(subcommand) {
+        let _ = write!(out, "{}", sub.render_help());
+    }
+    let _ = writeln!(out, "\nScenario options ({}):", args.script.display());
+    if spec.options.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    let width = spec
+        .options
+        .iter()
+        .map(|o| o.name.len() + 2)
+        .max()
+        .unwrap_or(0);
+    for o in &spec.options {
+        let flag = format!("--{}", o.name.replace('_', "-"));
+        let _ = writeln!(
+            out,
+            "  {flag:<width$}  {} [default: {}]",
+            o.description, o.default
+        );
+    }
     Ok(())
 }

@@ -12,6 +12,8 @@ use crate::report::progress::Display;
 /// log lines around the progress bars.
 pub async fn dispatch(cli: Cli, display: Display) -> Result<u8, Error> {
     match cli.command {
+        Command::Run(args) if args.scenario.help => check::help(&args.scenario, "run").map(|()| 0),
+        Command::Check(args) if args.help => check::help(&args, "check").map(|()| 0),
         Command::Run(args) => run::run(args, display)
             .await
             .map(|outcome| outcome.exit_code()),

@@ -37,6 +37,19 @@ pub struct Spec {
     pub terminal: Vec<String>,
     /// Pass/fail conditions checked at the end, e.g. `p95(create) < 500ms`.
     pub thresholds: Vec<String>,
+    /// Command-line options the script declares (`--users 100`), for `--help`.
+    pub options: Vec<ScriptOption>,
+}
+
+/// A command-line option declared by the script with `s.option(name, default, description)`.
+#[derive(Debug, Clone)]
+pub struct ScriptOption {
+    /// Name as given (`users`, `min_request_count`); on the command line `--min-request-count`.
+    pub name: String,
+    /// The default, as text.
+    pub default: String,
+    /// What it does.
+    pub description: String,
 }
 
 /// HTTP client settings (the `api.*` parameters of the reference config).

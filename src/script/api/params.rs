@@ -9,13 +9,40 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, Map};
 
 use super::RResult;
-use crate::config::{Override, Params};
+use crate::config::{OPTION_PREFIX, Override, Params};
+use crate::spec::{ScriptOption, Spec};
 
-/// Registers `param`.
+/// Registers `param(key, default)` and `s.option(name, default, description)`.
 pub fn register(engine: &mut Engine, params: Arc<Params>) {
+    let p = params.clone();
     engine.register_fn("param", move |key: &str, default: Dynamic| {
-        resolve(&params, key, default)
+        resolve(&p, key, default)
     });
+    engine.register_fn(
+        "option",
+        move |s: &mut Spec, name: &str, default: Dynamic, description: &str| -> RResult<Dynamic> {
+            let name = name.replace('-', "_");
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(format!(
+                    "option: {name:?} is not a valid name (lower-case letters, digits and _)"
+                )
+                .into());
+            }
+            if s.options.iter().any(|o| o.name == name) {
+                return Err(format!("option `{name}` is declared twice").into());
+            }
+            s.options.push(ScriptOption {
+                name: name.clone(),
+                default: default.to_string(),
+                description: description.to_owned(),
+            });
+            resolve(&params, &format!("{OPTION_PREFIX}{name}"), default)
+        },
+    );
 }
 
 fn resolve(params: &Params, key: &str, default: Dynamic) -> RResult<Dynamic> {
@@ -75,11 +102,11 @@ fn plain(o: &Override) -> RResult<Dynamic> {
 fn coerce(key: &str, o: &Override, default: &Dynamic) -> RResult<Dynamic> {
     let got = o.raw.clone().unwrap_or_else(|| o.value.to_string());
     let wrong = |expected: &str| -> Box<rhai::EvalAltResult> {
-        format!(
-            "config key `{key}` (from {}): expected {expected} (the script's default is {default}), got {got}",
-            o.origin
-        )
-        .into()
+        let what = match key.strip_prefix(OPTION_PREFIX) {
+            Some(name) => format!("option `--{}`", name.replace('_', "-")),
+            None => format!("config key `{key}` (from {})", o.origin),
+        };
+        format!("{what}: expected {expected} (the script's default is {default}), got {got}").into()
     };
     if default.is_int() {
         return match &o.value {
