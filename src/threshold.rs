@@ -1324,6 +1324,7 @@ mod tests {
             stranded: Vec::new(),
             interrupted: false,
             events_error: None,
+            mix: Vec::new(),
         }
     }
 

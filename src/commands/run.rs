@@ -127,6 +127,7 @@ pub async fn execute(
         recorder,
         stop: stop.clone(),
         abort,
+        deadline: plan.duration.map(|d| tokio::time::Instant::now() + d),
     });
     scheduler::run(executor).await;
     let mut summary = summary.await.expect("the recorder task does not panic");

@@ -3,6 +3,7 @@
 //! (a [`FlowEnd::Failed`]), not an error that stops the run.
 
 mod cleanup;
+mod journey;
 mod poll;
 mod request;
 mod retry;
@@ -35,6 +36,8 @@ pub struct Executor<C> {
     pub stop: CancellationToken,
     /// Cancelled on the second Ctrl-C: cleanup gives up too.
     pub abort: CancellationToken,
+    /// When journeys stop starting new actions (the scenario's duration limit).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// One order in progress: its variables, id and state. Moves from the flow into cleanup.
@@ -44,6 +47,12 @@ pub struct OrderRun {
     vars: Vars,
     id: Option<Arc<str>>,
     state: Option<Arc<str>>,
+    /// Requests sent (first attempts), for journeys' request budgets.
+    sent: u32,
+    /// The request-mix category of the action being run.
+    category: Option<Arc<str>>,
+    /// True while getting a new token, so a 401 there does not recurse.
+    renewing: bool,
     rng: ChaCha8Rng,
 }
 
@@ -109,6 +118,9 @@ impl<C: HttpClient> Executor<C> {
             vars,
             id: None,
             state: None,
+            sent: 0,
+            category: None,
+            renewing: false,
             rng: ChaCha8Rng::seed_from_u64(
                 self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ),
@@ -118,20 +130,51 @@ impl<C: HttpClient> Executor<C> {
     /// Runs the order's flow to its end, failure or interruption.
     pub async fn run_flow(&self, run: &mut OrderRun) -> FlowEnd {
         let started = Instant::now();
-        let flow_index = self.plan.orders[run.index as usize].flow;
-        let flow = &self.plan.flows[flow_index as usize];
-        let mut end = FlowEnd::Completed;
-        for (i, step) in flow.steps.iter().enumerate() {
-            let at = (flow_index, i as u16);
-            if self.stop.is_cancelled() {
-                end = FlowEnd::Interrupted;
-                break;
+        let flow = self.plan.orders[run.index as usize].flow;
+        let steps = &self.plan.flows[flow as usize].steps;
+        let end = match self.run_steps(run, steps, flow, false).await {
+            Ok(()) => FlowEnd::Completed,
+            Err(Halt::Failed { .. }) | Err(Halt::Interrupted) if self.stop.is_cancelled() => {
+                FlowEnd::Interrupted
             }
-            let result = match step {
-                Step::Request(r) => self.request(run, r, &self.stop).await.map(drop),
+            Err(Halt::Interrupted) => FlowEnd::Interrupted,
+            Err(Halt::Failed { step, reason }) => FlowEnd::Failed { step, reason },
+        };
+        self.recorder
+            .record(Record::FlowEnded {
+                order: run.index,
+                end: end.clone(),
+                took: started.elapsed(),
+            })
+            .await;
+        end
+    }
+
+    /// Runs steps in order; `nested` is true inside a journey's action.
+    async fn run_steps(
+        &self,
+        run: &mut OrderRun,
+        steps: &[Step],
+        flow: u16,
+        nested: bool,
+    ) -> Result<(), Halt> {
+        for (i, step) in steps.iter().enumerate() {
+            if self.stop.is_cancelled() {
+                return Err(Halt::Interrupted);
+            }
+            // Steps inside an action are reported under the journey, not by position.
+            let at = (flow, if nested { u16::MAX } else { i as u16 });
+            let failed = |f: StepFailure| Halt::Failed {
+                step: step_name(step),
+                reason: f.reason,
+            };
+            match step {
+                Step::Request(r) => {
+                    self.request(run, r, &self.stop).await.map_err(failed)?;
+                }
                 Step::Pause { duration, jitter } => {
                     let d = jittered(*duration, *jitter, &mut run.rng);
-                    if self
+                    if !self
                         .wait(
                             Wait::Pause {
                                 flow: at.0,
@@ -142,34 +185,14 @@ impl<C: HttpClient> Executor<C> {
                         )
                         .await
                     {
-                        Ok(())
-                    } else {
-                        end = FlowEnd::Interrupted;
-                        break;
+                        return Err(Halt::Interrupted);
                     }
                 }
-                Step::Poll(p) => self.poll(run, p, at).await,
-            };
-            if let Err(f) = result {
-                end = if self.stop.is_cancelled() {
-                    FlowEnd::Interrupted
-                } else {
-                    FlowEnd::Failed {
-                        step: step_name(step),
-                        reason: f.reason,
-                    }
-                };
-                break;
+                Step::Poll(p) => self.poll(run, p, at).await.map_err(failed)?,
+                Step::Choose(c) => Box::pin(self.journey(run, c, flow)).await?,
             }
         }
-        self.recorder
-            .record(Record::FlowEnded {
-                order: run.index,
-                end: end.clone(),
-                took: started.elapsed(),
-            })
-            .await;
-        end
+        Ok(())
     }
 
     /// Waits between two orders of a batch; false if the run was stopped meanwhile.
@@ -222,7 +245,21 @@ fn step_name(step: &Step) -> Arc<str> {
         Step::Request(r) => r.name.clone(),
         Step::Poll(p) => p.request.name.clone(),
         Step::Pause { .. } => "pause".into(),
+        Step::Choose(_) => "journey".into(),
     }
+}
+
+/// Why a list of steps stopped early.
+enum Halt {
+    /// A step failed.
+    Failed {
+        /// The step.
+        step: Arc<str>,
+        /// Why.
+        reason: String,
+    },
+    /// The run was stopped.
+    Interrupted,
 }
 
 /// `d` changed by a random share in ±`jitter`.

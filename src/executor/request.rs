@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Executor, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, Sent};
-use crate::plan::{Body, MissingVar, Request, Until};
+use crate::plan::{Body, Lookup, MissingVar, Request, Until};
 use crate::recorder::{Exchange, Outcome, Record, Wait};
 
 /// The result of one attempt that got past transport and status checks.
@@ -38,11 +38,16 @@ impl<C: HttpClient> Executor<C> {
         until: Option<&Until>,
         token: &CancellationToken,
     ) -> Result<bool, StepFailure> {
-        let (http, shown_path) = self.prepare(run, r).map_err(|e| StepFailure {
-            reason: e.to_string(),
-            transient: false,
-        })?;
+        let prepare = |run: &OrderRun| {
+            self.prepare(run, r).map_err(|e| StepFailure {
+                reason: e.to_string(),
+                transient: false,
+            })
+        };
+        let (mut http, shown_path) = prepare(run)?;
         let mut attempt = 0;
+        let mut renewed = false;
+        run.sent += 1;
         loop {
             attempt += 1;
             let at = SystemTime::now();
@@ -65,11 +70,13 @@ impl<C: HttpClient> Executor<C> {
                         retryable,
                     )
                 }
-                Ok(resp) => (
-                    Some(resp.status),
-                    self.absorb(run, r, until, &resp.body).await,
-                    false,
-                ),
+                Ok(resp) => {
+                    let mut checked = self.absorb(run, r, until, &resp.body).await;
+                    if r.deliberate && checked.outcome == Outcome::Ok {
+                        checked.outcome = Outcome::ExpectedError;
+                    }
+                    (Some(resp.status), checked, false)
+                }
             };
             let exchange = Exchange {
                 at,
@@ -82,11 +89,18 @@ impl<C: HttpClient> Executor<C> {
                 outcome: checked.outcome,
                 attempt,
                 poll: until.is_some(),
+                category: run.category.clone(),
             };
             self.recorder.record(Record::Exchange(exchange)).await;
             let Some(reason) = checked.reason else {
                 return Ok(checked.met);
             };
+            // An expired or ended session: get a new token once, then send again.
+            if status == Some(401) && !renewed && !run.renewing && self.renew(run, token).await {
+                renewed = true;
+                http = prepare(run)?.0;
+                continue;
+            }
             // Worth asking again later (a poll keeps going): not there yet, busy, or unreachable.
             let transient = retryable
                 || matches!(status, Some(404 | 409 | 425))
@@ -111,6 +125,26 @@ impl<C: HttpClient> Executor<C> {
         }
     }
 
+    /// Runs the scenario's auth renewal steps; true if they all succeeded.
+    async fn renew(&self, run: &mut OrderRun, token: &CancellationToken) -> bool {
+        let Some(auth) = &self.plan.auth else {
+            return false;
+        };
+        if auth.renew.is_empty() {
+            return false;
+        }
+        run.renewing = true;
+        let mut ok = true;
+        for step in &auth.renew {
+            if Box::pin(self.request(run, step, token)).await.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        run.renewing = false;
+        ok
+    }
+
     /// Renders the request; the second value is the path and query shown in events.
     fn prepare(&self, run: &OrderRun, r: &Request) -> Result<(HttpRequest, String), MissingVar> {
         let path = r.path.render(&run.vars)?;
@@ -119,7 +153,7 @@ impl<C: HttpClient> Executor<C> {
             .iter()
             .map(|(k, t)| Ok((k.clone(), t.render(&run.vars)?)))
             .collect::<Result<Vec<_>, MissingVar>>()?;
-        let headers = self
+        let mut headers = self
             .plan
             .http
             .headers
@@ -127,6 +161,15 @@ impl<C: HttpClient> Executor<C> {
             .chain(&r.headers)
             .map(|(k, t)| Ok((k.clone(), t.render(&run.vars)?)))
             .collect::<Result<Vec<_>, MissingVar>>()?;
+        // The session's token, unless the step sends its own Authorization.
+        if let Some(auth) = &self.plan.auth
+            && let Some(Value::String(token)) = run.vars.lookup(&auth.token)
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
+            headers.push(("Authorization".into(), format!("Bearer {token}")));
+        }
         let body = match &r.body {
             Body::None => None,
             Body::Payload => Some(Bytes::copy_from_slice(

@@ -133,6 +133,8 @@ pub struct Request {
     pub marks: Option<Arc<str>>,
     /// Response field holding the order's state.
     pub state_from: Option<JsonPath>,
+    /// A deliberate bad request: its expected status counts as an expected error.
+    pub deliberate: bool,
 }
 
 impl Request {
@@ -212,6 +214,49 @@ pub enum Step {
     },
     /// Poll until a condition holds.
     Poll(Poll),
+    /// A journey of weighted actions.
+    Choose(Choose),
+}
+
+/// A compiled journey (see [`spec::Choose`]).
+#[derive(Debug, Clone)]
+pub struct Choose {
+    /// Fewest and most requests.
+    pub requests: (u32, u32),
+    /// Think time range (scaled).
+    pub think: (Duration, Duration),
+    /// Categories with their share (normalised to sum 1) and their actions' indexes.
+    pub mix: Vec<(Arc<str>, f64, Vec<usize>)>,
+    /// The actions.
+    pub actions: Vec<Action>,
+    /// Share of actions replaced by a deliberate bad request.
+    pub error_rate: f64,
+    /// Deliberate bad requests.
+    pub errors: Vec<Action>,
+}
+
+/// A compiled action.
+#[derive(Debug, Clone)]
+pub struct Action {
+    /// Name.
+    pub name: Arc<str>,
+    /// Request-mix category.
+    pub category: Arc<str>,
+    /// Weight within its category.
+    pub weight: f64,
+    /// Steps.
+    pub steps: Vec<Step>,
+    /// Think time after it (scaled), instead of the journey's.
+    pub think: Option<(Duration, Duration)>,
+}
+
+/// Compiled bearer authentication.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// Variable holding the access token.
+    pub token: Arc<str>,
+    /// Requests that get a new token after a 401.
+    pub renew: Vec<Request>,
 }
 
 /// A compiled cleanup rule.
@@ -276,6 +321,10 @@ pub struct Plan {
     pub runtime: Runtime,
     /// Checked at the end of the run.
     pub thresholds: Vec<Threshold>,
+    /// Bearer authentication, if the script set it up.
+    pub auth: Option<Auth>,
+    /// Wall-clock limit on journeys (not scaled).
+    pub duration: Option<Duration>,
 }
 
 /// Variables every order has before its first step.
@@ -376,40 +425,18 @@ pub fn compile(
         .unwrap_or_default();
     let mut payload_vars = BTreeSet::new();
     let mut flows = Vec::new();
+    let mut all_known: BTreeSet<String> = BTreeSet::new();
     for f in &spec.flows {
         let mut known: BTreeSet<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
         known.extend(payload_keys.iter().cloned());
-        let mut steps = Vec::new();
-        for step in &f.steps {
-            let compiled = match step {
-                spec::Step::Request(r) => Step::Request(request(r, &f.name, &known)?),
-                spec::Step::Pause { duration, jitter } => Step::Pause {
-                    duration: scale(*duration),
-                    jitter: *jitter,
-                },
-                spec::Step::Poll(p) => Step::Poll(Poll {
-                    request: request(&p.request, &f.name, &known)?,
-                    until: match &p.until {
-                        spec::Until::Field { path, one_of } => Until::Field {
-                            path: JsonPath::parse(path).map_err(|m| {
-                                invalid(&format!("flow `{}`, poll.field", f.name), m)
-                            })?,
-                            one_of: one_of.clone(),
-                        },
-                        spec::Until::Script(s) => Until::Script(s.clone()),
-                    },
-                    every: scale(p.every),
-                    backoff: p.backoff,
-                    max_every: scale(p.max_every),
-                    timeout: p.timeout,
-                }),
-            };
-            if let Step::Request(r) | Step::Poll(Poll { request: r, .. }) = &compiled {
-                known.extend(r.captures.iter().map(|(v, _)| v.to_string()));
-                collect_payload_vars(r, &payload_keys, &mut payload_vars);
-            }
-            steps.push(compiled);
-        }
+        let mut compiler = Compiler {
+            flow: &f.name,
+            speed: options.speed,
+            payload_keys: &payload_keys,
+            payload_vars: &mut payload_vars,
+        };
+        let steps = compiler.steps(&f.steps, &mut known)?;
+        all_known.extend(known.iter().cloned());
         let cleanup = match spec.cleanup.iter().find(|c| c.flow == f.name) {
             None => None,
             Some(c) => {
@@ -435,6 +462,26 @@ pub fn compile(
             cleanup,
         });
     }
+    let auth = match &spec.auth {
+        None => None,
+        Some(a) => {
+            let mut compiler = Compiler {
+                flow: "(auth)",
+                speed: options.speed,
+                payload_keys: &payload_keys,
+                payload_vars: &mut payload_vars,
+            };
+            let renew = a
+                .renew
+                .iter()
+                .map(|r| compiler.request(r, &all_known))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(Auth {
+                token: a.token.as_str().into(),
+                renew,
+            })
+        }
+    };
     for c in &spec.cleanup {
         if !flow_names.contains(&c.flow) {
             return Err(invalid(
@@ -507,7 +554,127 @@ pub fn compile(
         speed: options.speed,
         runtime,
         thresholds,
+        auth,
+        duration: spec.duration,
     })
+}
+
+/// Compiles one flow's steps, recursing into journeys, and notes which
+/// payload fields the templates use.
+struct Compiler<'a> {
+    flow: &'a str,
+    speed: f64,
+    payload_keys: &'a BTreeSet<String>,
+    payload_vars: &'a mut BTreeSet<String>,
+}
+
+impl Compiler<'_> {
+    fn scale(&self, d: Duration) -> Duration {
+        d.div_f64(self.speed)
+    }
+
+    fn request(
+        &mut self,
+        r: &spec::Request,
+        known: &BTreeSet<String>,
+    ) -> Result<Request, PlanError> {
+        let compiled = request(r, self.flow, known)?;
+        collect_payload_vars(&compiled, self.payload_keys, self.payload_vars);
+        Ok(compiled)
+    }
+
+    fn steps(
+        &mut self,
+        steps: &[spec::Step],
+        known: &mut BTreeSet<String>,
+    ) -> Result<Vec<Step>, PlanError> {
+        steps.iter().map(|s| self.step(s, known)).collect()
+    }
+
+    fn step(&mut self, step: &spec::Step, known: &mut BTreeSet<String>) -> Result<Step, PlanError> {
+        let invalid = |what: String, message: String| PlanError::Invalid { what, message };
+        let compiled = match step {
+            spec::Step::Request(r) => Step::Request(self.request(r, known)?),
+            spec::Step::Pause { duration, jitter } => Step::Pause {
+                duration: self.scale(*duration),
+                jitter: *jitter,
+            },
+            spec::Step::Poll(p) => Step::Poll(Poll {
+                request: self.request(&p.request, known)?,
+                until: match &p.until {
+                    spec::Until::Field { path, one_of } => Until::Field {
+                        path: JsonPath::parse(path)
+                            .map_err(|m| invalid(format!("flow `{}`, poll.field", self.flow), m))?,
+                        one_of: one_of.clone(),
+                    },
+                    spec::Until::Script(s) => Until::Script(s.clone()),
+                },
+                every: self.scale(p.every),
+                backoff: p.backoff,
+                max_every: self.scale(p.max_every),
+                timeout: p.timeout,
+            }),
+            spec::Step::Choose(c) => Step::Choose(self.choose(c, known)?),
+        };
+        if let Step::Request(r) | Step::Poll(Poll { request: r, .. }) = &compiled {
+            known.extend(r.captures.iter().map(|(v, _)| v.to_string()));
+        }
+        Ok(compiled)
+    }
+
+    fn choose(
+        &mut self,
+        c: &spec::Choose,
+        known: &mut BTreeSet<String>,
+    ) -> Result<Choose, PlanError> {
+        let to_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut after = known.clone();
+        let mut actions = Vec::new();
+        for list in [&c.actions, &c.errors] {
+            let mut compiled = Vec::new();
+            for a in list {
+                // An action sees what was known before the journey plus its own captures.
+                let mut inside = known.clone();
+                let steps = self.steps(&a.steps, &mut inside)?;
+                after.extend(inside);
+                compiled.push(Action {
+                    name: a.name.as_str().into(),
+                    category: a.category.as_str().into(),
+                    weight: a.weight,
+                    steps,
+                    think: a.think.map(|(lo, hi)| (self.scale(lo), self.scale(hi))),
+                });
+            }
+            actions.push(compiled);
+        }
+        // Later steps may use what any action captured (unset if it never ran).
+        *known = after;
+        let errors = actions.pop().expect("two lists");
+        let actions = actions.pop().expect("two lists");
+        let total: f64 = c.mix.iter().map(|(_, w)| w).sum();
+        let mix = c
+            .mix
+            .iter()
+            .filter(|(_, w)| *w > 0.0)
+            .map(|(cat, w)| {
+                let members = actions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| &*a.category == cat)
+                    .map(|(i, _)| i)
+                    .collect();
+                (cat.as_str().into(), w / total, members)
+            })
+            .collect();
+        Ok(Choose {
+            requests: (to_u32(c.requests.0), to_u32(c.requests.1)),
+            think: (self.scale(c.think.0), self.scale(c.think.1)),
+            mix,
+            actions,
+            error_rate: c.error_rate,
+            errors,
+        })
+    }
 }
 
 fn nonzero(d: Duration, what: &str, params: &Params) -> Result<Duration, PlanError> {
@@ -585,6 +752,7 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
             .map(|(var, path)| Ok((var.as_str().into(), JsonPath::parse(path).map_err(invalid)?)))
             .collect::<Result<_, PlanError>>()?,
         marks: r.marks.as_deref().map(Into::into),
+        deliberate: r.deliberate,
         state_from: r
             .state_from
             .as_deref()
@@ -709,6 +877,32 @@ impl fmt::Display for Plan {
 
 fn describe_step(step: &Step) -> String {
     match step {
+        Step::Choose(c) => {
+            let mix: Vec<String> = c
+                .mix
+                .iter()
+                .map(|(cat, share, _)| format!("{cat} {:.0}%", share * 100.0))
+                .collect();
+            let actions: Vec<String> = c
+                .actions
+                .iter()
+                .map(|a| format!("{} ({})", a.name, a.category))
+                .collect();
+            format!(
+                "journey of {}..{} requests, think {:?}..{:?}, mix [{}], actions: {}{}",
+                c.requests.0,
+                c.requests.1,
+                c.think.0,
+                c.think.1,
+                mix.join(", "),
+                actions.join(", "),
+                if c.errors.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {:.0}% deliberate errors", c.error_rate * 100.0)
+                }
+            )
+        }
         Step::Request(r) => describe_request(r),
         Step::Pause { duration, jitter } if *jitter > 0.0 => {
             format!("pause {duration:?} ±{:.0}%", jitter * 100.0)

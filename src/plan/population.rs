@@ -89,6 +89,7 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
     }
     let mut exact_sum: u64 = 0;
     let mut rest = None;
+    let mut weights = Vec::new();
     let mut out = Vec::new();
     for (kind, count) in &p.mix {
         let flow = flow_names.iter().position(|f| f == kind).ok_or_else(|| {
@@ -103,6 +104,15 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
                     .map_err(|_| invalid(format!("mix.{kind} must not be negative, got {n}")))?;
                 exact_sum += u64::from(n);
                 out.push((flow, n));
+            }
+            Count::Weight(w) if !(w.is_finite() && *w >= 0.0) => {
+                return Err(invalid(format!(
+                    "mix.{kind}: a weight must be 0 or more, got {w}"
+                )));
+            }
+            Count::Weight(w) => {
+                weights.push((out.len(), *w));
+                out.push((flow, 0));
             }
             Count::Rest if rest.is_some() => {
                 return Err(invalid("only one order type may take the \"rest\"".into()));
@@ -125,8 +135,37 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
             "the mix asks for {exact_sum} orders ({detail}) but total is {total}"
         )));
     }
+    let left = total - exact_sum as u32;
+    if !weights.is_empty() {
+        if rest.is_some() {
+            return Err(invalid(
+                "use either weights (numbers like 0.25) or \"rest\", not both".into(),
+            ));
+        }
+        let sum: f64 = weights.iter().map(|(_, w)| w).sum();
+        if sum <= 0.0 {
+            return Err(invalid("the weights add up to 0".into()));
+        }
+        // Largest remainder: exact shares rounded down, the leftovers to the largest fractions.
+        let shares: Vec<f64> = weights
+            .iter()
+            .map(|(_, w)| w / sum * f64::from(left))
+            .collect();
+        for ((i, _), share) in weights.iter().zip(&shares) {
+            out[*i].1 = share.floor() as u32;
+        }
+        let mut order: Vec<usize> = (0..weights.len()).collect();
+        order.sort_by(|a, b| {
+            (shares[*b] - shares[*b].floor()).total_cmp(&(shares[*a] - shares[*a].floor()))
+        });
+        let given: u32 = weights.iter().map(|(i, _)| out[*i].1).sum();
+        for k in order.into_iter().take((left - given) as usize) {
+            out[weights[k].0].1 += 1;
+        }
+        return Ok(out);
+    }
     match rest {
-        Some(i) => out[i].1 = total - exact_sum as u32,
+        Some(i) => out[i].1 = left,
         None if exact_sum != u64::from(total) => {
             return Err(invalid(format!(
                 "the mix adds up to {exact_sum} but total is {total}; give one type the count \"rest\""

@@ -129,6 +129,7 @@ mod tests {
             latency: Duration::from_micros(us),
             outcome,
             attempt: 1,
+            category: None,
             poll: false,
         }
     }

@@ -13,8 +13,8 @@ pub use events::EventsWriter;
 pub use metrics::{dist, latency_histogram};
 pub use prometheus::Metrics;
 pub use summary::{
-    BatchTime, Dist, IntervalAccuracy, Lifecycle, OrderCounts, OrderRef, Second, StepStats,
-    Summary, ThresholdOutcome, Transition,
+    BatchTime, Dist, IntervalAccuracy, Lifecycle, MixShare, OrderCounts, OrderRef, Second,
+    StepStats, Summary, ThresholdOutcome, Transition,
 };
 
 use std::sync::Arc;
@@ -52,6 +52,8 @@ pub enum Outcome {
     BodyTooLarge,
     /// Other transport error.
     HttpError,
+    /// A deliberate bad request got the error it was meant to get.
+    ExpectedError,
 }
 
 impl Outcome {
@@ -68,13 +70,14 @@ impl Outcome {
             Outcome::Connect => "connect",
             Outcome::BodyTooLarge => "body_too_large",
             Outcome::HttpError => "http_error",
+            Outcome::ExpectedError => "expected_error",
         }
     }
 
     /// The error class this outcome counts under, or None when it is not an error.
     pub fn error_class(self, status: Option<u16>) -> Option<&'static str> {
         Some(match self {
-            Outcome::Ok | Outcome::Pending => return None,
+            Outcome::Ok | Outcome::Pending | Outcome::ExpectedError => return None,
             Outcome::UnexpectedStatus => match status {
                 Some(400..=499) => "http_4xx",
                 Some(500..=599) => "http_5xx",
@@ -114,6 +117,8 @@ pub struct Exchange {
     pub attempt: u32,
     /// Whether this was a poll request (counted per order).
     pub poll: bool,
+    /// The request-mix category of the journey action that sent it.
+    pub category: Option<Arc<str>>,
 }
 
 /// How an order's flow ended.
@@ -216,6 +221,11 @@ pub enum Wait {
     },
     /// The wait before retrying a failed request.
     RetryBackoff,
+    /// A virtual user's think time between actions.
+    Think {
+        /// Flow index.
+        flow: u16,
+    },
 }
 
 impl Wait {
@@ -223,14 +233,19 @@ impl Wait {
     pub fn describe(self, plan: &Plan) -> String {
         let flow = |f: u16| plan.flows[f as usize].name.to_string();
         match self {
+            Wait::Pause {
+                flow: f,
+                step: u16::MAX,
+            } => format!("pause · {} journey", flow(f)),
             Wait::Pause { flow: f, step } => format!("pause · {} step {}", flow(f), step + 1),
             Wait::PollInterval { flow: f, step } => {
-                let name = match &plan.flows[f as usize].steps[step as usize] {
-                    crate::plan::Step::Poll(p) => p.request.name.to_string(),
-                    _ => "poll".into(),
+                let name = match plan.flows[f as usize].steps.get(step as usize) {
+                    Some(crate::plan::Step::Poll(p)) => p.request.name.to_string(),
+                    _ => "in journey".into(),
                 };
                 format!("poll interval · {name} ({})", flow(f))
             }
+            Wait::Think { flow: f } => format!("think time · {}", flow(f)),
             Wait::BetweenOrders => "between orders in a batch".into(),
             Wait::CleanupDelay { flow: f } => format!("cleanup delay · {}", flow(f)),
             Wait::CleanupInterval { flow: f } => format!("cleanup interval · {}", flow(f)),
@@ -332,6 +347,7 @@ struct Aggregator {
     flows_done: u64,
     failed: u64,
     errors: u64,
+    mix: Vec<(Arc<str>, u64)>,
     events: Option<EventsWriter>,
     events_error: Option<String>,
     metrics: Arc<Metrics>,
@@ -362,6 +378,7 @@ impl Aggregator {
             flows_done: 0,
             failed: 0,
             errors: 0,
+            mix: Vec::new(),
             events,
             events_error: None,
             metrics,
@@ -404,6 +421,14 @@ impl Aggregator {
                 }
                 if x.poll {
                     self.ledger.polled(x.order);
+                }
+                if let Some(category) = &x.category
+                    && x.attempt == 1
+                {
+                    match self.mix.iter_mut().find(|(c, _)| c == category) {
+                        Some((_, n)) => *n += 1,
+                        None => self.mix.push((category.clone(), 1)),
+                    }
                 }
                 self.steps.observe(&x);
                 let flow = self.plan.orders[x.order as usize].flow as usize;
@@ -568,10 +593,59 @@ impl Aggregator {
             lifecycle,
             timing: self.waits.stats(),
             thresholds: Vec::new(),
+            mix: mix_shares(plan, &self.mix),
             failed: self.ledger.failed(plan),
             stranded: self.ledger.stranded_orders(plan),
             interrupted: false,
             events_error: self.events_error,
         }
     }
+}
+
+/// Observed journey requests per category beside the configured shares of
+/// the plan's first journey.
+fn mix_shares(plan: &Plan, observed: &[(Arc<str>, u64)]) -> Vec<MixShare> {
+    let configured: Vec<(Arc<str>, f64)> = plan
+        .flows
+        .iter()
+        .flat_map(|f| &f.steps)
+        .find_map(|s| match s {
+            crate::plan::Step::Choose(c) => Some(
+                c.mix
+                    .iter()
+                    .map(|(cat, share, _)| (cat.clone(), *share))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let total: u64 = observed.iter().map(|(_, n)| n).sum();
+    let mut categories: Vec<Arc<str>> = configured.iter().map(|(c, _)| c.clone()).collect();
+    for (c, _) in observed {
+        if !categories.contains(c) {
+            categories.push(c.clone());
+        }
+    }
+    categories
+        .into_iter()
+        .map(|c| {
+            let requests = observed
+                .iter()
+                .find(|(o, _)| *o == c)
+                .map_or(0, |(_, n)| *n);
+            MixShare {
+                category: c.to_string(),
+                requests,
+                share: if total == 0 {
+                    0.0
+                } else {
+                    requests as f64 / total as f64
+                },
+                configured: configured
+                    .iter()
+                    .find(|(o, _)| *o == c)
+                    .map_or(0.0, |(_, s)| *s),
+            }
+        })
+        .collect()
 }

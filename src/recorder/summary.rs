@@ -35,6 +35,8 @@ pub struct Summary {
     pub timing: Vec<IntervalAccuracy>,
     /// Thresholds and whether they held (filled in after the run).
     pub thresholds: Vec<ThresholdOutcome>,
+    /// Journey requests by category: observed against configured share.
+    pub mix: Vec<MixShare>,
     /// Orders whose flow failed.
     pub failed: Vec<OrderRef>,
     /// Created orders not in a terminal state at the end.
@@ -63,6 +65,14 @@ impl Summary {
             && self.orders.interrupted == 0
             && !self.interrupted
             && self.thresholds.iter().all(|t| t.passed)
+    }
+
+    /// Deliberate bad requests that got the error they were meant to get (not errors).
+    pub fn expected_errors(&self) -> u64 {
+        self.steps
+            .iter()
+            .filter_map(|s| s.outcomes.get("expected_error"))
+            .sum()
     }
 
     /// Errored exchanges as a share of all exchanges (0 when nothing was sent).
@@ -131,6 +141,19 @@ pub struct StepStats {
     pub p90_ms: f64,
     /// 99.9th percentile.
     pub p999_ms: f64,
+}
+
+/// One request-mix category: how many journey requests it got.
+#[derive(Debug, Clone, Serialize)]
+pub struct MixShare {
+    /// Category, e.g. `user_queries`.
+    pub category: String,
+    /// Journey requests (first attempts) in this category.
+    pub requests: u64,
+    /// Observed share of journey requests, 0..1.
+    pub share: f64,
+    /// Configured share, 0..1 (0 for categories of deliberate errors outside the mix).
+    pub configured: f64,
 }
 
 /// One second of the run.

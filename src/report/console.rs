@@ -82,6 +82,7 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         0.0
     };
     writeln!(out, "\nrequests {requests}  errors {errors} ({rate:.2}%)")?;
+    mix(out, s)?;
     lifecycle(out, s)?;
     timing(out, s)?;
     thresholds(out, s)?;
@@ -209,6 +210,35 @@ fn thresholds(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     for t in &s.thresholds {
         let mark = if t.passed { "pass" } else { "FAIL" };
         writeln!(out, "  {mark}  {:<32} {}", t.expr, t.detail)?;
+    }
+    Ok(())
+}
+
+fn mix(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    if s.mix.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nrequest mix      {:>9} {:>9} {:>11}",
+        "requests", "observed", "configured"
+    )?;
+    for m in &s.mix {
+        writeln!(
+            out,
+            "  {:<15} {:>8} {:>8.1}% {:>10.1}%",
+            m.category,
+            m.requests,
+            m.share * 100.0,
+            m.configured * 100.0
+        )?;
+    }
+    let expected = s.expected_errors();
+    if expected > 0 {
+        writeln!(
+            out,
+            "deliberate bad requests answered as expected: {expected} (not counted as errors)"
+        )?;
     }
     Ok(())
 }

@@ -1327,6 +1327,7 @@ mod tests {
             stranded: Vec::new(),
             interrupted: false,
             events_error: None,
+            mix: Vec::new(),
         }
     }
 
@@ -1435,6 +1436,7 @@ mod tests {
             stranded: (0..250).map(|n| order(n, "not terminal")).collect(),
             interrupted: false,
             events_error: None,
+            mix: Vec::new(),
         }
     }
 

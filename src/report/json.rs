@@ -74,6 +74,8 @@ pub fn to_value(s: &Summary) -> Value {
         "steps": steps(&s.steps),
         "by_type": by_type,
         "thresholds": s.thresholds,
+        "expected_errors": s.expected_errors(),
+        "mix": s.mix,
         "lifecycle": s.lifecycle,
         "timing": s.timing,
         "timeline": s.timeline,

@@ -197,6 +197,7 @@ mod tests {
             stranded: Vec::new(),
             interrupted: false,
             events_error: None,
+            mix: Vec::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 
 mod step;
 
-pub use step::{Body, Poll, Request, Step, Until};
+pub use step::{Action, Body, Choose, Poll, Request, Step, Until};
 
 use std::time::Duration;
 
@@ -37,8 +37,21 @@ pub struct Spec {
     pub terminal: Vec<String>,
     /// Pass/fail conditions checked at the end, e.g. `p95(create) < 500ms`.
     pub thresholds: Vec<String>,
+    /// Bearer-token authentication for every request, if the script sets it up.
+    pub auth: Option<Auth>,
+    /// Stop starting new actions after this long (users then finish and clean up).
+    pub duration: Option<Duration>,
     /// Command-line options the script declares (`--users 100`), for `--help`.
     pub options: Vec<ScriptOption>,
+}
+
+/// Bearer-token authentication: the token variable, and how to get a new token.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// Variable holding the access token (sent as `Authorization: Bearer …`).
+    pub token: String,
+    /// Requests run to get a new token after a 401 (e.g. refresh, else log in again).
+    pub renew: Vec<Request>,
 }
 
 /// A command-line option declared by the script with `s.option(name, default, description)`.
@@ -97,6 +110,8 @@ pub struct Population {
 pub enum Count {
     /// Exactly this many.
     Exact(i64),
+    /// A share of what exact counts leave, proportional to the weight.
+    Weight(f64),
     /// Whatever the other types leave of the total.
     Rest,
 }

@@ -18,6 +18,42 @@ pub enum Step {
     },
     /// Repeat a request until a condition holds.
     Poll(Poll),
+    /// A journey: weighted actions picked one after another until a request budget is spent.
+    Choose(Choose),
+}
+
+/// A journey step: pick a category by the mix, then an action of that category
+/// by weight, run it, think, repeat until the user's request budget is spent
+/// (drawn between `requests.0` and `requests.1`) or the run's duration is up.
+#[derive(Debug, Clone)]
+pub struct Choose {
+    /// Fewest and most requests a user makes in this journey.
+    pub requests: (i64, i64),
+    /// Think time between actions, drawn uniformly in this range.
+    pub think: (Duration, Duration),
+    /// Share of requests per category; categories absent here are never picked.
+    pub mix: Vec<(String, f64)>,
+    /// What the user may do.
+    pub actions: Vec<Action>,
+    /// Share (0..1) of actions replaced by a deliberate bad request.
+    pub error_rate: f64,
+    /// Deliberate bad requests (their statuses are expected errors).
+    pub errors: Vec<Action>,
+}
+
+/// A named group of steps a virtual user performs as one action.
+#[derive(Debug, Clone)]
+pub struct Action {
+    /// Name, e.g. `search_users`.
+    pub name: String,
+    /// Request-mix category, e.g. `user_queries`.
+    pub category: String,
+    /// Relative weight among the actions of its category.
+    pub weight: f64,
+    /// The steps.
+    pub steps: Vec<Step>,
+    /// Think time after this action instead of the journey's.
+    pub think: Option<(Duration, Duration)>,
 }
 
 impl Step {
@@ -27,6 +63,7 @@ impl Step {
             Step::Request(r) => &r.name,
             Step::Pause { .. } => "pause",
             Step::Poll(p) => &p.request.name,
+            Step::Choose(_) => "journey",
         }
     }
 }
@@ -54,6 +91,8 @@ pub struct Request {
     pub marks: Option<String>,
     /// Response field holding the order's state.
     pub state_from: Option<String>,
+    /// A deliberate bad request: its expected (error) status counts as an expected error.
+    pub deliberate: bool,
 }
 
 impl Request {
@@ -70,6 +109,7 @@ impl Request {
             captures: Vec::new(),
             marks: None,
             state_from: None,
+            deliberate: false,
         }
     }
 }

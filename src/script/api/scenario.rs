@@ -36,6 +36,11 @@ pub fn register(engine: &mut Engine) {
         s.terminal = states.iter().map(|d| d.to_string()).collect();
     });
     engine.register_fn("http", http);
+    engine.register_fn("auth", auth);
+    engine.register_fn("duration", |s: &mut Spec, d: Dynamic| -> RResult<()> {
+        s.duration = Some(super::duration(&d, "duration")?).filter(|d| !d.is_zero());
+        Ok(())
+    });
     engine.register_fn("threshold", |s: &mut Spec, expr: &str| {
         s.thresholds.push(expr.to_owned())
     });
@@ -53,11 +58,13 @@ fn population(s: &mut Spec, options: Map) -> RResult<()> {
         .map(|(kind, count)| {
             let count = if let Ok(n) = count.as_int() {
                 Count::Exact(n)
+            } else if let Ok(w) = count.as_float() {
+                Count::Weight(w)
             } else if count.to_string() == "rest" {
                 Count::Rest
             } else {
                 return Err(format!(
-                    "population.mix.{kind}: expected a count or \"rest\", got {count}"
+                    "population.mix.{kind}: expected a count, a weight (a number with a point, like 0.25) or \"rest\", got {count}"
                 )
                 .into());
             };
@@ -198,5 +205,19 @@ fn http(s: &mut Spec, options: Map) -> RResult<()> {
             .filter(|m| *m > 0)
             .ok_or_else(|| format!("http.max_connections: must be at least 1, got {m}"))?;
     }
+    Ok(())
+}
+
+fn auth(s: &mut Spec, options: Map) -> RResult<()> {
+    let o = Options::new(options, "auth", &["token", "renew"])?;
+    let token = o
+        .string("token")?
+        .ok_or("auth: `token` is required: the variable holding the access token")?;
+    let renew = match o.get("renew") {
+        Some(d) if d.is_array() => requests(d.clone().cast::<Array>(), "auth.renew")?,
+        Some(d) => requests(vec![d.clone()], "auth.renew")?,
+        None => Vec::new(),
+    };
+    s.auth = Some(crate::spec::Auth { token, renew });
     Ok(())
 }

@@ -5,7 +5,7 @@ use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 
 use super::{Options, RResult, duration};
 use crate::script::ScriptFn;
-use crate::spec::{Body, Poll, Request, Step, Until};
+use crate::spec::{Action, Body, Choose, Poll, Request, Step, Until};
 
 /// Registers the `Step` type and its builders.
 pub fn register(engine: &mut Engine) {
@@ -91,6 +91,12 @@ pub fn register(engine: &mut Engine) {
         })
     });
     engine.register_fn("poll", poll);
+    engine.register_fn("deliberate", |s: Step| {
+        edit(s, "deliberate", |r| r.deliberate = true)
+    });
+    engine.register_type_with_name::<Action>("Action");
+    engine.register_fn("action", action);
+    engine.register_fn("choose", choose);
 }
 
 fn status_code(status: i64) -> RResult<u16> {
@@ -106,7 +112,7 @@ fn edit(mut s: Step, what: &str, f: impl FnOnce(&mut Request)) -> RResult<Step> 
     match &mut s {
         Step::Request(r) => f(r),
         Step::Poll(p) => f(&mut p.request),
-        Step::Pause { .. } => {
+        Step::Pause { .. } | Step::Choose(_) => {
             return Err(format!("{what}() applies to a request step, not to a pause").into());
         }
     }
@@ -195,4 +201,166 @@ fn poll(step: Step, options: Map) -> RResult<Step> {
             .duration("timeout")?
             .unwrap_or(std::time::Duration::from_secs(300)),
     }))
+}
+
+/// A `[min, max]` pair of durations.
+fn range(v: &Dynamic, what: &str) -> RResult<(std::time::Duration, std::time::Duration)> {
+    let list = v
+        .clone()
+        .try_cast::<Array>()
+        .filter(|l| l.len() == 2)
+        .ok_or_else(|| format!("{what}: expected [min, max], e.g. [\"100ms\", \"2s\"]"))?;
+    let (min, max) = (duration(&list[0], what)?, duration(&list[1], what)?);
+    if min > max {
+        return Err(format!("{what}: min {min:?} is above max {max:?}").into());
+    }
+    Ok((min, max))
+}
+
+fn step_list(v: Option<&Dynamic>, what: &str) -> RResult<Vec<Step>> {
+    let list = v
+        .and_then(|d| d.clone().try_cast::<Array>())
+        .ok_or_else(|| format!("{what}: `steps` is required, a list of steps"))?;
+    list.into_iter()
+        .map(|d| {
+            let t = d.type_name();
+            d.try_cast::<Step>()
+                .ok_or_else(|| format!("{what}: {t} is not a step").into())
+        })
+        .collect()
+}
+
+/// `action(#{ name, category, weight, steps, think })`: one thing a virtual user does.
+fn action(options: Map) -> RResult<Action> {
+    let o = Options::new(
+        options,
+        "action",
+        &["name", "category", "weight", "steps", "think"],
+    )?;
+    let name = o.string("name")?.ok_or("action: `name` is required")?;
+    let weight = o.float("weight")?.unwrap_or(1.0);
+    if !(weight.is_finite() && weight >= 0.0) {
+        return Err(format!("action `{name}`: weight must be 0 or more, got {weight}").into());
+    }
+    Ok(Action {
+        category: o.string("category")?.unwrap_or_else(|| "other".into()),
+        weight,
+        steps: step_list(o.get("steps"), &format!("action `{name}`"))?,
+        think: o
+            .get("think")
+            .map(|v| range(v, &format!("action `{name}`.think")))
+            .transpose()?,
+        name,
+    })
+}
+
+fn actions(v: Option<&Dynamic>, what: &str) -> RResult<Vec<Action>> {
+    let Some(list) = v else { return Ok(Vec::new()) };
+    let list = list
+        .clone()
+        .try_cast::<Array>()
+        .ok_or_else(|| format!("{what}: expected a list of action(...)"))?;
+    list.into_iter()
+        .map(|d| {
+            let t = d.type_name();
+            d.try_cast::<Action>()
+                .ok_or_else(|| format!("{what}: {t} is not an action(...)").into())
+        })
+        .collect()
+}
+
+/// `choose(#{ requests: [min, max], think: [min, max], mix: #{…}, actions: […], errors: #{ rate, actions } })`.
+fn choose(options: Map) -> RResult<Step> {
+    let o = Options::new(
+        options,
+        "choose",
+        &["requests", "think", "mix", "actions", "errors"],
+    )?;
+    let requests = match o.get("requests") {
+        Some(v) => {
+            let l = v
+                .clone()
+                .try_cast::<Array>()
+                .filter(|l| l.len() == 2)
+                .ok_or("choose.requests: expected [min, max]")?;
+            let (min, max) = (
+                l[0].as_int()
+                    .map_err(|t| format!("choose.requests: expected integers, got {t}"))?,
+                l[1].as_int()
+                    .map_err(|t| format!("choose.requests: expected integers, got {t}"))?,
+            );
+            if min < 0 || min > max {
+                return Err(
+                    format!("choose.requests: need 0 <= min <= max, got [{min}, {max}]").into(),
+                );
+            }
+            (min, max)
+        }
+        None => (10, 10),
+    };
+    let actions = actions(o.get("actions"), "choose.actions")?;
+    if actions.is_empty() {
+        return Err("choose: `actions` needs at least one action(...)".into());
+    }
+    let mix = match o.get("mix").and_then(|m| m.clone().try_cast::<Map>()) {
+        Some(m) => m
+            .into_iter()
+            .map(|(k, v)| {
+                let w = v
+                    .as_float()
+                    .or_else(|_| v.as_int().map(|i| i as f64))
+                    .map_err(|t| format!("choose.mix.{k}: expected a number, got {t}"))?;
+                if !(w.is_finite() && w >= 0.0) {
+                    return Err(format!("choose.mix.{k}: must be 0 or more, got {w}").into());
+                }
+                if !actions.iter().any(|a| a.category == k.as_str()) && w > 0.0 {
+                    return Err(format!("choose.mix.{k}: no action has this category").into());
+                }
+                Ok((k.to_string(), w))
+            })
+            .collect::<RResult<Vec<_>>>()?,
+        // Without a mix every category weighs the sum of its actions' weights.
+        None => {
+            let mut mix: Vec<(String, f64)> = Vec::new();
+            for a in &actions {
+                match mix.iter_mut().find(|(c, _)| *c == a.category) {
+                    Some((_, w)) => *w += a.weight,
+                    None => mix.push((a.category.clone(), a.weight)),
+                }
+            }
+            mix
+        }
+    };
+    if mix.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+        return Err("choose.mix: the weights add up to 0".into());
+    }
+    let (error_rate, errors) = match o.get("errors").and_then(|m| m.clone().try_cast::<Map>()) {
+        Some(m) => {
+            let e = Options::new(m, "choose.errors", &["rate", "actions"])?;
+            let rate = e.float("rate")?.unwrap_or(0.0);
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(
+                    format!("choose.errors.rate: a share between 0 and 1, got {rate}").into(),
+                );
+            }
+            (rate, actions_of(&e)?)
+        }
+        None => (0.0, Vec::new()),
+    };
+    Ok(Step::Choose(Choose {
+        requests,
+        think: o
+            .get("think")
+            .map(|v| range(v, "choose.think"))
+            .transpose()?
+            .unwrap_or_default(),
+        mix,
+        actions,
+        error_rate,
+        errors,
+    }))
+}
+
+fn actions_of(e: &Options) -> RResult<Vec<Action>> {
+    actions(e.get("actions"), "choose.errors.actions")
 }
