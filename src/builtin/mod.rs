@@ -3,6 +3,7 @@
 //! in-process on 127.0.0.1 for scripts whose target is `builtin:orders`).
 
 pub mod orders;
+pub mod users;
 
 use std::future::Future;
 use std::io;
@@ -14,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use orders::{OrderBook, OrdersConfig};
+pub use users::{UserStore, UsersConfig};
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight requests.
 pub async fn serve(
@@ -21,9 +23,13 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Connect info gives handlers the client address (per-client rate limits).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// A built-in target running in the background; stop it (or drop it) to shut it down.
@@ -69,6 +75,21 @@ pub async fn start_orders(
     let running = start(addr, router).await?;
     tracing::info!(url = %running.url, "built-in orders target listening");
     Ok((running, book))
+}
+
+/// Binds `addr` (port 0 picks a free port) and starts the user service in the background.
+///
+/// Returns the handle and a clone of the server's shared [`UserStore`], so callers can
+/// read the server-side state (stats) directly.
+pub async fn start_users(
+    addr: SocketAddr,
+    config: UsersConfig,
+) -> io::Result<(Running, UserStore)> {
+    let store = UserStore::new(&config);
+    let router = users::router(store.clone(), config);
+    let running = start(addr, router).await?;
+    tracing::info!(url = %running.url, "built-in users target listening");
+    Ok((running, store))
 }
 
 /// Binds `addr` and spawns `router` behind a cancellation token.

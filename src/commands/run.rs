@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::check;
-use crate::builtin::{self, OrdersConfig, Running};
+use crate::builtin::{self, OrdersConfig, Running, UsersConfig};
 use crate::cli::RunArgs;
 use crate::client::Reqwest;
 use crate::error::{EXIT_FAILED, Error};
@@ -174,22 +174,29 @@ fn open_outputs(out: Option<&Path>) -> Result<Option<EventsWriter>, Error> {
 async fn start_target(plan: &Plan) -> Result<(String, Option<Running>), Error> {
     match &plan.target {
         Target::Url(url) => Ok((url.clone(), None)),
-        Target::Builtin(_) => {
-            let defaults = OrdersConfig::default();
-            let config = OrdersConfig {
-                accept_delay_min: defaults.accept_delay_min.div_f64(plan.speed),
-                accept_delay_max: defaults.accept_delay_max.div_f64(plan.speed),
-                seed: plan.seed,
-                ..defaults
-            };
+        Target::Builtin(kind) => {
             let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-            let (running, _book) = builtin::start_orders(addr, config)
-                .await
-                .map_err(|source| Error::Io {
-                    what: "cannot start the built-in target on",
-                    path: addr.to_string().into(),
-                    source,
-                })?;
+            let io = |source| Error::Io {
+                what: "cannot start the built-in target on",
+                path: addr.to_string().into(),
+                source,
+            };
+            let running = if kind == "users" {
+                let config = UsersConfig {
+                    seed: plan.seed,
+                    ..UsersConfig::default()
+                };
+                builtin::start_users(addr, config).await.map_err(io)?.0
+            } else {
+                let defaults = OrdersConfig::default();
+                let config = OrdersConfig {
+                    accept_delay_min: defaults.accept_delay_min.div_f64(plan.speed),
+                    accept_delay_max: defaults.accept_delay_max.div_f64(plan.speed),
+                    seed: plan.seed,
+                    ..defaults
+                };
+                builtin::start_orders(addr, config).await.map_err(io)?.0
+            };
             Ok((running.url.clone(), Some(running)))
         }
     }

@@ -203,6 +203,9 @@ impl<C: HttpClient> Executor<C> {
     /// Sleeps `d` and records how long it really took (timing accuracy);
     /// returns false, recording nothing, if `token` was cancelled first.
     async fn wait(&self, kind: Wait, d: Duration, token: &CancellationToken) -> bool {
+        if d.is_zero() {
+            return !token.is_cancelled();
+        }
         let started = Instant::now();
         let slept = tokio::select! {
             _ = tokio::time::sleep(d) => true,

@@ -55,7 +55,7 @@ impl<C: HttpClient> Executor<C> {
             in_flight.inc();
             let Sent { result, latency } = self.client.send(http.clone()).await;
             in_flight.dec();
-            let (status, checked, retryable) = match result {
+            let (status, mut checked, retryable) = match result {
                 Err(e) => (None, transport(&e), e.is_retryable()),
                 Ok(resp) if !r.accepts(resp.status) => {
                     let retryable = resp.status >= 500 || resp.status == 429;
@@ -78,6 +78,15 @@ impl<C: HttpClient> Executor<C> {
                     (Some(resp.status), checked, false)
                 }
             };
+            // An expired or ended session is renewed, not counted as an error.
+            let renew = status == Some(401)
+                && checked.reason.is_some()
+                && !renewed
+                && !run.renewing
+                && self.can_renew();
+            if renew {
+                checked.outcome = Outcome::Reauth;
+            }
             let exchange = Exchange {
                 at,
                 order: run.index,
@@ -95,8 +104,14 @@ impl<C: HttpClient> Executor<C> {
             let Some(reason) = checked.reason else {
                 return Ok(checked.met);
             };
-            // An expired or ended session: get a new token once, then send again.
-            if status == Some(401) && !renewed && !run.renewing && self.renew(run, token).await {
+            // Get a new token once, then send again.
+            if renew {
+                if !self.renew(run, token).await {
+                    return Err(StepFailure {
+                        reason: format!("{reason}; getting a new token failed"),
+                        transient: false,
+                    });
+                }
                 renewed = true;
                 http = prepare(run)?.0;
                 continue;
@@ -125,14 +140,15 @@ impl<C: HttpClient> Executor<C> {
         }
     }
 
+    fn can_renew(&self) -> bool {
+        self.plan.auth.as_ref().is_some_and(|a| !a.renew.is_empty())
+    }
+
     /// Runs the scenario's auth renewal steps; true if they all succeeded.
     async fn renew(&self, run: &mut OrderRun, token: &CancellationToken) -> bool {
         let Some(auth) = &self.plan.auth else {
             return false;
         };
-        if auth.renew.is_empty() {
-            return false;
-        }
         run.renewing = true;
         let mut ok = true;
         for step in &auth.renew {

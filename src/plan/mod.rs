@@ -699,9 +699,9 @@ fn target(raw: &str, params: &Params) -> Result<Target, PlanError> {
     }
     if let Some(kind) = raw.strip_prefix("builtin:") {
         return match kind {
-            "orders" => Ok(Target::Builtin(kind.to_owned())),
+            "orders" | "users" => Ok(Target::Builtin(kind.to_owned())),
             other => Err(bad(format!(
-                "unknown built-in target `{other}`; available: builtin:orders"
+                "unknown built-in target `{other}`; available: builtin:orders, builtin:users"
             ))),
         };
     }
@@ -943,19 +943,5 @@ fn describe_request(r: &Request) -> String {
             .collect::<Vec<_>>()
             .join("|")
     };
-    format!("{} [{} {:?} → {expect}]", r.name, r.method, r.path_text())
-}
-
-impl Request {
-    fn path_text(&self) -> String {
-        struct Braces;
-        impl Lookup for Braces {
-            fn lookup(&self, _: &str) -> Option<&serde_json::Value> {
-                None
-            }
-        }
-        self.path
-            .render(&Braces)
-            .unwrap_or_else(|_| format!("{:?}", self.path))
-    }
+    format!("{} [{} \"{}\" → {expect}]", r.name, r.method, r.path)
 }

@@ -112,6 +112,19 @@ impl Template {
     }
 }
 
+impl std::fmt::Display for Template {
+    /// The template as written, placeholders in braces.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => write!(f, "{}", s.replace('{', "{{").replace('}', "}}"))?,
+                Part::Var(v) => write!(f, "{{{v}}}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A JSON body whose strings may hold placeholders.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonTemplate {

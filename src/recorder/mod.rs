@@ -54,6 +54,8 @@ pub enum Outcome {
     HttpError,
     /// A deliberate bad request got the error it was meant to get.
     ExpectedError,
+    /// A 401 that made the session get a new token (then the request is sent again).
+    Reauth,
 }
 
 impl Outcome {
@@ -71,13 +73,16 @@ impl Outcome {
             Outcome::BodyTooLarge => "body_too_large",
             Outcome::HttpError => "http_error",
             Outcome::ExpectedError => "expected_error",
+            Outcome::Reauth => "reauth",
         }
     }
 
     /// The error class this outcome counts under, or None when it is not an error.
     pub fn error_class(self, status: Option<u16>) -> Option<&'static str> {
         Some(match self {
-            Outcome::Ok | Outcome::Pending | Outcome::ExpectedError => return None,
+            Outcome::Ok | Outcome::Pending | Outcome::ExpectedError | Outcome::Reauth => {
+                return None;
+            }
             Outcome::UnexpectedStatus => match status {
                 Some(400..=499) => "http_4xx",
                 Some(500..=599) => "http_5xx",

@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
 
 /// The stdlib modules compiled into the binary, by import name.
-pub const STDLIB: &[(&str, &str)] = &[("orders", include_str!("../../stdlib/orders.rhai"))];
+pub const STDLIB: &[(&str, &str)] = &[
+    ("orders", include_str!("../../stdlib/orders.rhai")),
+    ("users", include_str!("../../stdlib/users.rhai")),
+];
 
 /// Script texts by display name, for diagnostics.
 #[derive(Clone, Default)]
