@@ -103,6 +103,8 @@ pub struct RunArgs {
 pub enum Builtin {
     /// The order API (create, details, activate, cancel, end, stats).
     Orders,
+    /// The user-management API (auth, users, profiles, roles, permissions, stats).
+    Users,
 }
 
 /// `runner serve`.
@@ -116,9 +118,15 @@ pub struct ServeArgs {
     /// Random delay before a created order turns Accepted, as MIN..MAX.
     #[arg(long, default_value = "1s..3s", value_name = "MIN..MAX")]
     pub accept_delay: String,
-    /// Share (0..1) of creates answered 500 without creating anything.
+    /// Share (0..1) of requests answered 500 without doing anything (orders: creates only).
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
+    /// Users target: requests per second allowed per token or client (0 = no limit).
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Users target: delay added to every API request, as MIN..MAX.
+    #[arg(long, default_value = "0s", value_name = "MIN..MAX")]
+    pub latency: String,
     /// Seed of the target's random draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::builtin::{self, OrdersConfig};
+use crate::builtin::{self, OrdersConfig, UsersConfig};
 use crate::cli::{Builtin, ServeArgs};
 use crate::error::Error;
 
@@ -15,7 +15,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
             args.error_rate
         )));
     }
-    match args.kind {
+    let io = |source| Error::Io {
+        what: "cannot listen on",
+        path: args.addr.to_string().into(),
+        source,
+    };
+    let running = match args.kind {
         Builtin::Orders => {
             let config = OrdersConfig {
                 accept_delay_min: min,
@@ -23,22 +28,30 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 error_rate: args.error_rate,
                 seed: args.seed,
             };
-            let (running, _book) =
-                builtin::start_orders(args.addr, config)
-                    .await
-                    .map_err(|source| Error::Io {
-                        what: "cannot listen on",
-                        path: args.addr.to_string().into(),
-                        source,
-                    })?;
-            println!(
-                "runner: orders target listening on {} (Ctrl-C to stop)",
-                running.url
-            );
-            let _ = tokio::signal::ctrl_c().await;
-            running.stop().await;
+            builtin::start_orders(args.addr, config)
+                .await
+                .map_err(io)?
+                .0
         }
-    }
+        Builtin::Users => {
+            let (latency_min, latency_max) = delay_range(&args.latency)?;
+            let config = UsersConfig {
+                rate_limit: args.rate_limit,
+                error_rate: args.error_rate,
+                latency_min,
+                latency_max,
+                seed: args.seed,
+                ..UsersConfig::default()
+            };
+            builtin::start_users(args.addr, config).await.map_err(io)?.0
+        }
+    };
+    println!(
+        "runner: {:?} target listening on {} (Ctrl-C to stop)",
+        args.kind, running.url
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    running.stop().await;
     Ok(())
 }
 
@@ -47,7 +60,7 @@ pub fn delay_range(text: &str) -> Result<(Duration, Duration), Error> {
     let parse = |s: &str| {
         humantime::parse_duration(s.trim()).map_err(|e| {
             Error::Usage(format!(
-                "--accept-delay: invalid duration {s:?} ({e}); expected MIN..MAX like 1s..3s"
+                "invalid duration {s:?} ({e}); expected MIN..MAX like 1s..3s (--accept-delay, --latency)"
             ))
         })
     };
@@ -59,9 +72,7 @@ pub fn delay_range(text: &str) -> Result<(Duration, Duration), Error> {
         }
     };
     if min > max {
-        return Err(Error::Usage(format!(
-            "--accept-delay: MIN is above MAX in {text:?}"
-        )));
+        return Err(Error::Usage(format!("MIN is above MAX in {text:?}")));
     }
     Ok((min, max))
 }

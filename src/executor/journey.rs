@@ -73,12 +73,12 @@ fn pick<'a>(c: &'a Choose, rng: &mut ChaCha8Rng) -> &'a Action {
     }
     let mut roll = rng.random_range(0.0..1.0);
     let mut members = &c.mix[c.mix.len() - 1].2;
-    for (_, share, m) in &c.mix {
-        if roll < *share {
+    for ((_, _, m), p) in c.mix.iter().zip(&c.pick) {
+        if roll < *p {
             members = m;
             break;
         }
-        roll -= share;
+        roll -= p;
     }
     &c.actions[weighted(&c.actions, members, rng)]
 }

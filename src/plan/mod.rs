@@ -225,8 +225,11 @@ pub struct Choose {
     pub requests: (u32, u32),
     /// Think time range (scaled).
     pub think: (Duration, Duration),
-    /// Categories with their share (normalised to sum 1) and their actions' indexes.
+    /// Categories with their share of requests (normalised to sum 1) and their actions' indexes.
     pub mix: Vec<(Arc<str>, f64, Vec<usize>)>,
+    /// Probability of picking each category (same order as `mix`): the share divided
+    /// by the category's mean requests per action, so the *requests* follow the mix.
+    pub pick: Vec<f64>,
     /// The actions.
     pub actions: Vec<Action>,
     /// Share of actions replaced by a deliberate bad request.
@@ -665,16 +668,46 @@ impl Compiler<'_> {
                     .collect();
                 (cat.as_str().into(), w / total, members)
             })
+            .collect::<Vec<(Arc<str>, f64, Vec<usize>)>>();
+        let per_action = |members: &[usize]| {
+            let weight: f64 = members.iter().map(|&i| actions[i].weight).sum();
+            let requests: f64 = members
+                .iter()
+                .map(|&i| actions[i].weight * requests_in(&actions[i].steps) as f64)
+                .sum();
+            if weight > 0.0 && requests > 0.0 {
+                requests / weight
+            } else {
+                1.0
+            }
+        };
+        let raw: Vec<f64> = mix
+            .iter()
+            .map(|(_, share, m)| share / per_action(m))
             .collect();
+        let sum: f64 = raw.iter().sum();
+        let pick = raw.iter().map(|p| p / sum).collect();
         Ok(Choose {
             requests: (to_u32(c.requests.0), to_u32(c.requests.1)),
             think: (self.scale(c.think.0), self.scale(c.think.1)),
             mix,
+            pick,
             actions,
             error_rate: c.error_rate,
             errors,
         })
     }
+}
+
+/// Requests one pass over `steps` sends at least (a poll counts once).
+fn requests_in(steps: &[Step]) -> usize {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Request(_) | Step::Poll(_) => 1,
+            Step::Pause { .. } | Step::Choose(_) => 0,
+        })
+        .sum()
 }
 
 fn nonzero(d: Duration, what: &str, params: &Params) -> Result<Duration, PlanError> {

@@ -17,3 +17,6 @@ mod observe;
 
 // report.html from a real run: every chart present, steps named, nothing loaded from the network.
 mod report;
+
+// The user-traffic scenario against the built-in users target.
+mod users;

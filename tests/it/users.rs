@@ -1,0 +1,206 @@
+//! The user-traffic scenario against the built-in users target on 127.0.0.1.
+
+use runner::builtin::{self, UsersConfig};
+
+use crate::util::{root, runner, runner_sync, stderr_flat, text};
+
+fn user_populate() -> String {
+    root()
+        .join("scenarios/user_populate.rhai")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtual_users_follow_the_mix_leave_nothing_behind_and_never_leak_tokens() {
+    let (target, store) =
+        builtin::start_users("127.0.0.1:0".parse().unwrap(), UsersConfig::default())
+            .await
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
+    let script = user_populate();
+    let run = runner(&[
+        &script,
+        "--target",
+        &target.url,
+        "--users",
+        "20",
+        "--min-request-count",
+        "270",
+        "--max-request-count",
+        "300",
+        "--error-rate",
+        "0",
+        // Think times are divided by the speed: the journeys run back to back.
+        "--speed",
+        "1000",
+        "-q",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        "--log-file",
+        log.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+
+    // Every simulated user, profile and role is gone; only the seed remains.
+    let stats = store.stats();
+    assert_eq!(
+        (
+            stats.users,
+            stats.simulation_users,
+            stats.profiles,
+            stats.roles
+        ),
+        (1, 0, 0, 2),
+        "{stats:?}"
+    );
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        report["errors"], 0,
+        "no unexpected 4xx/5xx: {}",
+        report["steps"]
+    );
+    assert_eq!(report["orders"]["created"], 20);
+    assert_eq!(report["orders"]["stranded"], 0);
+    let mix = report["mix"].as_array().unwrap();
+    let journey: u64 = mix.iter().map(|m| m["requests"].as_u64().unwrap()).sum();
+    assert!(journey >= 5000, "{journey} journey requests");
+    for m in mix {
+        let (share, configured) = (
+            m["share"].as_f64().unwrap(),
+            m["configured"].as_f64().unwrap(),
+        );
+        assert!(
+            (share - configured).abs() <= 0.03,
+            "{}: observed {share:.3} vs configured {configured:.3}",
+            m["category"]
+        );
+    }
+
+    // Tokens and passwords never reach the events or the logs.
+    for file in [
+        dir.path().join("events.csv"),
+        dir.path().join("report.json"),
+        log,
+    ] {
+        let content = std::fs::read_to_string(&file).unwrap();
+        assert!(!content.is_empty(), "{} is empty", file.display());
+        assert!(!content.contains("eyJ"), "a JWT in {}", file.display());
+        assert!(
+            !content.contains("Sim-pass-"),
+            "a password in {}",
+            file.display()
+        );
+    }
+    target.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliberate_bad_requests_are_expected_errors_not_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = user_populate();
+    let run = runner(&[
+        &script,
+        "--scenario",
+        "development",
+        "--error-rate",
+        "0.3",
+        "--speed",
+        "1000",
+        "-q",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert!(
+        report["expected_errors"].as_u64().unwrap() > 0,
+        "{}",
+        report["steps"]
+    );
+    assert_eq!(report["errors"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duration_limit_ends_journeys_early_and_still_cleans_up() {
+    let (target, store) =
+        builtin::start_users("127.0.0.1:0".parse().unwrap(), UsersConfig::default())
+            .await
+            .unwrap();
+    let script = user_populate();
+    // Budgets of a million requests with 50–100 ms think time: only the limit ends this run.
+    let run = runner(&[
+        &script,
+        "--target",
+        &target.url,
+        "--users",
+        "5",
+        "--min-request-count",
+        "1000000",
+        "--max-request-count",
+        "1000000",
+        "--delay-min",
+        "50ms",
+        "--delay-max",
+        "100ms",
+        "--duration",
+        "1s",
+        "-q",
+    ])
+    .await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(store.stats().simulation_users, 0);
+    target.stop().await;
+}
+
+#[test]
+fn script_options_are_listed_by_help_and_unknown_ones_refused() {
+    let script = user_populate();
+    let help = runner_sync(&[&script, "--help"]);
+    assert_eq!(help.status.code(), Some(0), "{}", text(&help));
+    let out = String::from_utf8_lossy(&help.stdout);
+    for option in [
+        "--users",
+        "--min-request-count",
+        "--max-request-count",
+        "--duration",
+        "--base-url",
+        "--delay-min",
+        "--delay-max",
+        "--scenario",
+    ] {
+        assert!(out.contains(option), "{option} missing from\n{out}");
+    }
+    assert!(
+        out.contains("Number of concurrent virtual users [default: 100]"),
+        "{out}"
+    );
+
+    let bad = runner_sync(&["check", &script, "--user", "5"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        stderr_flat(&bad).contains("unknown option `--user`; did you mean `--users`?"),
+        "{}",
+        text(&bad)
+    );
+
+    let wrong_type = runner_sync(&["check", &script, "--users", "many"]);
+    assert_eq!(wrong_type.status.code(), Some(2), "{}", text(&wrong_type));
+    assert!(
+        stderr_flat(&wrong_type).contains("option `--users`: expected an integer"),
+        "{}",
+        text(&wrong_type)
+    );
+}
