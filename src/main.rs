@@ -39,6 +39,15 @@ fn main() -> ExitCode {
 
 /// Logs go to `--log-file`, or to stderr around the progress bars.
 fn init_logging(cli: &Cli, display: Display) -> Result<(), String> {
+    // A bare word must be a level: a typo like `warning` would silently log nothing.
+    let level = cli.log_level.as_str();
+    if !level.contains(['=', ','])
+        && !["off", "error", "warn", "info", "debug", "trace"].contains(&level)
+    {
+        return Err(format!(
+            "--log-level {level:?}: use error, warn, info, debug, trace or off (or a RUST_LOG-style filter)"
+        ));
+    }
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cli.log_level))
         .map_err(|e| {

@@ -79,6 +79,14 @@ pub async fn execute(
 ) -> Result<RunOutcome, Error> {
     let plan = Arc::new(plan);
     let events = open_outputs(outputs.out.as_deref())?;
+    // Fail on an unwritable --junit path now, not after the whole run.
+    if let Some(path) = &outputs.junit {
+        std::fs::File::create(path).map_err(|source| Error::Io {
+            what: "cannot create",
+            path: path.clone(),
+            source,
+        })?;
+    }
     let (base_url, target) = start_target(&plan).await?;
     let client = Reqwest::new(plan.http.timeout, plan.http.max_connections)
         .map_err(|e| Error::Usage(e.to_string()))?;

@@ -85,7 +85,7 @@ impl Default for Metrics {
         registry.register("orders", "Orders by current state", orders.clone());
         registry.register(
             "in_flight_requests",
-            "Requests sent and not yet answered",
+            "Requests sent or waiting for a connection slot, not yet answered",
             in_flight.clone(),
         );
         registry.register(

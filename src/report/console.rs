@@ -92,20 +92,25 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "\nwarning: events.csv is incomplete: {e}")?;
     }
     let thresholds_failed = s.thresholds.iter().filter(|t| !t.passed).count() as u64;
+    let orders_ok = s.orders.failed + s.orders.stranded + s.orders.interrupted == 0;
     if s.passed() {
         writeln!(out, "\nresult: PASS, every order ended in a terminal state")
-    } else if thresholds_failed > 0
-        && s.orders.failed + s.orders.stranded + s.orders.interrupted == 0
-    {
-        writeln!(
-            out,
-            "\nresult: FAIL, {} not met",
-            plural(thresholds_failed, "threshold", "thresholds")
-        )
     } else if s.interrupted && s.orders.stranded == 0 {
         writeln!(
             out,
             "\nresult: INTERRUPTED, every created order was cleaned up"
+        )
+    } else if s.interrupted {
+        writeln!(
+            out,
+            "\nresult: INTERRUPTED, {} stranded",
+            plural(s.orders.stranded, "order", "orders")
+        )
+    } else if thresholds_failed > 0 && orders_ok {
+        writeln!(
+            out,
+            "\nresult: FAIL, {} not met",
+            plural(thresholds_failed, "threshold", "thresholds")
         )
     } else {
         writeln!(out, "\nresult: FAIL")
