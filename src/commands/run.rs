@@ -18,7 +18,7 @@ use crate::executor::Executor;
 use crate::plan::{Plan, Target};
 use crate::recorder::{EventsWriter, Metrics, Recorder, Started, Summary};
 use crate::report::console::plural;
-use crate::report::progress::{self, Display, Mode};
+use crate::report::progress::{self, Display, Mode, Panel};
 use crate::report::prometheus::Endpoint;
 use crate::{report, scheduler};
 
@@ -127,7 +127,7 @@ pub async fn execute(
     } = Recorder::start(plan.clone(), events, metrics);
     let progress = outputs
         .progress
-        .map(|mode| progress::spawn(mode, live, outputs.display.clone()));
+        .map(|mode| progress::spawn(mode, panel(&plan), live, outputs.display.clone()));
     let executor = Arc::new(Executor {
         plan: plan.clone(),
         base_url: base_url.clone(),
@@ -157,6 +157,22 @@ pub async fn execute(
     }
     write_reports(&summary, outputs)?;
     Ok(RunOutcome { summary })
+}
+
+/// Journeys of virtual users get the users panel; order lifecycles the order bars.
+fn panel(plan: &Plan) -> Panel {
+    let journeys = plan
+        .flows
+        .iter()
+        .flat_map(|f| &f.steps)
+        .any(|s| matches!(s, crate::plan::Step::Choose(_)));
+    if journeys {
+        Panel::Users {
+            limit: plan.duration,
+        }
+    } else {
+        Panel::Orders
+    }
 }
 
 /// Creates the output folder and opens events.csv before anything is sent,

@@ -95,8 +95,35 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Display {
     }
 }
 
+/// What the progress shows: order lifecycles, or virtual users in journeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// Orders created, flows done, orders terminal.
+    Orders,
+    /// Users active, requests, success rate, latency, time left.
+    Users {
+        /// The scenario's duration limit, for the time-left estimate.
+        limit: Option<Duration>,
+    },
+}
+
+impl Panel {
+    /// The status text for `l`.
+    pub fn text(self, l: &Live) -> String {
+        match self {
+            Panel::Orders => line(l),
+            Panel::Users { limit } => users_line(l, limit),
+        }
+    }
+}
+
 /// Shows progress until `live` closes (the recorder finished); returns when it has.
-pub fn spawn(mode: Mode, mut live: watch::Receiver<Live>, display: Display) -> JoinHandle<()> {
+pub fn spawn(
+    mode: Mode,
+    panel: Panel,
+    mut live: watch::Receiver<Live>,
+    display: Display,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         match mode {
             Mode::Off => while live.changed().await.is_ok() {},
@@ -105,11 +132,27 @@ pub fn spawn(mode: Mode, mut live: watch::Receiver<Live>, display: Display) -> J
                 while live.changed().await.is_ok() {
                     let l = live.borrow_and_update().clone();
                     if l.elapsed >= next {
-                        eprintln!("{}", line(&l));
+                        eprintln!("{}", panel.text(&l));
                         next = l.elapsed + LINE_EVERY;
                     }
                 }
-                eprintln!("{} · done", line(&live.borrow()));
+                eprintln!("{} · done", panel.text(&live.borrow()));
+            }
+            Mode::Bars if matches!(panel, Panel::Users { .. }) => {
+                let bar = ProgressBar::with_draw_target(
+                    Some(live.borrow().orders),
+                    ProgressDrawTarget::stderr(),
+                );
+                bar.set_style(ProgressStyle::with_template("{msg}").expect("valid template"));
+                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+                let bar = multi.add(bar);
+                display.attach(multi);
+                while live.changed().await.is_ok() {
+                    bar.set_message(panel.text(&live.borrow_and_update()));
+                }
+                bar.set_message(panel.text(&live.borrow()));
+                bar.finish();
+                display.detach();
             }
             Mode::Bars => {
                 let bars = Bars::new(live.borrow().orders);
@@ -140,6 +183,49 @@ pub fn line(l: &Live) -> String {
         l.errors,
         l.p95_ms
     )
+}
+
+/// The user-traffic panel: `Users 100/100 active | Requests 15,432 | Success 87.3% | …`.
+pub fn users_line(l: &Live, limit: Option<Duration>) -> String {
+    let active = l.created.saturating_sub(l.flows_done);
+    let success = if l.requests == 0 {
+        100.0
+    } else {
+        (l.requests - l.errors) as f64 * 100.0 / l.requests as f64
+    };
+    // Time left: the duration limit if there is one, else extrapolated from the users done.
+    let left = match limit {
+        Some(limit) => Some(limit.saturating_sub(l.elapsed)),
+        None if l.flows_done > 0 && l.flows_done < l.orders => Some(
+            l.elapsed
+                .mul_f64((l.orders - l.flows_done) as f64 / l.flows_done as f64),
+        ),
+        None => None,
+    };
+    format!(
+        "Users {active}/{} active | Requests {} | Success {success:.1}% | Errors {} | Avg {} ms | Peak {} ms | {} elapsed{}",
+        l.orders,
+        thousands(l.requests),
+        thousands(l.errors),
+        thousands(l.mean_ms.round() as u64),
+        thousands(l.max_ms.round() as u64),
+        clock(l.elapsed),
+        left.map(|d| format!(", ~{} left", clock(d)))
+            .unwrap_or_default()
+    )
+}
+
+/// 15432 → `15,432`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn clock(d: Duration) -> String {
@@ -203,6 +289,28 @@ impl Bars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_users_panel_reads_like_the_design() {
+        let l = Live {
+            elapsed: Duration::from_secs(323),
+            orders: 100,
+            created: 100,
+            terminal: 0,
+            flows_done: 0,
+            failed: 0,
+            requests: 15_432,
+            errors: 1_967,
+            rate: 50.0,
+            p95_ms: 900.0,
+            max_ms: 1_230.0,
+            mean_ms: 245.0,
+        };
+        assert_eq!(
+            users_line(&l, Some(Duration::from_secs(1058))),
+            "Users 100/100 active | Requests 15,432 | Success 87.3% | Errors 1,967 | Avg 245 ms | Peak 1,230 ms | 05:23 elapsed, ~12:15 left"
+        );
+    }
 
     #[test]
     fn the_status_line_shows_every_figure() {

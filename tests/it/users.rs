@@ -116,7 +116,6 @@ async fn deliberate_bad_requests_are_expected_errors_not_errors() {
         "0.3",
         "--speed",
         "1000",
-        "-q",
         "--out",
         dir.path().to_str().unwrap(),
     ])
@@ -131,6 +130,14 @@ async fn deliberate_bad_requests_are_expected_errors_not_errors() {
         report["steps"]
     );
     assert_eq!(report["errors"], 0);
+    // Without a terminal, the users panel is printed as a status line.
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("Users 0/5 active | Requests ") && l.ends_with("· done")),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
