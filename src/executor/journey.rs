@@ -42,6 +42,9 @@ impl<C: HttpClient> Executor<C> {
                 }
                 Ok(()) => {}
             }
+            if run.sent - start >= budget {
+                break;
+            }
             let (lo, hi) = action.think.unwrap_or(c.think);
             let mut think = if hi > lo {
                 run.rng.random_range(lo..=hi)

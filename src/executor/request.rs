@@ -47,7 +47,10 @@ impl<C: HttpClient> Executor<C> {
         let (mut http, shown_path) = prepare(run)?;
         let mut attempt = 0;
         let mut renewed = false;
-        run.sent += 1;
+        // Renewal logins are bookkeeping: outside the journey's budget and mix.
+        if !run.renewing {
+            run.sent += 1;
+        }
         loop {
             attempt += 1;
             let at = SystemTime::now();
@@ -98,7 +101,11 @@ impl<C: HttpClient> Executor<C> {
                 outcome: checked.outcome,
                 attempt,
                 poll: until.is_some(),
-                category: run.category.clone(),
+                category: if run.renewing {
+                    None
+                } else {
+                    run.category.clone()
+                },
             };
             self.recorder.record(Record::Exchange(exchange)).await;
             let Some(reason) = checked.reason else {

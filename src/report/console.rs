@@ -223,15 +223,22 @@ fn mix(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     if s.mix.is_empty() {
         return Ok(());
     }
+    let w = s
+        .mix
+        .iter()
+        .map(|m| m.category.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(11);
     writeln!(
         out,
-        "\nrequest mix      {:>9} {:>9} {:>11}",
-        "requests", "observed", "configured"
+        "\n{:<w$} {:>9} {:>9} {:>11}",
+        "request mix", "requests", "observed", "configured"
     )?;
     for m in &s.mix {
         writeln!(
             out,
-            "  {:<15} {:>8} {:>8.1}% {:>10.1}%",
+            "{:<w$} {:>9} {:>8.1}% {:>10.1}%",
             m.category,
             m.requests,
             m.share * 100.0,
