@@ -337,11 +337,59 @@ fn transport(e: &ClientError) -> Checked {
 
 /// The start of a body, for error messages.
 fn snippet(body: &[u8]) -> String {
+    // Secrets in a JSON answer (tokens, passwords) must not reach reports or logs.
+    let redacted;
+    let body = match serde_json::from_slice::<Value>(body) {
+        Ok(mut json) => {
+            redact(&mut json);
+            redacted = json.to_string();
+            redacted.as_bytes()
+        }
+        Err(_) => body,
+    };
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     let text = text.trim();
     if text.is_empty() {
         "(empty body)".into()
     } else {
         text.to_owned()
+    }
+}
+
+/// Replaces the values of keys that name a secret (token, password, secret).
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                let key = key.to_ascii_lowercase();
+                if ["token", "password", "secret", "authorization"]
+                    .iter()
+                    .any(|s| key.contains(s))
+                {
+                    *v = Value::String("[redacted]".into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_in_answers_are_redacted_from_messages() {
+        let body = br#"{"access_token":"eyJabc","user":{"password":"p","name":"x"},"items":[{"refresh_token":"r"}]}"#;
+        let text = super::snippet(body);
+        assert!(
+            !text.contains("eyJabc") && !text.contains("\"p\"") && !text.contains("\"r\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("[redacted]") && text.contains("\"name\":\"x\""),
+            "{text}"
+        );
     }
 }
