@@ -1325,6 +1325,7 @@ mod tests {
             interrupted: false,
             events_error: None,
             mix: Vec::new(),
+            breaker: Vec::new(),
         }
     }
 

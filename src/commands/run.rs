@@ -136,6 +136,7 @@ pub async fn execute(
         stop: stop.clone(),
         abort,
         deadline: plan.duration.map(|d| tokio::time::Instant::now() + d),
+        breakers: crate::executor::Breakers::new(plan.breaker),
     });
     scheduler::run(executor).await;
     let mut summary = summary.await.expect("the recorder task does not panic");
@@ -252,16 +253,29 @@ fn write_reports(summary: &Summary, outputs: &Outputs) -> Result<(), Error> {
     Ok(())
 }
 
+/// The first SIGINT/SIGTERM stops new work and cleans up now; the second abandons cleanup.
 async fn watch_ctrl_c(stop: CancellationToken, abort: CancellationToken) {
-    if tokio::signal::ctrl_c().await.is_err() {
+    if !signal().await {
         return;
     }
     eprintln!(
         "\nrunner: stopping; cleaning up created orders now (Ctrl-C again to abandon cleanup)"
     );
     stop.cancel();
-    if tokio::signal::ctrl_c().await.is_ok() {
+    if signal().await {
         eprintln!("\nrunner: abandoning cleanup; unfinished orders are listed as stranded");
         abort.cancel();
+    }
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM; false if signals cannot be watched.
+async fn signal() -> bool {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        return tokio::signal::ctrl_c().await.is_ok();
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.is_ok(),
+        r = term.recv() => r.is_some(),
     }
 }

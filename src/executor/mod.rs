@@ -2,12 +2,14 @@
 //! prints: everything goes to the [`Recorder`]. A failed step is data
 //! (a [`FlowEnd::Failed`]), not an error that stops the run.
 
+mod breaker;
 mod cleanup;
 mod journey;
 mod poll;
 mod request;
 mod retry;
 
+pub use breaker::{BreakerConfig, BreakerState, Breakers};
 pub use retry::backoff;
 
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct Executor<C> {
     pub abort: CancellationToken,
     /// When journeys stop starting new actions (the scenario's duration limit).
     pub deadline: Option<tokio::time::Instant>,
+    /// One circuit breaker per endpoint.
+    pub breakers: Breakers,
 }
 
 /// One order in progress: its variables, id and state. Moves from the flow into cleanup.

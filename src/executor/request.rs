@@ -7,10 +7,12 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::breaker::{Admit, BreakerState};
 use super::{Executor, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, Sent};
 use crate::plan::{Body, Lookup, MissingVar, Request, Until};
 use crate::recorder::{Exchange, Outcome, Record, Wait};
+use std::sync::Arc;
 
 /// The result of one attempt that got past transport and status checks.
 struct Checked {
@@ -53,6 +55,17 @@ impl<C: HttpClient> Executor<C> {
         }
         loop {
             attempt += 1;
+            let breaker = self.breakers.get(&r.name);
+            match breaker.admit(token).await {
+                Admit::Cancelled => {
+                    return Err(StepFailure {
+                        reason: "interrupted".into(),
+                        transient: false,
+                    });
+                }
+                Admit::Go(Some(state)) => self.breaker_changed(&r.name, state).await,
+                Admit::Go(None) => {}
+            }
             let at = SystemTime::now();
             let in_flight = &self.recorder.metrics().in_flight;
             in_flight.inc();
@@ -81,6 +94,11 @@ impl<C: HttpClient> Executor<C> {
                     (Some(resp.status), checked, false)
                 }
             };
+            // The target's health: no answer, 5xx and 429 count against it.
+            let healthy = status.is_some_and(|s| s < 500 && s != 429);
+            if let Some(state) = breaker.record(healthy) {
+                self.breaker_changed(&r.name, state).await;
+            }
             // An expired or ended session is renewed, not counted as an error.
             let renew = status == Some(401)
                 && checked.reason.is_some()
@@ -145,6 +163,15 @@ impl<C: HttpClient> Executor<C> {
                 return Err(StepFailure { reason, transient });
             }
         }
+    }
+
+    async fn breaker_changed(&self, endpoint: &Arc<str>, state: BreakerState) {
+        self.recorder
+            .record(Record::Breaker {
+                endpoint: endpoint.clone(),
+                state,
+            })
+            .await;
     }
 
     fn can_renew(&self) -> bool {

@@ -328,6 +328,8 @@ pub struct Plan {
     pub auth: Option<Auth>,
     /// Wall-clock limit on journeys (not scaled).
     pub duration: Option<Duration>,
+    /// Circuit breaker settings (open time scaled).
+    pub breaker: crate::executor::BreakerConfig,
 }
 
 /// Variables every order has before its first step.
@@ -559,6 +561,10 @@ pub fn compile(
         thresholds,
         auth,
         duration: spec.duration,
+        breaker: crate::executor::BreakerConfig {
+            failures: spec.breaker.0,
+            open_for: scale(spec.breaker.1),
+        },
     })
 }
 

@@ -13,8 +13,8 @@ pub use events::EventsWriter;
 pub use metrics::{dist, latency_histogram};
 pub use prometheus::Metrics;
 pub use summary::{
-    BatchTime, Dist, IntervalAccuracy, Lifecycle, MixShare, OrderCounts, OrderRef, Second,
-    StepStats, Summary, ThresholdOutcome, Transition,
+    BatchTime, BreakerChange, Dist, IntervalAccuracy, Lifecycle, MixShare, OrderCounts, OrderRef,
+    Second, StepStats, Summary, ThresholdOutcome, Transition,
 };
 
 use std::sync::Arc;
@@ -186,6 +186,13 @@ pub enum Record {
         /// The wait measured.
         observed: Duration,
     },
+    /// An endpoint's circuit breaker changed state.
+    Breaker {
+        /// The endpoint (step name).
+        endpoint: Arc<str>,
+        /// Its new state.
+        state: crate::executor::BreakerState,
+    },
     /// A batch finished.
     BatchDone {
         /// Batch index.
@@ -353,6 +360,7 @@ struct Aggregator {
     failed: u64,
     errors: u64,
     mix: Vec<(Arc<str>, u64)>,
+    breaker: Vec<BreakerChange>,
     events: Option<EventsWriter>,
     events_error: Option<String>,
     metrics: Arc<Metrics>,
@@ -384,6 +392,7 @@ impl Aggregator {
             failed: 0,
             errors: 0,
             mix: Vec::new(),
+            breaker: Vec::new(),
             events,
             events_error: None,
             metrics,
@@ -495,6 +504,24 @@ impl Aggregator {
                 );
                 self.ledger.stranded(order, reason);
             }
+            Record::Breaker { endpoint, state } => {
+                let at_s = self.started.elapsed().as_secs_f64();
+                match state {
+                    crate::executor::BreakerState::Open => {
+                        tracing::warn!(endpoint = &*endpoint, "circuit breaker opened")
+                    }
+                    other => tracing::info!(
+                        endpoint = &*endpoint,
+                        state = other.as_str(),
+                        "circuit breaker changed"
+                    ),
+                }
+                self.breaker.push(BreakerChange {
+                    endpoint: endpoint.to_string(),
+                    state: state.as_str().into(),
+                    at_s,
+                });
+            }
             Record::Waited {
                 kind,
                 configured,
@@ -599,6 +626,7 @@ impl Aggregator {
             timing: self.waits.stats(),
             thresholds: Vec::new(),
             mix: mix_shares(plan, &self.mix),
+            breaker: self.breaker,
             failed: self.ledger.failed(plan),
             stranded: self.ledger.stranded_orders(plan),
             interrupted: false,

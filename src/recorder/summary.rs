@@ -37,6 +37,8 @@ pub struct Summary {
     pub thresholds: Vec<ThresholdOutcome>,
     /// Journey requests by category: observed against configured share.
     pub mix: Vec<MixShare>,
+    /// Every circuit-breaker state change, in order.
+    pub breaker: Vec<BreakerChange>,
     /// Orders whose flow failed.
     pub failed: Vec<OrderRef>,
     /// Created orders not in a terminal state at the end.
@@ -141,6 +143,17 @@ pub struct StepStats {
     pub p90_ms: f64,
     /// 99.9th percentile.
     pub p999_ms: f64,
+}
+
+/// A circuit breaker's state change.
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakerChange {
+    /// The endpoint (step name).
+    pub endpoint: String,
+    /// `open`, `half_open` or `closed`.
+    pub state: String,
+    /// Seconds since the start.
+    pub at_s: f64,
 }
 
 /// One request-mix category: how many journey requests it got.

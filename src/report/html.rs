@@ -1328,6 +1328,7 @@ mod tests {
             interrupted: false,
             events_error: None,
             mix: Vec::new(),
+            breaker: Vec::new(),
         }
     }
 
@@ -1437,6 +1438,7 @@ mod tests {
             interrupted: false,
             events_error: None,
             mix: Vec::new(),
+            breaker: Vec::new(),
         }
     }
 

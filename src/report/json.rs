@@ -76,6 +76,7 @@ pub fn to_value(s: &Summary) -> Value {
         "thresholds": s.thresholds,
         "expected_errors": s.expected_errors(),
         "mix": s.mix,
+        "breaker": s.breaker,
         "lifecycle": s.lifecycle,
         "timing": s.timing,
         "timeline": s.timeline,

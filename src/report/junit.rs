@@ -198,6 +198,7 @@ mod tests {
             interrupted: false,
             events_error: None,
             mix: Vec::new(),
+            breaker: Vec::new(),
         }
     }
 

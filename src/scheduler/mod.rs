@@ -50,11 +50,39 @@ async fn worker<C: HttpClient>(
             if i > 0 && !plan.between.is_zero() && !executor.wait_between(plan.between).await {
                 return;
             }
-            let mut run = executor.start(index as u32);
-            let end = executor.run_flow(&mut run).await;
-            let wait_first = matches!(end, FlowEnd::Completed);
-            let executor = executor.clone();
-            cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
+            // Each order runs in its own task: a panic fails that order, not the batch.
+            let flow = tokio::spawn({
+                let executor = executor.clone();
+                async move {
+                    let mut run = executor.start(index as u32);
+                    let end = executor.run_flow(&mut run).await;
+                    (run, end)
+                }
+            });
+            match flow.await {
+                Ok((run, end)) => {
+                    let wait_first = matches!(end, FlowEnd::Completed);
+                    let executor = executor.clone();
+                    cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
+                }
+                Err(e) => {
+                    let reason = panic_message(e);
+                    tracing::error!(order = index, reason, "order task failed");
+                    let end = FlowEnd::Failed {
+                        step: "internal".into(),
+                        reason,
+                    };
+                    let took = std::time::Duration::ZERO;
+                    executor
+                        .recorder
+                        .record(Record::FlowEnded {
+                            order: index as u32,
+                            end,
+                            took,
+                        })
+                        .await;
+                }
+            }
         }
         let took = started.elapsed();
         executor
@@ -65,5 +93,20 @@ async fn worker<C: HttpClient>(
             })
             .await;
         tracing::debug!(batch = b, ?took, "batch finished");
+    }
+}
+
+/// The text of a task's panic, for the report.
+fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => {
+            let text = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            format!("internal error while running this order: {text}")
+        }
+        Err(e) => format!("order task ended: {e}"),
     }
 }

@@ -41,6 +41,8 @@ pub struct Spec {
     pub auth: Option<Auth>,
     /// Stop starting new actions after this long (users then finish and clean up).
     pub duration: Option<Duration>,
+    /// Circuit breaker per endpoint: consecutive failures that open it (0 = off) and how long it stays open.
+    pub breaker: (u32, Duration),
     /// Command-line options the script declares (`--users 100`), for `--help`.
     pub options: Vec<ScriptOption>,
 }

@@ -13,6 +13,7 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("scenario", |name: &str| Spec {
         name: name.to_owned(),
         terminal: vec!["Ended".into(), "Cancelled".into()],
+        breaker: (10, std::time::Duration::from_secs(5)),
         ..Spec::default()
     });
     engine.register_fn("description", |s: &mut Spec, text: &str| {
@@ -37,6 +38,17 @@ pub fn register(engine: &mut Engine) {
     });
     engine.register_fn("http", http);
     engine.register_fn("auth", auth);
+    engine.register_fn("breaker", |s: &mut Spec, options: Map| -> RResult<()> {
+        let o = Options::new(options, "breaker", &["failures", "open_for"])?;
+        if let Some(n) = o.int("failures")? {
+            s.breaker.0 = u32::try_from(n)
+                .map_err(|_| format!("breaker.failures: 0 (off) or more, got {n}"))?;
+        }
+        if let Some(d) = o.duration("open_for")? {
+            s.breaker.1 = d;
+        }
+        Ok(())
+    });
     engine.register_fn("duration", |s: &mut Spec, d: Dynamic| -> RResult<()> {
         s.duration = Some(super::duration(&d, "duration")?).filter(|d| !d.is_zero());
         Ok(())

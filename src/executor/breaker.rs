@@ -1,0 +1,209 @@
+//! A circuit breaker per endpoint (step name): after a run of failures that
+//! say the target is unwell (no connection, timeout, 5xx, 429) it opens and
+//! requests wait instead of hammering the target; after `open_for` one probe
+//! is let through (half-open); its success closes the breaker, its failure
+//! opens it again. Waiting rather than failing keeps every order tracked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Breaker settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker (0 = never).
+    pub failures: u32,
+    /// How long it stays open before a probe (already scaled by speed).
+    pub open_for: Duration,
+}
+
+/// A state change, for the recorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Requests flow.
+    Closed,
+    /// Requests wait.
+    Open,
+    /// One probe is out.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// The name in logs and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen,
+}
+
+/// One endpoint's breaker.
+#[derive(Debug)]
+pub struct Breaker {
+    config: BreakerConfig,
+    state: Mutex<State>,
+}
+
+/// What `admit` decided.
+pub enum Admit {
+    /// Send; `Some` when the breaker just changed state (to half-open).
+    Go(Option<BreakerState>),
+    /// The token was cancelled while waiting.
+    Cancelled,
+}
+
+impl Breaker {
+    /// A closed breaker.
+    pub fn new(config: BreakerConfig) -> Self {
+        Breaker {
+            config,
+            state: Mutex::new(State::Closed { failures: 0 }),
+        }
+    }
+
+    /// Waits until a request may go: at once when closed; when open, until
+    /// `open_for` has passed and this caller is the probe; when half-open,
+    /// until the probe's result is known.
+    pub async fn admit(&self, token: &CancellationToken) -> Admit {
+        loop {
+            let wait = {
+                let mut state = self.state.lock().expect("breaker lock");
+                match *state {
+                    State::Closed { .. } => return Admit::Go(None),
+                    State::Open { until } if Instant::now() >= until => {
+                        *state = State::HalfOpen;
+                        return Admit::Go(Some(BreakerState::HalfOpen));
+                    }
+                    State::Open { until } => until.saturating_duration_since(Instant::now()),
+                    State::HalfOpen => Duration::from_millis(20)
+                        .min(self.config.open_for.max(Duration::from_millis(1))),
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = token.cancelled() => return Admit::Cancelled,
+            }
+        }
+    }
+
+    /// Notes a result; returns the new state if it changed.
+    pub fn record(&self, healthy: bool) -> Option<BreakerState> {
+        if self.config.failures == 0 {
+            return None;
+        }
+        let mut state = self.state.lock().expect("breaker lock");
+        let open = State::Open {
+            until: Instant::now() + self.config.open_for,
+        };
+        match (&mut *state, healthy) {
+            (State::Closed { failures }, true) => {
+                *failures = 0;
+                None
+            }
+            (State::Closed { failures }, false) => {
+                *failures += 1;
+                if *failures >= self.config.failures {
+                    *state = open;
+                    Some(BreakerState::Open)
+                } else {
+                    None
+                }
+            }
+            (State::HalfOpen, true) | (State::Open { .. }, true) => {
+                *state = State::Closed { failures: 0 };
+                Some(BreakerState::Closed)
+            }
+            (State::HalfOpen, false) => {
+                *state = open;
+                Some(BreakerState::Open)
+            }
+            (State::Open { .. }, false) => None,
+        }
+    }
+}
+
+/// The breakers of a run, one per endpoint, created on first use.
+#[derive(Debug)]
+pub struct Breakers {
+    config: BreakerConfig,
+    map: Mutex<HashMap<Arc<str>, Arc<Breaker>>>,
+}
+
+impl Breakers {
+    /// No breakers yet.
+    pub fn new(config: BreakerConfig) -> Self {
+        Breakers {
+            config,
+            map: Mutex::default(),
+        }
+    }
+
+    /// The breaker of `endpoint`.
+    pub fn get(&self, endpoint: &Arc<str>) -> Arc<Breaker> {
+        let mut map = self.map.lock().expect("breakers lock");
+        map.entry(endpoint.clone())
+            .or_insert_with(|| Arc::new(Breaker::new(self.config)))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker() -> Breaker {
+        Breaker::new(BreakerConfig {
+            failures: 3,
+            open_for: Duration::from_millis(50),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn it_opens_after_a_run_of_failures_and_closes_after_a_good_probe() {
+        let b = breaker();
+        let token = CancellationToken::new();
+        assert_eq!(b.record(false), None);
+        assert_eq!(b.record(true), None, "a success resets the run");
+        assert_eq!((b.record(false), b.record(false)), (None, None));
+        assert_eq!(b.record(false), Some(BreakerState::Open));
+        let started = Instant::now();
+        let Admit::Go(change) = b.admit(&token).await else {
+            panic!("not cancelled")
+        };
+        assert_eq!(change, Some(BreakerState::HalfOpen));
+        assert!(
+            started.elapsed() >= Duration::from_millis(50),
+            "waited for open_for"
+        );
+        assert_eq!(b.record(true), Some(BreakerState::Closed));
+        assert!(matches!(b.admit(&token).await, Admit::Go(None)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_probe_opens_it_again_and_waiting_stops_on_cancel() {
+        let b = breaker();
+        for _ in 0..3 {
+            b.record(false);
+        }
+        let token = CancellationToken::new();
+        assert!(matches!(
+            b.admit(&token).await,
+            Admit::Go(Some(BreakerState::HalfOpen))
+        ));
+        assert_eq!(b.record(false), Some(BreakerState::Open));
+        token.cancel();
+        assert!(matches!(b.admit(&token).await, Admit::Cancelled));
+    }
+}
