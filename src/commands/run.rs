@@ -137,6 +137,7 @@ pub async fn execute(
         abort,
         deadline: plan.duration.map(|d| tokio::time::Instant::now() + d),
         breakers: crate::executor::Breakers::new(plan.breaker),
+        limits: crate::executor::RateLimits::new(&plan.rate_limits),
     });
     scheduler::run(executor).await;
     let mut summary = summary.await.expect("the recorder task does not panic");

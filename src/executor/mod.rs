@@ -5,11 +5,13 @@
 mod breaker;
 mod cleanup;
 mod journey;
+mod limit;
 mod poll;
 mod request;
 mod retry;
 
 pub use breaker::{BreakerConfig, BreakerState, Breakers};
+pub use limit::RateLimits;
 pub use retry::backoff;
 
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct Executor<C> {
     pub deadline: Option<tokio::time::Instant>,
     /// One circuit breaker per endpoint.
     pub breakers: Breakers,
+    /// Requests-per-second limits by step.
+    pub limits: RateLimits,
 }
 
 /// One order in progress: its variables, id and state. Moves from the flow into cleanup.

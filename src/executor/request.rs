@@ -66,6 +66,7 @@ impl<C: HttpClient> Executor<C> {
                 Admit::Go(Some(state)) => self.breaker_changed(&r.name, state).await,
                 Admit::Go(None) => {}
             }
+            self.limits.wait(&r.name).await;
             let at = SystemTime::now();
             let in_flight = &self.recorder.metrics().in_flight;
             in_flight.inc();

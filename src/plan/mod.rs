@@ -310,6 +310,10 @@ pub struct Plan {
     pub parallel: usize,
     /// Pause between orders inside a batch (scaled).
     pub between: Duration,
+    /// Batch workers start one by one over this long (scaled).
+    pub ramp: Duration,
+    /// Most requests per second by step name (`*`: all together); not scaled.
+    pub rate_limits: Vec<(Arc<str>, f64)>,
     /// Variable holding an order's id on the target.
     pub track_id: Arc<str>,
     /// Payload fields that templates use.
@@ -539,6 +543,28 @@ pub fn compile(
             }
         }
     }
+    let mut names = BTreeSet::new();
+    for f in &flows {
+        request_names(&f.steps, &mut names);
+        for r in f
+            .cleanup
+            .iter()
+            .flat_map(|c| c.steps.iter().chain(&c.verify))
+        {
+            names.insert(r.name.to_string());
+        }
+    }
+    for (step, _) in &spec.rate_limits {
+        if step != "*" && !names.contains(step) {
+            return Err(invalid(
+                "rate_limit",
+                format!(
+                    "no step named `{step}`; steps: {} (or `*` for all requests)",
+                    names.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
     // Checked last: the payload closure may read parameters too.
     params.check_all_read()?;
     Ok(Plan {
@@ -552,6 +578,12 @@ pub fn compile(
         batches,
         parallel,
         between: scale(spec.batches.between),
+        ramp: scale(spec.batches.ramp),
+        rate_limits: spec
+            .rate_limits
+            .iter()
+            .map(|(n, r)| (n.as_str().into(), *r))
+            .collect(),
         track_id: spec.track.id.as_str().into(),
         payload_vars: payload_vars.into_iter().map(|s: String| s.into()).collect(),
         terminal: spec.terminal.iter().map(|s| s.as_str().into()).collect(),
@@ -702,6 +734,23 @@ impl Compiler<'_> {
             error_rate: c.error_rate,
             errors,
         })
+    }
+}
+
+/// Every request step's name, journeys' actions included.
+fn request_names(steps: &[Step], out: &mut BTreeSet<String>) {
+    for s in steps {
+        match s {
+            Step::Request(r) | Step::Poll(Poll { request: r, .. }) => {
+                out.insert(r.name.to_string());
+            }
+            Step::Choose(c) => {
+                for a in c.actions.iter().chain(&c.errors) {
+                    request_names(&a.steps, out);
+                }
+            }
+            Step::Pause { .. } => {}
+        }
     }
 }
 

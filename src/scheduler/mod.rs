@@ -17,8 +17,20 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>) {
     let next = Arc::new(AtomicUsize::new(0));
     let cleanups = TaskTracker::new();
     let mut workers = JoinSet::new();
-    for _ in 0..executor.plan.parallel.min(executor.plan.batches.len()) {
-        workers.spawn(worker(executor.clone(), next.clone(), cleanups.clone()));
+    let workers_n = executor.plan.parallel.min(executor.plan.batches.len());
+    for i in 0..workers_n {
+        // Ramp: worker i joins after i/n of the ramp time, so load grows gradually.
+        let delay = executor.plan.ramp.mul_f64(i as f64 / workers_n as f64);
+        let (executor, next, cleanups) = (executor.clone(), next.clone(), cleanups.clone());
+        workers.spawn(async move {
+            if !delay.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = executor.stop.cancelled() => return,
+                }
+            }
+            worker(executor, next, cleanups).await
+        });
     }
     while let Some(result) = workers.join_next().await {
         if let Err(e) = result {

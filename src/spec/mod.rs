@@ -43,6 +43,8 @@ pub struct Spec {
     pub duration: Option<Duration>,
     /// Circuit breaker per endpoint: consecutive failures that open it (0 = off) and how long it stays open.
     pub breaker: (u32, Duration),
+    /// Most requests per second, by step name (`*` for all requests together).
+    pub rate_limits: Vec<(String, f64)>,
     /// Command-line options the script declares (`--users 100`), for `--help`.
     pub options: Vec<ScriptOption>,
 }
@@ -127,6 +129,8 @@ pub struct Batches {
     pub parallel: i64,
     /// Pause between one order's flow and the next order's create inside a batch.
     pub between: Duration,
+    /// Start with one batch worker and add the rest evenly over this long.
+    pub ramp: Duration,
 }
 
 impl Default for Batches {
@@ -135,6 +139,7 @@ impl Default for Batches {
             size: 20,
             parallel: 5,
             between: Duration::ZERO,
+            ramp: Duration::ZERO,
         }
     }
 }

@@ -23,6 +23,7 @@ pub async fn start_orders(error_rate: f64) -> (Running, OrderBook) {
         accept_delay_max: Duration::from_millis(5),
         error_rate,
         seed: 7,
+        ..OrdersConfig::default()
     };
     builtin::start_orders("127.0.0.1:0".parse().unwrap(), config)
         .await

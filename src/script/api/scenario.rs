@@ -38,6 +38,24 @@ pub fn register(engine: &mut Engine) {
     });
     engine.register_fn("http", http);
     engine.register_fn("auth", auth);
+    engine.register_fn(
+        "rate_limit",
+        |s: &mut Spec, step: &str, per_second: Dynamic| -> RResult<()> {
+            let rate = per_second
+                .as_float()
+                .or_else(|_| per_second.as_int().map(|i| i as f64))
+                .map_err(|t| format!("rate_limit: requests per second is a number, got {t}"))?;
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(format!(
+                    "rate_limit(\"{step}\"): requests per second must be above 0, got {rate}"
+                )
+                .into());
+            }
+            s.rate_limits.retain(|(name, _)| name != step);
+            s.rate_limits.push((step.to_owned(), rate));
+            Ok(())
+        },
+    );
     engine.register_fn("breaker", |s: &mut Spec, options: Map| -> RResult<()> {
         let o = Options::new(options, "breaker", &["failures", "open_for"])?;
         if let Some(n) = o.int("failures")? {
@@ -97,7 +115,10 @@ fn population(s: &mut Spec, options: Map) -> RResult<()> {
 }
 
 fn batches(s: &mut Spec, options: Map) -> RResult<()> {
-    let o = Options::new(options, "batches", &["size", "parallel", "between"])?;
+    let o = Options::new(options, "batches", &["size", "parallel", "between", "ramp"])?;
+    if let Some(ramp) = o.duration("ramp")? {
+        s.batches.ramp = ramp;
+    }
     if let Some(size) = o.int("size")? {
         s.batches.size = size;
     }

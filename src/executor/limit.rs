@@ -1,0 +1,75 @@
+//! Per-step rate limits (requests per second), to protect the target.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// The limiters of a run: by step name, and `*` for all requests together.
+#[derive(Default)]
+pub struct RateLimits {
+    by_step: HashMap<Arc<str>, DefaultDirectRateLimiter>,
+    all: Option<DefaultDirectRateLimiter>,
+}
+
+impl RateLimits {
+    /// One limiter per configured rate.
+    pub fn new(rates: &[(Arc<str>, f64)]) -> Self {
+        let mut limits = RateLimits::default();
+        for (step, rate) in rates {
+            let limiter = limiter(*rate);
+            if &**step == "*" {
+                limits.all = Some(limiter);
+            } else {
+                limits.by_step.insert(step.clone(), limiter);
+            }
+        }
+        limits
+    }
+
+    /// Waits until `step` may send another request.
+    pub async fn wait(&self, step: &Arc<str>) {
+        if let Some(all) = &self.all {
+            all.until_ready().await;
+        }
+        if let Some(l) = self.by_step.get(step) {
+            l.until_ready().await;
+        }
+    }
+}
+
+/// A limiter of `rate` per second. The burst is about 2 ms worth of requests
+/// (at least 1): a burst equal to the rate would let a whole second's worth
+/// through at once, and a burst of 1 under-delivers at high rates because of
+/// the 1 ms timer (DEPS.md, governor).
+fn limiter(rate: f64) -> DefaultDirectRateLimiter {
+    let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
+    let burst = NonZeroU32::new(((rate * 0.002).ceil() as u32).max(1)).expect("at least 1");
+    let quota = Quota::with_period(period)
+        .expect("a positive period")
+        .allow_burst(burst);
+    RateLimiter::direct(quota)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_limit_spaces_requests_out() {
+        let limits = RateLimits::new(&[("create".into(), 100.0)]);
+        let step: Arc<str> = "create".into();
+        let started = std::time::Instant::now();
+        for _ in 0..21 {
+            limits.wait(&step).await;
+        }
+        // 21 requests at 100/s: the first goes at once, the last after ~200 ms.
+        assert!(
+            started.elapsed() >= Duration::from_millis(180),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The target goes away mid-run and comes back: the breaker opens, then
+//! closes, and every order still ends terminal.
+
+use std::time::Duration;
+
+use runner::builtin::{self, OrderBook, OrdersConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::util::{day_in_life, text};
+
+fn config() -> OrdersConfig {
+    OrdersConfig {
+        accept_delay_min: Duration::from_millis(1),
+        accept_delay_max: Duration::from_millis(5),
+        ..OrdersConfig::default()
+    }
+}
+
+/// Serves `book` on `addr` until `stop` is cancelled.
+async fn serve(
+    addr: std::net::SocketAddr,
+    book: OrderBook,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("bind the target's port");
+    let router = builtin::orders::router(book, config());
+    tokio::spawn(async move {
+        let _ = builtin::serve(listener, router, stop.cancelled_owned()).await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_stops_and_comes_back_opens_then_closes_the_breaker() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let book = OrderBook::new();
+    let stop = CancellationToken::new();
+    let first = serve(addr, book.clone(), stop.clone()).await;
+    let out = tempfile::tempdir().unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args([
+            day_in_life().to_str().unwrap(),
+            "--target",
+            &format!("http://{addr}"),
+            "--speed",
+            "100",
+            "--set",
+            "simulation.totalOrders=60",
+            "--set",
+            "simulation.activatedCount=40",
+            "--set",
+            "simulation.batchSize=6",
+            "--set",
+            "simulation.parallelBatches=10",
+            // Retries outlast the outage, so no create is given up on.
+            "--set",
+            "api.retryMax=40",
+            "-q",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while book.stats().total < 15 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the run never got going");
+    // Outage: nothing listens on the port for a while.
+    stop.cancel();
+    first.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stop = CancellationToken::new();
+    let second = serve(addr, book.clone(), stop.clone()).await;
+
+    let run = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the run completes once the target is back")
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    let states: Vec<&str> = report["breaker"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        states.contains(&"open"),
+        "the breaker never opened: {states:?}\n{}",
+        text(&run)
+    );
+    assert_eq!(states.last(), Some(&"closed"), "{states:?}");
+    let stats = book.stats();
+    assert_eq!(
+        report["orders"]["created"], stats.total,
+        "every order on the target is tracked"
+    );
+    assert_eq!(
+        stats.by_status.terminal(),
+        stats.total,
+        "all terminal: {stats:?}"
+    );
+    assert_eq!(report["orders"]["stranded"], 0);
+    stop.cancel();
+    second.await.unwrap();
+}
