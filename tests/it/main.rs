@@ -20,3 +20,12 @@ mod report;
 
 // The user-traffic scenario against the built-in users target.
 mod users;
+
+// Every bad input a user can give: exit code, a clear message, no panic (docs/troubleshooting.md).
+mod bad_input;
+
+// The target goes away and comes back: circuit breaker, nothing lost.
+mod resilience;
+
+// Fault injection on the built-in orders target (500s, dropped connections, stalls): nothing is lost.
+mod faults;
