@@ -76,7 +76,11 @@ impl<C: HttpClient> Executor<C> {
                 Err(e) => (None, transport(&e), e.is_retryable()),
                 Ok(resp) if !r.accepts(resp.status) => {
                     let retryable = resp.status >= 500 || resp.status == 429;
-                    let reason = format!("HTTP {} {}", resp.status, snippet(&resp.body));
+                    let reason = format!(
+                        "HTTP {} {}",
+                        resp.status,
+                        snippet(&resp.body, &self.plan.secrets)
+                    );
                     (
                         Some(resp.status),
                         Checked {
@@ -237,7 +241,11 @@ impl<C: HttpClient> Executor<C> {
             shown.push(if i == 0 { '?' } else { '&' });
             shown.push_str(k);
             shown.push('=');
-            shown.push_str(v);
+            shown.push_str(if is_secret(k, &self.plan.secrets) {
+                "[redacted]"
+            } else {
+                v
+            });
         }
         let http = HttpRequest {
             method: r.method.clone(),
@@ -269,7 +277,10 @@ impl<C: HttpClient> Executor<C> {
                 Err(e) => {
                     return Checked {
                         outcome: Outcome::BadJson,
-                        reason: Some(format!("response is not JSON ({e}): {}", snippet(body))),
+                        reason: Some(format!(
+                            "response is not JSON ({e}): {}",
+                            snippet(body, &self.plan.secrets)
+                        )),
                         met: false,
                     };
                 }
@@ -284,7 +295,7 @@ impl<C: HttpClient> Executor<C> {
                     reason: Some(format!(
                         "capture `{var}`: no `{}` in response {}",
                         path.as_str(),
-                        snippet(body)
+                        snippet(body, &self.plan.secrets)
                     )),
                     met: false,
                 };
@@ -313,7 +324,7 @@ impl<C: HttpClient> Executor<C> {
                         reason: Some(format!(
                             "no state field `{}` in response {}",
                             path.as_str(),
-                            snippet(body)
+                            snippet(body, &self.plan.secrets)
                         )),
                         met: false,
                     };
@@ -364,12 +375,12 @@ fn transport(e: &ClientError) -> Checked {
 }
 
 /// The start of a body, for error messages.
-fn snippet(body: &[u8]) -> String {
+fn snippet(body: &[u8], secrets: &[Arc<str>]) -> String {
     // Secrets in a JSON answer (tokens, passwords) must not reach reports or logs.
     let redacted;
     let body = match serde_json::from_slice::<Value>(body) {
         Ok(mut json) => {
-            redact(&mut json);
+            redact(&mut json, secrets);
             redacted = json.to_string();
             redacted.as_bytes()
         }
@@ -384,23 +395,29 @@ fn snippet(body: &[u8]) -> String {
     }
 }
 
-/// Replaces the values of keys that name a secret (token, password, secret).
-fn redact(value: &mut Value) {
+/// Whether a field or parameter name holds a secret: it mentions token,
+/// password, secret or authorization, or the script marked it with `s.secret(name)`.
+fn is_secret(name: &str, secrets: &[Arc<str>]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["token", "password", "secret", "authorization"]
+        .iter()
+        .any(|s| lower.contains(s))
+        || secrets.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// Replaces the values of secret fields.
+fn redact(value: &mut Value, secrets: &[Arc<str>]) {
     match value {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
-                let key = key.to_ascii_lowercase();
-                if ["token", "password", "secret", "authorization"]
-                    .iter()
-                    .any(|s| key.contains(s))
-                {
+                if is_secret(key, secrets) {
                     *v = Value::String("[redacted]".into());
                 } else {
-                    redact(v);
+                    redact(v, secrets);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact),
+        Value::Array(items) => items.iter_mut().for_each(|v| redact(v, secrets)),
         _ => {}
     }
 }
@@ -409,10 +426,13 @@ fn redact(value: &mut Value) {
 mod tests {
     #[test]
     fn secrets_in_answers_are_redacted_from_messages() {
-        let body = br#"{"access_token":"eyJabc","user":{"password":"p","name":"x"},"items":[{"refresh_token":"r"}]}"#;
-        let text = super::snippet(body);
+        let body = br#"{"access_token":"eyJabc","user":{"password":"p","name":"x","nickname":"s"},"items":[{"refresh_token":"r"}]}"#;
+        let text = super::snippet(body, &["nickname".into()]);
         assert!(
-            !text.contains("eyJabc") && !text.contains("\"p\"") && !text.contains("\"r\""),
+            !text.contains("eyJabc")
+                && !text.contains("\"p\"")
+                && !text.contains("\"r\"")
+                && !text.contains("\"s\""),
             "{text}"
         );
         assert!(

@@ -314,6 +314,8 @@ pub struct Plan {
     pub ramp: Duration,
     /// Most requests per second by step name (`*`: all together); not scaled.
     pub rate_limits: Vec<(Arc<str>, f64)>,
+    /// Names whose values are redacted (besides token/password/secret/authorization).
+    pub secrets: Vec<Arc<str>>,
     /// Variable holding an order's id on the target.
     pub track_id: Arc<str>,
     /// Payload fields that templates use.
@@ -579,6 +581,7 @@ pub fn compile(
         parallel,
         between: scale(spec.batches.between),
         ramp: scale(spec.batches.ramp),
+        secrets: spec.secrets.iter().map(|s| s.as_str().into()).collect(),
         rate_limits: spec
             .rate_limits
             .iter()

@@ -45,6 +45,8 @@ pub struct Spec {
     pub breaker: (u32, Duration),
     /// Most requests per second, by step name (`*` for all requests together).
     pub rate_limits: Vec<(String, f64)>,
+    /// Field and query-parameter names whose values are redacted in events, logs and reports.
+    pub secrets: Vec<String>,
     /// Command-line options the script declares (`--users 100`), for `--help`.
     pub options: Vec<ScriptOption>,
 }

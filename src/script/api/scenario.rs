@@ -38,6 +38,9 @@ pub fn register(engine: &mut Engine) {
     });
     engine.register_fn("http", http);
     engine.register_fn("auth", auth);
+    engine.register_fn("secret", |s: &mut Spec, name: &str| {
+        s.secrets.push(name.to_owned())
+    });
     engine.register_fn(
         "rate_limit",
         |s: &mut Spec, step: &str, per_second: Dynamic| -> RResult<()> {
