@@ -109,24 +109,39 @@ pub enum Builtin {
 
 /// `runner serve`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Faults (orders): every request except GET /stats first waits --latency, then meets \
+at most one fault: dropped (--drop-rate), stalled (--stall-rate) or answered 500 \
+(--error-rate). A fault is served before the request changes anything, so a failed \
+create never creates an order. Shares add up to at most 1.
+Users target: --latency and --error-rate apply; --drop-rate and --stall-rate are orders-only.")]
 pub struct ServeArgs {
     /// Which target.
     pub kind: Builtin,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: std::net::SocketAddr,
-    /// Random delay before a created order turns Accepted, as MIN..MAX.
+    /// Orders: random delay before a created order turns Accepted, as MIN..MAX.
     #[arg(long, default_value = "1s..3s", value_name = "MIN..MAX")]
     pub accept_delay: String,
-    /// Share (0..1) of requests answered 500 without doing anything (orders: creates only).
-    #[arg(long, default_value_t = 0.0)]
+    /// Delay added before answering every request (orders: all but /stats), as MIN..MAX.
+    #[arg(long, default_value = "0s", value_name = "MIN..MAX")]
+    pub latency: String,
+    /// Share (0..1) of requests answered 500 without doing anything (orders: all routes but /stats).
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
     pub error_rate: f64,
+    /// Orders only: share (0..1) of requests whose connection is closed without any answer.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub drop_rate: f64,
+    /// Orders only: share (0..1) of requests answered 504 only after --stall-delay, doing nothing.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    pub stall_rate: f64,
+    /// Orders only: how long a stalled request waits (longer than the client's timeout).
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub stall_delay: String,
     /// Users target: requests per second allowed per token or client (0 = no limit).
     #[arg(long, default_value_t = 0)]
     pub rate_limit: u32,
-    /// Users target: delay added to every API request, as MIN..MAX.
-    #[arg(long, default_value = "0s", value_name = "MIN..MAX")]
-    pub latency: String,
     /// Seed of the target's random draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

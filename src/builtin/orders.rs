@@ -1,15 +1,36 @@
 //! The built-in orders target: an in-memory order book with the real order
 //! lifecycle (Pending → Accepted → Activated → Ended, or Cancelled), asynchronous
-//! acceptance after a random delay, and injected failures, served over the order
+//! acceptance after a random delay, and injected faults, served over the order
 //! API described in DESIGN.md.
+//!
+//! Fault injection, so a runner's resilience can be tried against real failures.
+//! Every request except `GET /stats` first waits the configured latency, then
+//! meets at most one fault, drawn from one seeded generator:
+//!
+//! - **drop**: the connection is closed without any answer (the client sees the
+//!   connection closed or reset, promptly);
+//! - **stall**: nothing for `stall_delay` (default 60 s, longer than a client's
+//!   usual timeout), then `504 {"error": "injected stall"}`;
+//! - **error**: `500 {"error": "injected failure"}` at once.
+//!
+//! A fault is decided, and served, before the request touches any state: a
+//! dropped, stalled or failed create never creates an order, a failed cancel
+//! never cancels. That keeps the target's own counters an exact check of the
+//! client. Real systems may differ: they can fail *after* committing (a create
+//! that succeeded although the client saw a timeout or a reset), which a client
+//! retrying non-idempotent calls must be ready for; this target does not play
+//! that case.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{Method, StatusCode, Uri};
@@ -17,6 +38,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hyper::body::Frame;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::ser::SerializeMap;
@@ -24,15 +46,32 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 /// How the orders target behaves: acceptance latency and fault injection.
+///
+/// The three fault shares are drawn from one uniform number per request, in the
+/// order drop, stall, error: with shares adding up to at most 1 each is exact;
+/// above 1, the later ones get what is left.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrdersConfig {
     /// Shortest wait before a created order turns Accepted.
     pub accept_delay_min: Duration,
     /// Longest wait before a created order turns Accepted.
     pub accept_delay_max: Duration,
-    /// Share (0.0..=1.0) of creates answered 500 before anything is created.
+    /// Shortest delay added before answering every request except `/stats`.
+    pub latency_min: Duration,
+    /// Longest delay added before answering every request except `/stats`.
+    pub latency_max: Duration,
+    /// Share (0.0..=1.0) of requests (all routes but `/stats`) answered 500 before
+    /// anything is done.
     pub error_rate: f64,
-    /// Seed of the delay and failure draws, so a run can be reproduced.
+    /// Share (0.0..=1.0) of requests (all routes but `/stats`) whose connection is
+    /// closed without any answer, before anything is done.
+    pub drop_rate: f64,
+    /// Share (0.0..=1.0) of requests (all routes but `/stats`) answered only after
+    /// `stall_delay`, with a 504, and without anything done.
+    pub stall_rate: f64,
+    /// How long a stalled request waits before its 504.
+    pub stall_delay: Duration,
+    /// Seed of the delay and fault draws, so a run can be reproduced.
     pub seed: u64,
 }
 
@@ -41,7 +80,12 @@ impl Default for OrdersConfig {
         Self {
             accept_delay_min: Duration::from_secs(1),
             accept_delay_max: Duration::from_secs(3),
+            latency_min: Duration::ZERO,
+            latency_max: Duration::ZERO,
             error_rate: 0.0,
+            drop_rate: 0.0,
+            stall_rate: 0.0,
+            stall_delay: Duration::from_secs(60),
             seed: 0,
         }
     }
@@ -369,44 +413,147 @@ impl OrderBook {
     }
 }
 
-/// Acceptance delays and failure injection, drawn from one seeded generator.
+/// What the target does with one request (all routes but `/stats`), decided
+/// before the request touches any state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// Served normally.
+    Pass,
+    /// Answered 500 at once.
+    Error,
+    /// Connection closed without an answer.
+    Drop,
+    /// Answered 504 after the stall delay.
+    Stall,
+}
+
+/// One request's draw: the latency to add, then what happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Decision {
+    latency: Duration,
+    fault: Fault,
+}
+
+/// Acceptance delays, latency and fault injection, drawn from one seeded generator.
 #[derive(Debug)]
 struct Chaos {
     delay_min: Duration,
     delay_max: Duration,
-    error_rate: f64,
+    latency_min: Duration,
+    latency_max: Duration,
+    /// Upper bounds of the cumulative shares: drop, then stall, then error.
+    drop_below: f64,
+    stall_below: f64,
+    error_below: f64,
+    stall_delay: Duration,
     rng: Mutex<ChaCha8Rng>,
+}
+
+/// `(a, b)` in ascending order.
+fn ordered(a: Duration, b: Duration) -> (Duration, Duration) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// A share clamped into 0.0..=1.0; NaN counts as 0.
+fn share(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    }
+}
+
+/// A uniform draw in `min..=max`.
+fn between(rng: &mut ChaCha8Rng, min: Duration, max: Duration) -> Duration {
+    if min == max {
+        return min;
+    }
+    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(rng.random_range(nanos(min)..=nanos(max)))
 }
 
 impl Chaos {
     fn new(config: &OrdersConfig) -> Self {
-        let (delay_min, delay_max) = if config.accept_delay_min <= config.accept_delay_max {
-            (config.accept_delay_min, config.accept_delay_max)
-        } else {
-            (config.accept_delay_max, config.accept_delay_min)
-        };
-        let error_rate = if config.error_rate.is_nan() {
-            0.0
-        } else {
-            config.error_rate.clamp(0.0, 1.0)
-        };
+        let (delay_min, delay_max) = ordered(config.accept_delay_min, config.accept_delay_max);
+        let (latency_min, latency_max) = ordered(config.latency_min, config.latency_max);
+        let drop_below = share(config.drop_rate);
+        let stall_below = (drop_below + share(config.stall_rate)).min(1.0);
+        let error_below = (stall_below + share(config.error_rate)).min(1.0);
         Self {
             delay_min,
             delay_max,
-            error_rate,
+            latency_min,
+            latency_max,
+            drop_below,
+            stall_below,
+            error_below,
+            stall_delay: config.stall_delay,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
         }
     }
 
-    /// Decides one create: `None` means inject a failure, `Some(d)` means accept after `d`.
-    fn draw(&self) -> Option<Duration> {
-        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.error_rate > 0.0 && rng.random_bool(self.error_rate) {
-            return None;
+    fn rng(&self) -> MutexGuard<'_, ChaCha8Rng> {
+        self.rng.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Decides one request. A target without latency or faults draws nothing, so
+    /// its acceptance delays are the same whatever the traffic.
+    fn decide(&self) -> Decision {
+        let latency_fixed = self.latency_min == self.latency_max;
+        if latency_fixed && self.error_below == 0.0 {
+            return Decision {
+                latency: self.latency_min,
+                fault: Fault::Pass,
+            };
         }
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let (lo, hi) = (nanos(self.delay_min), nanos(self.delay_max));
-        Some(Duration::from_nanos(rng.random_range(lo..=hi)))
+        let mut rng = self.rng();
+        let latency = between(&mut rng, self.latency_min, self.latency_max);
+        let fault = if self.error_below == 0.0 {
+            Fault::Pass
+        } else {
+            let u: f64 = rng.random(); // 0.0..1.0, so a share of 1.0 always hits
+            if u < self.drop_below {
+                Fault::Drop
+            } else if u < self.stall_below {
+                Fault::Stall
+            } else if u < self.error_below {
+                Fault::Error
+            } else {
+                Fault::Pass
+            }
+        };
+        Decision { latency, fault }
+    }
+
+    /// How long a new order stays Pending.
+    fn accept_delay(&self) -> Duration {
+        between(&mut self.rng(), self.delay_min, self.delay_max)
+    }
+}
+
+/// A response body that fails on its first poll, before any byte is sent.
+///
+/// hyper (HTTP/1.1) keeps the status line in its write buffer until the body's
+/// first frame is ready; when the body fails instead, it gives up the connection
+/// and drops the socket with the buffer unsent. The client sees the connection
+/// closed (or reset) without any answer, at once. This is how a drop is served
+/// through axum, whose handlers never see the socket. Over HTTP/2 the same body
+/// resets only the stream, after the headers.
+#[derive(Debug)]
+struct Severed;
+
+impl hyper::body::Body for Severed {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        Poll::Ready(Some(Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "injected drop",
+        ))))
     }
 }
 
@@ -418,9 +565,10 @@ struct AppState {
 
 /// The order API over `book`, behaving as `config` says.
 pub fn router(book: OrderBook, config: OrdersConfig) -> Router {
+    let chaos = Arc::new(Chaos::new(&config));
     let state = AppState {
         book: book.clone(),
-        chaos: Arc::new(Chaos::new(&config)),
+        chaos: chaos.clone(),
     };
     Router::new()
         .route("/operation/payload", post(create_order))
@@ -431,6 +579,8 @@ pub fn router(book: OrderBook, config: OrdersConfig) -> Router {
         .route("/stats", get(stats))
         .fallback(no_route)
         .with_state(state)
+        // Outermost last: every request is counted, dropped and stalled ones too.
+        .layer(middleware::from_fn_with_state(chaos, inject_faults))
         .layer(middleware::from_fn_with_state(book, count_request))
 }
 
@@ -505,15 +655,41 @@ async fn count_request(State(book): State<OrderBook>, request: Request, next: Ne
     next.run(request).await
 }
 
+/// Latency, then at most one fault, for every route but `/stats`; a request
+/// that meets a fault never reaches its handler, so no state changes.
+async fn inject_faults(State(chaos): State<Arc<Chaos>>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/stats" {
+        return next.run(request).await;
+    }
+    let Decision { latency, fault } = chaos.decide();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let (method, path) = (request.method(), request.uri().path());
+    match fault {
+        Fault::Pass => next.run(request).await,
+        Fault::Error => {
+            tracing::debug!(%method, path, "injected failure");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure")
+        }
+        Fault::Drop => {
+            tracing::debug!(%method, path, "injected drop");
+            Response::new(Body::new(Severed))
+        }
+        Fault::Stall => {
+            tracing::debug!(%method, path, delay = ?chaos.stall_delay, "injected stall");
+            tokio::time::sleep(chaos.stall_delay).await;
+            error(StatusCode::GATEWAY_TIMEOUT, "injected stall")
+        }
+    }
+}
+
 async fn create_order(State(app): State<AppState>, body: Bytes) -> Response {
     let payload = match json_object(&body) {
         Ok(map) => map,
         Err(bad) => return bad.into_response(),
     };
-    let Some(delay) = app.chaos.draw() else {
-        tracing::debug!("injected failure on create");
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
-    };
+    let delay = app.chaos.accept_delay();
     let order = app.book.create(Value::Object(payload));
     tracing::debug!(id = %order.id, ?delay, "order created");
     let book = app.book.clone();
@@ -816,39 +992,157 @@ mod tests {
         assert_eq!(book.get(&id).unwrap().status, Cancelled);
     }
 
+    fn faulty(drop_rate: f64, stall_rate: f64, error_rate: f64) -> OrdersConfig {
+        OrdersConfig {
+            drop_rate,
+            stall_rate,
+            error_rate,
+            seed: 7,
+            ..OrdersConfig::default()
+        }
+    }
+
+    /// How often each fault came up in `n` decisions.
+    fn tally(chaos: &Chaos, n: u32) -> HashMap<&'static str, f64> {
+        let mut counts = HashMap::new();
+        for _ in 0..n {
+            let name = match chaos.decide().fault {
+                Fault::Pass => "pass",
+                Fault::Error => "error",
+                Fault::Drop => "drop",
+                Fault::Stall => "stall",
+            };
+            *counts.entry(name).or_insert(0.0) += 1.0 / f64::from(n);
+        }
+        counts
+    }
+
+    fn near(counts: &HashMap<&str, f64>, name: &str, want: f64) {
+        let got = counts.get(name).copied().unwrap_or(0.0);
+        assert!((got - want).abs() < 0.02, "{name}: {got} vs {want}");
+    }
+
     #[test]
-    fn chaos_draws_are_reproducible_from_the_seed_and_stay_in_range() {
+    fn accept_delays_are_reproducible_from_the_seed_and_stay_in_range() {
         let config = OrdersConfig {
             accept_delay_min: Duration::from_millis(10),
             accept_delay_max: Duration::from_millis(20),
-            error_rate: 0.5,
             seed: 7,
+            ..OrdersConfig::default()
         };
-        let draws = |c: &Chaos| (0..50).map(|_| c.draw()).collect::<Vec<_>>();
+        let draws = |c: &Chaos| (0..50).map(|_| c.accept_delay()).collect::<Vec<_>>();
         let a = draws(&Chaos::new(&config));
         assert_eq!(a, draws(&Chaos::new(&config)));
-        assert!(a.iter().any(Option::is_none) && a.iter().any(Option::is_some));
-        for d in a.into_iter().flatten() {
+        assert!(a.iter().any(|d| *d != a[0]), "the delays vary");
+        for d in a {
             assert!((config.accept_delay_min..=config.accept_delay_max).contains(&d));
         }
     }
 
     #[test]
-    fn chaos_tolerates_swapped_delays_and_out_of_range_error_rates() {
+    fn fault_draws_are_reproducible_from_the_seed() {
         let config = OrdersConfig {
+            latency_min: Duration::from_millis(1),
+            latency_max: Duration::from_millis(9),
+            ..faulty(0.1, 0.1, 0.3)
+        };
+        let draws = |c: &Chaos| (0..200).map(|_| c.decide()).collect::<Vec<_>>();
+        let a = draws(&Chaos::new(&config));
+        assert_eq!(a, draws(&Chaos::new(&config)));
+        let other = draws(&Chaos::new(&OrdersConfig { seed: 8, ..config }));
+        assert_ne!(a, other);
+    }
+
+    #[test]
+    fn each_fault_comes_up_at_its_share() {
+        let counts = tally(&Chaos::new(&faulty(0.05, 0.1, 0.2)), 20_000);
+        near(&counts, "drop", 0.05);
+        near(&counts, "stall", 0.1);
+        near(&counts, "error", 0.2);
+        near(&counts, "pass", 0.65);
+    }
+
+    #[test]
+    fn a_share_of_one_always_hits_and_zero_never_does() {
+        for (config, always) in [
+            (faulty(1.0, 0.0, 0.0), Fault::Drop),
+            (faulty(0.0, 1.0, 0.0), Fault::Stall),
+            (faulty(0.0, 0.0, 1.0), Fault::Error),
+            (faulty(0.0, 0.0, 0.0), Fault::Pass),
+        ] {
+            let chaos = Chaos::new(&config);
+            for _ in 0..200 {
+                assert_eq!(chaos.decide().fault, always, "{config:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn shares_above_one_in_total_go_to_drop_then_stall_then_error() {
+        let counts = tally(&Chaos::new(&faulty(0.6, 0.3, 0.5)), 20_000);
+        near(&counts, "drop", 0.6);
+        near(&counts, "stall", 0.3);
+        near(&counts, "error", 0.1);
+        near(&counts, "pass", 0.0);
+    }
+
+    #[test]
+    fn out_of_range_and_nan_shares_are_clamped_and_swapped_ranges_tolerated() {
+        let chaos = Chaos::new(&OrdersConfig {
             accept_delay_min: Duration::from_millis(5),
             accept_delay_max: Duration::from_millis(1),
-            error_rate: f64::NAN,
-            seed: 1,
-        };
-        let chaos = Chaos::new(&config);
-        let d = chaos.draw().unwrap();
-        assert!(d >= Duration::from_millis(1) && d <= Duration::from_millis(5));
-        let always = Chaos::new(&OrdersConfig {
-            error_rate: 3.0,
-            ..config
+            latency_min: Duration::from_millis(4),
+            latency_max: Duration::from_millis(2),
+            ..faulty(f64::NAN, -1.0, 3.0)
         });
-        assert_eq!(always.draw(), None);
+        for _ in 0..100 {
+            let d = chaos.accept_delay();
+            assert!(d >= Duration::from_millis(1) && d <= Duration::from_millis(5));
+            let Decision { latency, fault } = chaos.decide();
+            assert!(latency >= Duration::from_millis(2) && latency <= Duration::from_millis(4));
+            assert_eq!(fault, Fault::Error);
+        }
+    }
+
+    #[test]
+    fn latency_is_drawn_in_range_and_a_fixed_one_is_exact() {
+        let chaos = Chaos::new(&OrdersConfig {
+            latency_min: Duration::from_millis(10),
+            latency_max: Duration::from_millis(20),
+            ..OrdersConfig::default()
+        });
+        let lat: Vec<Duration> = (0..100).map(|_| chaos.decide().latency).collect();
+        assert!(
+            lat.iter()
+                .all(|d| (Duration::from_millis(10)..=Duration::from_millis(20)).contains(d))
+        );
+        assert!(lat.iter().any(|d| *d != lat[0]));
+        let fixed = Chaos::new(&OrdersConfig {
+            latency_min: Duration::from_millis(3),
+            latency_max: Duration::from_millis(3),
+            ..OrdersConfig::default()
+        });
+        assert_eq!(
+            fixed.decide(),
+            Decision {
+                latency: Duration::from_millis(3),
+                fault: Fault::Pass
+            }
+        );
+    }
+
+    #[test]
+    fn a_target_without_faults_draws_nothing_for_requests() {
+        let config = OrdersConfig {
+            accept_delay_min: Duration::from_millis(1),
+            accept_delay_max: Duration::from_millis(100),
+            ..OrdersConfig::default()
+        };
+        let (quiet, busy) = (Chaos::new(&config), Chaos::new(&config));
+        for _ in 0..10 {
+            assert_eq!(busy.decide().fault, Fault::Pass);
+            assert_eq!(quiet.accept_delay(), busy.accept_delay());
+        }
     }
 
     // ---- HTTP ----------------------------------------------------------------
@@ -857,8 +1151,8 @@ mod tests {
         OrdersConfig {
             accept_delay_min: Duration::ZERO,
             accept_delay_max: Duration::from_millis(10),
-            error_rate: 0.0,
             seed: 42,
+            ..OrdersConfig::default()
         }
     }
 
@@ -1039,13 +1333,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn injected_failures_are_500_and_create_nothing() {
+    async fn injected_failures_are_500_on_every_route_but_stats_and_change_nothing() {
         let config = OrdersConfig {
             error_rate: 1.0,
             ..fast_config()
         };
         let (running, book, client) = server(config).await;
         let base = running.url.clone();
+        // Put there behind the server's back: the API cannot create it.
+        let id = book.create(json!({})).id;
+        book.accept(&id).unwrap();
         for _ in 0..3 {
             let (code, body) = post(
                 &client,
@@ -1056,10 +1353,139 @@ mod tests {
             assert_eq!(code, 500);
             assert_eq!(body, json!({ "error": "injected failure" }));
         }
-        let (_, stats) = get_json(&client, format!("{base}/stats")).await;
-        assert_eq!(stats["total"], 0);
-        assert_eq!(book.stats().total, 0);
+        for route in ["activate", "cancel", "end"] {
+            let (code, body) =
+                post(&client, format!("{base}/{route}"), json!({ "orderId": id })).await;
+            assert_eq!(
+                (code, &body),
+                (500, &json!({ "error": "injected failure" }))
+            );
+        }
+        let (code, _) = get_json(&client, format!("{base}/details?orderId={id}")).await;
+        assert_eq!(code, 500);
+        let (code, stats) = get_json(&client, format!("{base}/stats")).await;
+        assert_eq!(code, 200);
+        assert_eq!(stats["total"], 1);
+        assert_eq!(book.get(&id).unwrap().status, Accepted, "no transition ran");
+        assert_eq!(book.stats().total, 1);
+        assert_eq!(book.stats().requests, 8);
+        running.stop().await;
+    }
+
+    /// Sends one raw HTTP/1.1 request and returns every byte the server sent back
+    /// before closing (a reset counts as nothing sent).
+    async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> Vec<u8> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer))
+            .await
+            .expect("the connection is closed promptly");
+        match read {
+            Ok(_) => answer,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => answer,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dropped_request_gets_no_answer_at_all_and_creates_nothing() {
+        let config = OrdersConfig {
+            drop_rate: 1.0,
+            ..fast_config()
+        };
+        let (running, book, client) = server(config).await;
+        let body = "{\"orderNumber\": \"ORD-1\"}";
+        let request = format!(
+            "POST /operation/payload HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&raw_exchange(running.addr, &request).await),
+            "",
+            "not a single byte"
+        );
+        let get = "GET /details?orderId=ord-1 HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n";
+        assert!(raw_exchange(running.addr, get).await.is_empty());
+
+        // What an HTTP client sees: a failed request, at once, not a timeout.
+        let started = std::time::Instant::now();
+        let err = client
+            .post(format!("{}/operation/payload", running.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(!err.is_timeout() && err.is_request(), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+
+        // /stats is never dropped.
+        let (code, stats) = get_json(&client, format!("{}/stats", running.url)).await;
+        assert_eq!((code, &stats["total"]), (200, &json!(0)));
         assert_eq!(book.stats().requests, 4);
+        running.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_stalled_request_outlasts_a_short_timeout_then_is_504_and_creates_nothing() {
+        let config = OrdersConfig {
+            stall_rate: 1.0,
+            stall_delay: Duration::from_millis(300),
+            ..fast_config()
+        };
+        let (running, book, client) = server(config).await;
+        let url = format!("{}/operation/payload", running.url);
+        let err = client
+            .post(&url)
+            .timeout(Duration::from_millis(100))
+            .body("{}")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+
+        let started = std::time::Instant::now();
+        let (code, body) = post(&client, url, json!({})).await;
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!((code, body), (504, json!({ "error": "injected stall" })));
+        let started = std::time::Instant::now();
+        let (code, _) = get_json(&client, format!("{}/stats", running.url)).await;
+        assert_eq!(code, 200);
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "/stats never stalls"
+        );
+        assert_eq!(book.stats().total, 0);
+        running.stop().await;
+    }
+
+    #[tokio::test]
+    async fn latency_delays_every_route_but_stats() {
+        let config = OrdersConfig {
+            latency_min: Duration::from_millis(150),
+            latency_max: Duration::from_millis(200),
+            ..fast_config()
+        };
+        let (running, book, client) = server(config).await;
+        let started = std::time::Instant::now();
+        let (code, _) = post(
+            &client,
+            format!("{}/operation/payload", running.url),
+            json!({}),
+        )
+        .await;
+        assert_eq!(code, 202);
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        let started = std::time::Instant::now();
+        let (code, _) = get_json(&client, format!("{}/details?orderId=ord-1", running.url)).await;
+        assert_eq!(code, 200);
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        let started = std::time::Instant::now();
+        let (code, _) = get_json(&client, format!("{}/stats", running.url)).await;
+        assert_eq!(code, 200);
+        assert!(started.elapsed() < Duration::from_millis(150));
+        assert_eq!(book.stats().total, 1);
         running.stop().await;
     }
 

@@ -6,15 +6,22 @@ use crate::builtin::{self, OrdersConfig, UsersConfig};
 use crate::cli::{Builtin, ServeArgs};
 use crate::error::Error;
 
+/// How long Ctrl-C waits for in-flight requests (a stalled one may take a minute).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Serves the chosen target until Ctrl-C.
 pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     let (min, max) = delay_range(&args.accept_delay)?;
-    if !(0.0..=1.0).contains(&args.error_rate) {
-        return Err(Error::Usage(format!(
-            "--error-rate: a share between 0.0 and 1.0, got {}",
-            args.error_rate
-        )));
-    }
+    let (latency_min, latency_max) = delay_range(&args.latency)?;
+    let error_rate = share("--error-rate", args.error_rate)?;
+    let drop_rate = share("--drop-rate", args.drop_rate)?;
+    let stall_rate = share("--stall-rate", args.stall_rate)?;
+    let stall_delay = humantime::parse_duration(args.stall_delay.trim()).map_err(|e| {
+        Error::Usage(format!(
+            "--stall-delay: invalid duration {:?} ({e}); expected e.g. 60s",
+            args.stall_delay
+        ))
+    })?;
     let io = |source| Error::Io {
         what: "cannot listen on",
         path: args.addr.to_string().into(),
@@ -22,10 +29,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     };
     let running = match args.kind {
         Builtin::Orders => {
+            let total = drop_rate + stall_rate + error_rate;
+            if total > 1.0 + 1e-9 {
+                return Err(Error::Usage(format!(
+                    "--drop-rate, --stall-rate and --error-rate add up to {total}; \
+                     a request meets at most one fault, so together at most 1.0"
+                )));
+            }
             let config = OrdersConfig {
                 accept_delay_min: min,
                 accept_delay_max: max,
-                error_rate: args.error_rate,
+                latency_min,
+                latency_max,
+                error_rate,
+                drop_rate,
+                stall_rate,
+                stall_delay,
                 seed: args.seed,
             };
             builtin::start_orders(args.addr, config)
@@ -34,10 +53,16 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 .0
         }
         Builtin::Users => {
-            let (latency_min, latency_max) = delay_range(&args.latency)?;
+            for (flag, rate) in [("--drop-rate", drop_rate), ("--stall-rate", stall_rate)] {
+                if rate > 0.0 {
+                    return Err(Error::Usage(format!(
+                        "{flag} is for the orders target only; the users target has --latency and --error-rate"
+                    )));
+                }
+            }
             let config = UsersConfig {
                 rate_limit: args.rate_limit,
-                error_rate: args.error_rate,
+                error_rate,
                 latency_min,
                 latency_max,
                 seed: args.seed,
@@ -51,8 +76,25 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         args.kind, running.url
     );
     let _ = tokio::signal::ctrl_c().await;
-    running.stop().await;
+    // In-flight requests may finish; a stalled one is not waited for past the grace.
+    if tokio::time::timeout(STOP_GRACE, running.stop())
+        .await
+        .is_err()
+    {
+        eprintln!("runner: requests still in flight after {STOP_GRACE:?}; closing them");
+    }
     Ok(())
+}
+
+/// Checks that `value` of `flag` is a share between 0 and 1.
+fn share(flag: &str, value: f64) -> Result<f64, Error> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::Usage(format!(
+            "{flag}: a share between 0.0 and 1.0 (0.05 = 5% of requests), got {value}"
+        )))
+    }
 }
 
 /// Parses `MIN..MAX` (or a single duration) into a range of durations.
@@ -93,5 +135,18 @@ mod tests {
         );
         assert!(delay_range("3s..1s").is_err());
         assert!(delay_range("soon").is_err());
+    }
+
+    #[test]
+    fn shares_outside_zero_to_one_are_refused_with_the_flag_named() {
+        assert_eq!(share("--drop-rate", 0.0).unwrap(), 0.0);
+        assert_eq!(share("--drop-rate", 1.0).unwrap(), 1.0);
+        for bad in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
+            let err = share("--stall-rate", bad).unwrap_err().to_string();
+            assert!(
+                err.contains("--stall-rate") && err.contains("between 0.0 and 1.0"),
+                "{err}"
+            );
+        }
     }
 }

@@ -73,7 +73,11 @@ impl<C: HttpClient> Executor<C> {
             let Sent { result, latency } = self.client.send(http.clone()).await;
             in_flight.dec();
             let (status, mut checked, retryable) = match result {
-                Err(e) => (None, transport(&e), e.is_retryable()),
+                Err(e) => (
+                    None,
+                    transport(&e, self.plan.http.timeout),
+                    e.is_retryable(),
+                ),
                 Ok(resp) if !r.accepts(resp.status) => {
                     let retryable = resp.status >= 500 || resp.status == 429;
                     let reason = format!(
@@ -352,7 +356,7 @@ impl<C: HttpClient> Executor<C> {
                 },
                 Err(e) => Checked {
                     outcome: Outcome::ScriptError,
-                    reason: Some(format!("poll check failed: {e}")),
+                    reason: Some(format!("poll check failed: {}", e.replace('\n', " "))),
                     met: false,
                 },
             },
@@ -360,16 +364,22 @@ impl<C: HttpClient> Executor<C> {
     }
 }
 
-fn transport(e: &ClientError) -> Checked {
+fn transport(e: &ClientError, timeout: std::time::Duration) -> Checked {
     let outcome = match e {
         ClientError::Timeout => Outcome::Timeout,
         ClientError::Connect(_) => Outcome::Connect,
         ClientError::BodyTooLarge { .. } => Outcome::BodyTooLarge,
         ClientError::Other(_) => Outcome::HttpError,
     };
+    let reason = match e {
+        ClientError::Timeout => {
+            format!("no answer within {timeout:?} (the http timeout, api.timeout)")
+        }
+        other => other.to_string(),
+    };
     Checked {
         outcome,
-        reason: Some(e.to_string()),
+        reason: Some(reason),
         met: false,
     }
 }

@@ -405,7 +405,7 @@ pub fn compile(
         .map_err(|e| match e {
             PlanError::Invalid { what, message } => {
                 let numbers: BTreeSet<String> = message
-                    .split(|c: char| !c.is_ascii_digit())
+                    .split(|c: char| !(c.is_ascii_digit() || c == '-'))
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect();

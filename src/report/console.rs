@@ -141,7 +141,7 @@ fn list(out: &mut impl Write, title: &str, orders: &[OrderRef]) -> io::Result<()
     if orders.len() > LIST_LIMIT {
         writeln!(
             out,
-            "  … and {} more (all listed in report.json)",
+            "  … and {} more (report.json lists them all when run with --out)",
             orders.len() - LIST_LIMIT
         )?;
     }
