@@ -96,6 +96,9 @@ pub struct RunArgs {
     /// Write the thresholds as a JUnit XML test suite to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Compile, generate every payload, print the batch layout and the planned timeline; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The built-in targets.

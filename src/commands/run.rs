@@ -57,6 +57,17 @@ pub struct Outputs {
 /// Runs the scenario selected on the command line.
 pub async fn run(args: RunArgs, display: Display) -> Result<RunOutcome, Error> {
     let plan = check::load(&args.scenario)?;
+    if args.dry_run {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "{plan}\n{}\ndry run: nothing was sent\n",
+            crate::plan::timeline(&plan)
+        );
+        return Ok(RunOutcome {
+            summary: Summary::default(),
+        });
+    }
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
     tokio::spawn(watch_ctrl_c(stop.clone(), abort.clone()));

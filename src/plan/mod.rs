@@ -4,9 +4,11 @@
 
 mod population;
 pub mod template;
+mod timeline;
 
 pub use population::{Arena, Batch, Order};
 pub use template::{JsonPath, JsonTemplate, Lookup, MissingVar, Template};
+pub use timeline::timeline;
 
 use std::collections::BTreeSet;
 use std::fmt;

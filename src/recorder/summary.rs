@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// Everything reports show about a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     /// Scenario name.
     pub scenario: String,

@@ -157,3 +157,32 @@ fn a_missing_script_and_a_bad_flag_exit_2() {
     let out = runner_sync(&["run", day_in_life().to_str().unwrap(), "--speed", "fast"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn a_dry_run_prints_the_layout_and_timeline_and_sends_nothing() {
+    // Nothing listens on port 1: a dry run must not notice.
+    let out = runner_sync(&[
+        day_in_life().to_str().unwrap(),
+        "--dry-run",
+        "--target",
+        "http://127.0.0.1:1",
+        "--speed",
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "population  200 orders",
+        "planned timeline",
+        "batch #0",
+        "estimated total: about",
+        "dry run: nothing was sent",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("runner: day_in_life"),
+        "no run started: {}",
+        text(&out)
+    );
+}
