@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use runner::commands::resume::Resume;
 use runner::commands::run::{Outputs, execute};
 use runner::config::Params;
 use runner::plan::{self, Options};
@@ -34,6 +35,7 @@ async fn main() -> miette::Result<()> {
         &Outputs::default(),
         CancellationToken::new(),
         CancellationToken::new(),
+        Resume::default(),
     )
     .await?;
     let s = &outcome.summary;

@@ -45,6 +45,8 @@ pub enum Command {
     Check(ScenarioArgs),
     /// Run a built-in target alone until Ctrl-C.
     Serve(ServeArgs),
+    /// Finish a run that was killed, from its --out folder (run.json, journal.jsonl, events.csv).
+    Resume(ResumeArgs),
 }
 
 /// What selects and parameterises a scenario.
@@ -99,6 +101,16 @@ pub struct RunArgs {
     /// Compile, generate every payload, print the batch layout and the planned timeline; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `runner resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The killed run's --out folder.
+    pub dir: PathBuf,
+    /// No live progress (the summary is still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// The built-in targets.
@@ -159,7 +171,7 @@ impl Cli {
     /// loaded. `--help` after a script shows those options too.
     pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, clap::Error> {
         let mut args: Vec<String> = args.into_iter().collect();
-        let known = ["run", "check", "serve", "help"];
+        let known = ["run", "check", "serve", "resume", "help"];
         if let Some(first) = args.get(1)
             && !first.starts_with('-')
             && !known.contains(&first.as_str())
@@ -221,7 +233,7 @@ impl Cli {
                 c.options = options;
                 c.help = help;
             }
-            Command::Serve(_) => {}
+            Command::Serve(_) | Command::Resume(_) => {}
         }
         Ok(cli)
     }

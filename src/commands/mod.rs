@@ -1,6 +1,7 @@
 //! One file per subcommand: wiring only, the logic lives in the pipeline modules.
 
 pub mod check;
+pub mod resume;
 pub mod run;
 pub mod serve;
 
@@ -18,6 +19,9 @@ pub async fn dispatch(cli: Cli, display: Display) -> Result<u8, Error> {
             .await
             .map(|outcome| outcome.exit_code()),
         Command::Check(args) => check::check(&args).map(|()| 0),
+        Command::Resume(args) => resume::resume(args, display)
+            .await
+            .map(|outcome| outcome.exit_code()),
         Command::Serve(args) => serve::serve(args).await.map(|()| 0),
     }
 }

@@ -10,12 +10,14 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::check;
+use super::resume::{JOURNAL, Manifest, Resume};
 use crate::builtin::{self, OrdersConfig, Running, UsersConfig};
 use crate::cli::RunArgs;
 use crate::client::Reqwest;
 use crate::error::{EXIT_FAILED, Error};
 use crate::executor::Executor;
 use crate::plan::{Plan, Target};
+use crate::recorder::journal::Journal;
 use crate::recorder::{EventsWriter, Metrics, Recorder, Started, Summary};
 use crate::report::console::plural;
 use crate::report::progress::{self, Display, Mode, Panel};
@@ -71,6 +73,9 @@ pub async fn run(args: RunArgs, display: Display) -> Result<RunOutcome, Error> {
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
     tokio::spawn(watch_ctrl_c(stop.clone(), abort.clone()));
+    if let Some(dir) = &args.out {
+        Manifest::new(&args.scenario, &plan)?.write(dir)?;
+    }
     let outputs = Outputs {
         out: args.out,
         junit: args.junit,
@@ -78,7 +83,7 @@ pub async fn run(args: RunArgs, display: Display) -> Result<RunOutcome, Error> {
         progress: Some(Mode::detect(args.quiet)),
         display,
     };
-    execute(plan, &outputs, stop, abort).await
+    execute(plan, &outputs, stop, abort, Resume::default()).await
 }
 
 /// Runs a compiled plan; `stop` and `abort` are the first and second Ctrl-C.
@@ -87,9 +92,10 @@ pub async fn execute(
     outputs: &Outputs,
     stop: CancellationToken,
     abort: CancellationToken,
+    resume: Resume,
 ) -> Result<RunOutcome, Error> {
     let plan = Arc::new(plan);
-    let events = open_outputs(outputs.out.as_deref())?;
+    let (events, journal) = open_outputs(outputs.out.as_deref(), resume.resuming)?;
     // Fail on an unwritable --junit path now, not after the whole run.
     if let Some(path) = &outputs.junit {
         std::fs::File::create(path).map_err(|source| Error::Io {
@@ -135,7 +141,7 @@ pub async fn execute(
         recorder,
         summary,
         live,
-    } = Recorder::start(plan.clone(), events, metrics);
+    } = Recorder::start(plan.clone(), events, metrics, resume.prefill);
     let progress = outputs
         .progress
         .map(|mode| progress::spawn(mode, panel(&plan), live, outputs.display.clone()));
@@ -149,8 +155,9 @@ pub async fn execute(
         deadline: plan.duration.map(|d| tokio::time::Instant::now() + d),
         breakers: crate::executor::Breakers::new(plan.breaker),
         limits: crate::executor::RateLimits::new(&plan.rate_limits),
+        journal,
     });
-    scheduler::run(executor).await;
+    scheduler::run(executor, resume.skip, resume.inflight).await;
     let mut summary = summary.await.expect("the recorder task does not panic");
     if let Some(progress) = progress {
         let _ = progress.await;
@@ -188,23 +195,41 @@ fn panel(plan: &Plan) -> Panel {
     }
 }
 
-/// Creates the output folder and opens events.csv before anything is sent,
-/// so a bad path fails the run at once rather than after it.
-fn open_outputs(out: Option<&Path>) -> Result<Option<EventsWriter>, Error> {
-    let Some(dir) = out else { return Ok(None) };
+/// Creates the output folder and opens events.csv and the journal before
+/// anything is sent, so a bad path fails the run at once rather than after it.
+fn open_outputs(
+    out: Option<&Path>,
+    append: bool,
+) -> Result<(Option<EventsWriter>, Option<Arc<Journal>>), Error> {
+    let Some(dir) = out else {
+        return Ok((None, None));
+    };
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         what: "cannot create output folder",
         path: dir.into(),
         source,
     })?;
     let path = dir.join("events.csv");
-    EventsWriter::create(&path)
-        .map(Some)
-        .map_err(|source| Error::Io {
-            what: "cannot create",
-            path,
-            source,
-        })
+    let events = if append {
+        EventsWriter::append(&path)
+    } else {
+        EventsWriter::create(&path)
+    }
+    .map_err(|source| Error::Io {
+        what: "cannot create",
+        path,
+        source,
+    })?;
+    let path = dir.join(JOURNAL);
+    if !append {
+        let _ = std::fs::remove_file(&path);
+    }
+    let journal = Journal::open(&path).map_err(|source| Error::Io {
+        what: "cannot create",
+        path,
+        source,
+    })?;
+    Ok((Some(events), Some(Arc::new(journal))))
 }
 
 /// The base URL to send to, and the built-in target serving it if there is one.
@@ -266,7 +291,7 @@ fn write_reports(summary: &Summary, outputs: &Outputs) -> Result<(), Error> {
 }
 
 /// The first SIGINT/SIGTERM stops new work and cleans up now; the second abandons cleanup.
-async fn watch_ctrl_c(stop: CancellationToken, abort: CancellationToken) {
+pub(super) async fn watch_ctrl_c(stop: CancellationToken, abort: CancellationToken) {
     if !signal().await {
         return;
     }

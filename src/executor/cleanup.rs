@@ -6,12 +6,19 @@ use std::time::Instant;
 use super::{Executor, OrderRun};
 use crate::client::HttpClient;
 use crate::plan::Cleanup;
+use crate::recorder::journal::Entry;
 use crate::recorder::{Record, Wait};
 
 impl<C: HttpClient> Executor<C> {
     /// Runs the order's cleanup rule. `wait_first` is false for failed or
     /// interrupted flows, which are cleaned up at once.
-    pub async fn cleanup(&self, mut run: OrderRun, wait_first: bool) {
+    pub async fn cleanup(&self, run: OrderRun, wait_first: bool) {
+        let n = self.plan.orders[run.index as usize].n;
+        self.cleanup_order(run, wait_first).await;
+        self.journal(Entry::Done { n });
+    }
+
+    async fn cleanup_order(&self, mut run: OrderRun, wait_first: bool) {
         if run.id.is_none() || self.is_terminal(&run) {
             return;
         }

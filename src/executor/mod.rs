@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::HttpClient;
 use crate::plan::{Lookup, Plan, Step};
+use crate::recorder::journal::{Entry, Journal};
 use crate::recorder::{FlowEnd, Record, Recorder, Wait};
 
 /// Shared by every worker of a run.
@@ -46,6 +47,8 @@ pub struct Executor<C> {
     pub breakers: Breakers,
     /// Requests-per-second limits by step.
     pub limits: RateLimits,
+    /// The lifecycle journal in `--out`, for `runner resume`.
+    pub journal: Option<Arc<Journal>>,
 }
 
 /// One order in progress: its variables, id and state. Moves from the flow into cleanup.
@@ -135,6 +138,16 @@ impl<C: HttpClient> Executor<C> {
         }
     }
 
+    /// An order an earlier run created (`runner resume`): its id and last state.
+    pub fn resumed(&self, index: u32, id: &str, state: Option<&str>) -> OrderRun {
+        let mut run = self.start(index);
+        run.id = Some(id.into());
+        run.vars
+            .set(self.plan.track_id.clone(), Value::String(id.to_owned()));
+        run.state = state.map(Into::into);
+        run
+    }
+
     /// Runs the order's flow to its end, failure or interruption.
     pub async fn run_flow(&self, run: &mut OrderRun) -> FlowEnd {
         let started = Instant::now();
@@ -155,7 +168,17 @@ impl<C: HttpClient> Executor<C> {
                 took: started.elapsed(),
             })
             .await;
+        self.journal(Entry::FlowEnd {
+            n: self.plan.orders[run.index as usize].n,
+        });
         end
+    }
+
+    /// Appends to the journal, when the run keeps one (`--out`).
+    fn journal(&self, entry: Entry) {
+        if let Some(j) = &self.journal {
+            j.write(&entry);
+        }
     }
 
     /// Runs steps in order; `nested` is true inside a journey's action.
@@ -235,6 +258,11 @@ impl<C: HttpClient> Executor<C> {
     async fn set_state(&self, run: &mut OrderRun, state: Arc<str>) {
         if run.state.as_ref() != Some(&state) {
             run.state = Some(state.clone());
+            let n = self.plan.orders[run.index as usize].n;
+            self.journal(Entry::State {
+                n,
+                state: state.to_string(),
+            });
             self.recorder
                 .record(Record::State {
                     order: run.index,

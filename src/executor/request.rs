@@ -11,6 +11,7 @@ use super::breaker::{Admit, BreakerState};
 use super::{Executor, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, Sent};
 use crate::plan::{Body, Lookup, MissingVar, Request, Until};
+use crate::recorder::journal::Entry;
 use crate::recorder::{Exchange, Outcome, Record, Wait};
 use std::sync::Arc;
 
@@ -49,6 +50,13 @@ impl<C: HttpClient> Executor<C> {
         let (mut http, shown_path) = prepare(run)?;
         let mut attempt = 0;
         let mut renewed = false;
+        // Written before the create goes out: after a crash, an order with an
+        // intent and no id may exist on the target, so resume will not create it again.
+        if run.id.is_none() && r.captures.iter().any(|(v, _)| *v == self.plan.track_id) {
+            self.journal(Entry::Intent {
+                n: self.plan.orders[run.index as usize].n,
+            });
+        }
         // Renewal logins are bookkeeping: outside the journey's budget and mix.
         if !run.renewing {
             run.sent += 1;
@@ -310,6 +318,11 @@ impl<C: HttpClient> Executor<C> {
                     other => other.to_string().into(),
                 };
                 run.id = Some(id.clone());
+                let n = self.plan.orders[run.index as usize].n;
+                self.journal(Entry::Created {
+                    n,
+                    id: id.to_string(),
+                });
                 self.recorder
                     .record(Record::Created {
                         order: run.index,

@@ -30,6 +30,7 @@ struct Row<'a> {
     latency_ms: String,
     outcome: &'a str,
     attempt: u32,
+    n: u32,
 }
 
 impl EventsWriter {
@@ -38,6 +39,19 @@ impl EventsWriter {
         Ok(EventsWriter {
             csv: csv::Writer::from_writer(BufWriter::new(File::create(path)?)),
         })
+    }
+
+    /// Appends to an existing file (for `runner resume`), without a second header.
+    pub fn append(path: &Path) -> io::Result<Self> {
+        let has_rows = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let csv = csv::WriterBuilder::new()
+            .has_headers(!has_rows)
+            .from_writer(BufWriter::new(file));
+        Ok(EventsWriter { csv })
     }
 
     /// Writes one row.
@@ -57,12 +71,70 @@ impl EventsWriter {
                 latency_ms: format!("{:.3}", x.latency.as_secs_f64() * 1000.0),
                 outcome: x.outcome.as_str(),
                 attempt: x.attempt,
+                n: order.n,
             })
-            .map_err(io::Error::other)
+            .map_err(io::Error::other)?;
+        // Flushed row by row: after a crash the file holds every answered request.
+        self.csv.flush()
     }
 
     /// Flushes buffered rows.
     pub fn flush(&mut self) -> io::Result<()> {
         self.csv.flush()
     }
+}
+
+/// The exchanges of an earlier events.csv (for `runner resume`), mapped to this
+/// plan's orders by sequence number; rows that do not fit are skipped.
+pub fn read(path: &Path, plan: &Plan) -> io::Result<Vec<Exchange>> {
+    #[derive(serde::Deserialize)]
+    struct In {
+        timestamp: String,
+        step: String,
+        method: String,
+        path: String,
+        status: Option<u16>,
+        latency_ms: f64,
+        outcome: String,
+        attempt: u32,
+        n: u32,
+    }
+    let index: std::collections::HashMap<u32, u32> = plan
+        .orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.n, i as u32))
+        .collect();
+    let mut reader = match csv::Reader::from_path(path) {
+        Ok(r) => r,
+        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::NotFound) =>
+        {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(io::Error::other(e)),
+    };
+    let mut out = Vec::new();
+    for row in reader.deserialize::<In>() {
+        let Ok(row) = row else { continue };
+        let (Some(&order), Some(outcome)) =
+            (index.get(&row.n), super::Outcome::from_name(&row.outcome))
+        else {
+            continue;
+        };
+        out.push(Exchange {
+            at: humantime::parse_rfc3339(&row.timestamp)
+                .unwrap_or(std::time::SystemTime::UNIX_EPOCH),
+            order,
+            step: row.step.as_str().into(),
+            method: row.method.as_str().into(),
+            path: row.path,
+            status: row.status,
+            latency: std::time::Duration::from_secs_f64(row.latency_ms.max(0.0) / 1000.0),
+            outcome,
+            attempt: row.attempt,
+            poll: false,
+            category: None,
+        });
+    }
+    Ok(out)
 }

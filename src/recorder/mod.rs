@@ -2,7 +2,8 @@
 //! one aggregator task, so workers never share a lock: the aggregator owns the
 //! HDR histograms, the per-order ledger and the events.csv writer.
 
-mod events;
+pub mod events;
+pub mod journal;
 mod ledger;
 mod metrics;
 mod prometheus;
@@ -75,6 +76,26 @@ impl Outcome {
             Outcome::ExpectedError => "expected_error",
             Outcome::Reauth => "reauth",
         }
+    }
+
+    /// The outcome named `name` in events.csv.
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        [
+            Outcome::Ok,
+            Outcome::Pending,
+            Outcome::UnexpectedStatus,
+            Outcome::CaptureMissing,
+            Outcome::BadJson,
+            Outcome::ScriptError,
+            Outcome::Timeout,
+            Outcome::Connect,
+            Outcome::BodyTooLarge,
+            Outcome::HttpError,
+            Outcome::ExpectedError,
+            Outcome::Reauth,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == name)
     }
 
     /// The error class this outcome counts under, or None when it is not an error.
@@ -314,13 +335,25 @@ pub struct Started {
 
 impl Recorder {
     /// Starts the aggregator; `events` receives one row per exchange.
-    pub fn start(plan: Arc<Plan>, events: Option<EventsWriter>, metrics: Arc<Metrics>) -> Started {
+    pub fn start(
+        plan: Arc<Plan>,
+        events: Option<EventsWriter>,
+        metrics: Arc<Metrics>,
+        prefill: Vec<Record>,
+    ) -> Started {
         let (tx, rx) = mpsc::channel(8192);
         let (live_tx, live) = watch::channel(Live {
             orders: plan.orders.len() as u64,
             ..Live::default()
         });
         let aggregator = Aggregator::new(plan, events, metrics.clone(), live_tx);
+        let mut aggregator = aggregator;
+        // What an earlier, killed run recorded (resume): counted, not written again.
+        let events = aggregator.events.take();
+        for record in prefill {
+            aggregator.absorb(record);
+        }
+        aggregator.events = events;
         let summary = tokio::spawn(aggregator.run(rx));
         Started {
             recorder: Recorder { tx, metrics },

@@ -13,15 +13,34 @@ use crate::executor::Executor;
 use crate::recorder::{FlowEnd, Record};
 
 /// Runs every batch, then waits for every cleanup.
-pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>) {
+///
+/// `skip` marks orders an earlier, killed run already started (`runner
+/// resume`); `inflight` are those with an id on the target that are not
+/// terminal: they go straight to their cleanup rule.
+pub async fn run<C: HttpClient>(
+    executor: Arc<Executor<C>>,
+    skip: Vec<bool>,
+    inflight: Vec<(u32, String, Option<String>)>,
+) {
     let next = Arc::new(AtomicUsize::new(0));
     let cleanups = TaskTracker::new();
+    for (index, id, state) in inflight {
+        let run = executor.resumed(index, &id, state.as_deref());
+        let executor = executor.clone();
+        cleanups.spawn(async move { executor.cleanup(run, false).await });
+    }
+    let skip = Arc::new(skip);
     let mut workers = JoinSet::new();
     let workers_n = executor.plan.parallel.min(executor.plan.batches.len());
     for i in 0..workers_n {
         // Ramp: worker i joins after i/n of the ramp time, so load grows gradually.
         let delay = executor.plan.ramp.mul_f64(i as f64 / workers_n as f64);
-        let (executor, next, cleanups) = (executor.clone(), next.clone(), cleanups.clone());
+        let (executor, next, cleanups, skip) = (
+            executor.clone(),
+            next.clone(),
+            cleanups.clone(),
+            skip.clone(),
+        );
         workers.spawn(async move {
             if !delay.is_zero() {
                 tokio::select! {
@@ -29,7 +48,7 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>) {
                     _ = executor.stop.cancelled() => return,
                 }
             }
-            worker(executor, next, cleanups).await
+            worker(executor, next, cleanups, skip).await
         });
     }
     while let Some(result) = workers.join_next().await {
@@ -46,6 +65,7 @@ async fn worker<C: HttpClient>(
     executor: Arc<Executor<C>>,
     next: Arc<AtomicUsize>,
     cleanups: TaskTracker,
+    skip: Arc<Vec<bool>>,
 ) {
     let plan = executor.plan.clone();
     loop {
@@ -58,6 +78,9 @@ async fn worker<C: HttpClient>(
         for (i, index) in batch.orders.clone().enumerate() {
             if executor.stop.is_cancelled() {
                 return;
+            }
+            if skip.get(index).copied().unwrap_or(false) {
+                continue;
             }
             if i > 0 && !plan.between.is_zero() && !executor.wait_between(plan.between).await {
                 return;

@@ -115,3 +115,116 @@ async fn a_target_that_stops_and_comes_back_opens_then_closes_the_breaker() {
     stop.cancel();
     second.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_with_sigkill_is_finished_by_resume_without_creating_twice() {
+    let (target, book) = crate::util::start_orders(0.0).await;
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    // Speed 20: a run of minutes, killed a few dozen orders in.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args([
+            day_in_life().to_str().unwrap(),
+            "--target",
+            &target.url,
+            "--speed",
+            "20",
+            "-q",
+            "--out",
+            dir,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while book.stats().by_status.terminal() < 5 || book.stats().total < 20 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the run never got going");
+    child.start_kill().unwrap(); // SIGKILL: no cleanup, no reports
+    child.wait().await.unwrap();
+    let before = book.stats();
+    assert!(
+        before.total < 200 && before.by_status.terminal() < before.total,
+        "killed mid-run: {before:?}"
+    );
+
+    let resumed = crate::util::runner(&["resume", dir, "-q"]).await;
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    let stats = book.stats();
+    let uncertain = report["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["reason"]
+                .as_str()
+                .unwrap()
+                .contains("killed while this order's create was in flight")
+        })
+        .count() as u64;
+    // Each order once: every create the target saw is in the report, and only the
+    // orders whose create was cut off by the kill were not sent again.
+    assert_eq!(
+        report["orders"]["created"],
+        stats.total,
+        "{}",
+        text(&resumed)
+    );
+    assert_eq!(
+        stats.total + uncertain,
+        200,
+        "{stats:?}, {uncertain} uncertain"
+    );
+    assert_eq!(
+        stats.by_status.terminal(),
+        stats.total,
+        "all terminal: {stats:?}"
+    );
+    assert_eq!(report["orders"]["stranded"], 0);
+    // The report covers the whole run: requests of both processes are counted.
+    let events = std::fs::read_to_string(out.path().join("events.csv")).unwrap();
+    assert_eq!(
+        events.lines().count() as u64 - 1,
+        report["requests"].as_u64().unwrap()
+    );
+    assert_eq!(
+        resumed.status.code(),
+        Some(if uncertain == 0 { 0 } else { 1 }),
+        "{}",
+        text(&resumed)
+    );
+    target.stop().await;
+}
+
+#[test]
+fn a_run_against_the_built_in_target_cannot_be_resumed() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let run = crate::util::runner_sync(&[
+        day_in_life().to_str().unwrap(),
+        "--speed",
+        "1000",
+        "-q",
+        "--out",
+        dir,
+        "--set",
+        "simulation.totalOrders=4",
+        "--set",
+        "simulation.activatedCount=2",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let resume = crate::util::runner_sync(&["resume", dir]);
+    assert_eq!(resume.status.code(), Some(2), "{}", text(&resume));
+    assert!(
+        crate::util::stderr_flat(&resume).contains("nothing to resume"),
+        "{}",
+        text(&resume)
+    );
+}
