@@ -348,6 +348,16 @@ impl OrderBook {
         self.lock().orders.get(id).cloned()
     }
 
+    /// The order whose payload field `orderNumber` is `number` (lets a client
+    /// that lost an order's id, e.g. after a crash, find it again).
+    pub fn find_by_number(&self, number: &str) -> Option<Order> {
+        self.lock()
+            .orders
+            .values()
+            .find(|o| o.fields.get("orderNumber").and_then(Value::as_str) == Some(number))
+            .cloned()
+    }
+
     /// Applies `action` to order `id`, returning the order after the transition.
     pub fn apply(&self, id: &str, action: Action) -> Result<Order, TransitionError> {
         let mut state = self.lock();
@@ -710,6 +720,8 @@ async fn create_order(State(app): State<AppState>, body: Bytes) -> Response {
 struct DetailsQuery {
     #[serde(rename = "orderId")]
     order_id: Option<String>,
+    #[serde(rename = "orderNumber")]
+    order_number: Option<String>,
 }
 
 async fn details(
@@ -717,7 +729,22 @@ async fn details(
     query: Result<Query<DetailsQuery>, QueryRejection>,
 ) -> Response {
     let id = match query {
-        Ok(Query(DetailsQuery { order_id: Some(id) })) if !id.is_empty() => id,
+        Ok(Query(DetailsQuery {
+            order_id: Some(id), ..
+        })) if !id.is_empty() => id,
+        // Lookup by order number (not in the reference API; used by `runner resume`).
+        Ok(Query(DetailsQuery {
+            order_number: Some(n),
+            ..
+        })) if !n.is_empty() => {
+            return match app.book.find_by_number(&n) {
+                Some(order) => Json(order).into_response(),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    format!("no order with orderNumber {n}"),
+                ),
+            };
+        }
         Ok(_) => {
             return error(StatusCode::BAD_REQUEST, "missing query parameter orderId");
         }

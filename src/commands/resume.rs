@@ -20,6 +20,7 @@ use crate::plan::{Plan, Target};
 use crate::recorder::journal::{self, Known};
 use crate::recorder::{FlowEnd, Record, events};
 use crate::report::progress::{Display, Mode};
+use crate::scheduler::Carryover;
 
 /// The journal's file name in the output folder.
 pub const JOURNAL: &str = "journal.jsonl";
@@ -85,10 +86,8 @@ pub struct Resume {
     pub resuming: bool,
     /// Records of the earlier run, counted before anything new.
     pub prefill: Vec<Record>,
-    /// Orders (by index) not to run again.
-    pub skip: Vec<bool>,
-    /// Orders (by index) with an id and not terminal: (index, id, last state).
-    pub inflight: Vec<(u32, String, Option<String>)>,
+    /// What the scheduler must finish.
+    pub carry: Carryover,
 }
 
 /// Continues the run recorded in `args.dir`.
@@ -143,9 +142,9 @@ pub async fn resume(args: ResumeArgs, display: Display) -> Result<RunOutcome, Er
     eprintln!(
         "runner: resuming {}: {} orders already started, {} to bring to a terminal state, {} not started yet",
         dir.display(),
-        resume.skip.iter().filter(|s| **s).count(),
-        resume.inflight.len(),
-        resume.skip.iter().filter(|s| !**s).count()
+        resume.carry.skip.iter().filter(|s| **s).count(),
+        resume.carry.inflight.len() + resume.carry.uncertain.len(),
+        resume.carry.skip.iter().filter(|s| !**s).count()
     );
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
@@ -168,9 +167,9 @@ fn plan_resume(
 ) -> Resume {
     let mut resume = Resume {
         resuming: true,
-        skip: vec![false; plan.orders.len()],
         ..Resume::default()
     };
+    resume.carry.skip = vec![false; plan.orders.len()];
     resume
         .prefill
         .extend(exchanges.into_iter().map(Record::Exchange));
@@ -179,7 +178,7 @@ fn plan_resume(
             continue;
         };
         let index = index as u32;
-        resume.skip[index as usize] = k.intent || k.id.is_some();
+        resume.carry.skip[index as usize] = k.intent || k.id.is_some();
         if let Some(id) = &k.id {
             resume.prefill.push(Record::Created {
                 order: index,
@@ -197,8 +196,15 @@ fn plan_resume(
             .as_deref()
             .is_some_and(|s| plan.terminal.iter().any(|t| &**t == s));
         match &k.id {
-            Some(id) if !terminal => resume.inflight.push((index, id.clone(), k.state.clone())),
+            Some(id) if !terminal => {
+                resume
+                    .carry
+                    .inflight
+                    .push((index, id.clone(), k.state.clone()))
+            }
             Some(_) => {}
+            // The create went out and no answer was journaled: look it up if the scenario can.
+            None if k.intent && plan.recover.is_some() => resume.carry.uncertain.push(index),
             None if k.intent => {
                 // The create went out and no answer was journaled: it may exist on the target.
                 let reason = "the run was killed while this order's create was in flight: it may exist on the target \

@@ -157,7 +157,7 @@ pub async fn execute(
         limits: crate::executor::RateLimits::new(&plan.rate_limits),
         journal,
     });
-    scheduler::run(executor, resume.skip, resume.inflight).await;
+    scheduler::run(executor, resume.carry).await;
     let mut summary = summary.await.expect("the recorder task does not panic");
     if let Some(progress) = progress {
         let _ = progress.await;

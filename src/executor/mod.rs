@@ -97,6 +97,8 @@ pub struct StepFailure {
     pub reason: String,
     /// Whether asking again later may help (a poll keeps going on these).
     pub transient: bool,
+    /// The last HTTP status, when an answer came.
+    pub status: Option<u16>,
 }
 
 impl<C: HttpClient> Executor<C> {
@@ -135,6 +137,19 @@ impl<C: HttpClient> Executor<C> {
             rng: ChaCha8Rng::seed_from_u64(
                 self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ),
+        }
+    }
+
+    /// Looks an order up with the scenario's `recover` request (`runner resume`).
+    pub async fn recover(&self, run: &mut OrderRun) -> Recovery {
+        let Some(r) = &self.plan.recover else {
+            return Recovery::Unknown("the scenario has no s.recover(...) request".into());
+        };
+        match self.request(run, r, &self.stop).await {
+            Ok(_) if run.id.is_some() => Recovery::Found,
+            Ok(_) => Recovery::Unknown(format!("`{}` answered without the order's id", r.name)),
+            Err(f) if f.status == Some(404) => Recovery::Absent,
+            Err(f) => Recovery::Unknown(f.reason),
         }
     }
 
@@ -286,6 +301,16 @@ fn step_name(step: &Step) -> Arc<str> {
         Step::Pause { .. } => "pause".into(),
         Step::Choose(_) => "journey".into(),
     }
+}
+
+/// What looking up an order with a lost id found.
+pub enum Recovery {
+    /// It exists; its id is now known.
+    Found,
+    /// The target does not have it: it was never created.
+    Absent,
+    /// The lookup failed; why.
+    Unknown(String),
 }
 
 /// Why a list of steps stopped early.

@@ -41,6 +41,7 @@ impl<C: HttpClient> Executor<C> {
                         started.elapsed()
                     ),
                     transient: false,
+                    status: None,
                 });
             }
             if !self
@@ -57,6 +58,7 @@ impl<C: HttpClient> Executor<C> {
                 return Err(StepFailure {
                     reason: "interrupted".into(),
                     transient: false,
+                    status: None,
                 });
             }
         }

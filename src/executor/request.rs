@@ -45,6 +45,7 @@ impl<C: HttpClient> Executor<C> {
             self.prepare(run, r).map_err(|e| StepFailure {
                 reason: e.to_string(),
                 transient: false,
+                status: None,
             })
         };
         let (mut http, shown_path) = prepare(run)?;
@@ -69,6 +70,7 @@ impl<C: HttpClient> Executor<C> {
                     return Err(StepFailure {
                         reason: "interrupted".into(),
                         transient: false,
+                        status: None,
                     });
                 }
                 Admit::Go(Some(state)) => self.breaker_changed(&r.name, state).await,
@@ -152,6 +154,7 @@ impl<C: HttpClient> Executor<C> {
                     return Err(StepFailure {
                         reason: format!("{reason}; getting a new token failed"),
                         transient: false,
+                        status: None,
                     });
                 }
                 renewed = true;
@@ -173,11 +176,16 @@ impl<C: HttpClient> Executor<C> {
                 return Err(StepFailure {
                     reason: format!("{reason}{tries}"),
                     transient,
+                    status,
                 });
             }
             let wait = backoff(self.plan.http.retry_backoff, attempt, &mut run.rng);
             if !self.wait(Wait::RetryBackoff, wait, token).await {
-                return Err(StepFailure { reason, transient });
+                return Err(StepFailure {
+                    reason,
+                    transient,
+                    status,
+                });
             }
         }
     }

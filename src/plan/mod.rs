@@ -318,6 +318,8 @@ pub struct Plan {
     pub rate_limits: Vec<(Arc<str>, f64)>,
     /// Names whose values are redacted (besides token/password/secret/authorization).
     pub secrets: Vec<Arc<str>>,
+    /// Finds an order whose id was lost (see [`spec::Spec::recover`]).
+    pub recover: Option<Request>,
     /// Variable holding an order's id on the target.
     pub track_id: Arc<str>,
     /// Payload fields that templates use.
@@ -569,6 +571,20 @@ pub fn compile(
             ));
         }
     }
+    let recover = match &spec.recover {
+        None => None,
+        Some(r) => {
+            let mut known: BTreeSet<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
+            known.extend(payload_keys.iter().cloned());
+            let mut compiler = Compiler {
+                flow: "(recover)",
+                speed: options.speed,
+                payload_keys: &payload_keys,
+                payload_vars: &mut payload_vars,
+            };
+            Some(compiler.request(r, &known)?)
+        }
+    };
     // Checked last: the payload closure may read parameters too.
     params.check_all_read()?;
     Ok(Plan {
@@ -584,6 +600,7 @@ pub fn compile(
         between: scale(spec.batches.between),
         ramp: scale(spec.batches.ramp),
         secrets: spec.secrets.iter().map(|s| s.as_str().into()).collect(),
+        recover,
         rate_limits: spec
             .rate_limits
             .iter()

@@ -9,27 +9,25 @@ use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 
 use crate::client::HttpClient;
-use crate::executor::Executor;
+use crate::executor::{Executor, Recovery};
 use crate::recorder::{FlowEnd, Record};
 
 /// Runs every batch, then waits for every cleanup.
 ///
-/// `skip` marks orders an earlier, killed run already started (`runner
-/// resume`); `inflight` are those with an id on the target that are not
-/// terminal: they go straight to their cleanup rule.
-pub async fn run<C: HttpClient>(
-    executor: Arc<Executor<C>>,
-    skip: Vec<bool>,
-    inflight: Vec<(u32, String, Option<String>)>,
-) {
+/// `carry` is what an earlier, killed run left (`runner resume`).
+pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
     let next = Arc::new(AtomicUsize::new(0));
     let cleanups = TaskTracker::new();
-    for (index, id, state) in inflight {
+    for (index, id, state) in carry.inflight {
         let run = executor.resumed(index, &id, state.as_deref());
         let executor = executor.clone();
         cleanups.spawn(async move { executor.cleanup(run, false).await });
     }
-    let skip = Arc::new(skip);
+    for index in carry.uncertain {
+        let executor = executor.clone();
+        cleanups.spawn(async move { recover(&executor, index).await });
+    }
+    let skip = Arc::new(carry.skip);
     let mut workers = JoinSet::new();
     let workers_n = executor.plan.parallel.min(executor.plan.batches.len());
     for i in 0..workers_n {
@@ -128,6 +126,50 @@ async fn worker<C: HttpClient>(
             })
             .await;
         tracing::debug!(batch = b, ?took, "batch finished");
+    }
+}
+
+/// What an earlier, killed run left to finish (`runner resume`); empty for a fresh run.
+#[derive(Debug, Default)]
+pub struct Carryover {
+    /// Orders (by index) already started: the batch workers pass over them.
+    pub skip: Vec<bool>,
+    /// Orders with an id that are not terminal: (index, id, last state); they go to cleanup.
+    pub inflight: Vec<(u32, String, Option<String>)>,
+    /// Orders whose create was in flight when the run died: looked up first.
+    pub uncertain: Vec<u32>,
+}
+
+/// An order whose create may or may not have happened: look it up by its
+/// payload; found → clean it up; absent → run it now; unknown → report it.
+async fn recover<C: HttpClient>(executor: &Executor<C>, index: u32) {
+    let mut run = executor.start(index);
+    match executor.recover(&mut run).await {
+        Recovery::Found => executor.cleanup(run, false).await,
+        Recovery::Absent => {
+            let end = executor.run_flow(&mut run).await;
+            executor
+                .cleanup(run, matches!(end, FlowEnd::Completed))
+                .await;
+        }
+        Recovery::Unknown(reason) => {
+            let reason = format!(
+                "the run was killed while this order's create was in flight and it could not be looked up: {reason}"
+            );
+            let end = FlowEnd::Failed {
+                step: "recover".into(),
+                reason,
+            };
+            let took = std::time::Duration::ZERO;
+            executor
+                .recorder
+                .record(Record::FlowEnded {
+                    order: index,
+                    end,
+                    took,
+                })
+                .await;
+        }
     }
 }
 

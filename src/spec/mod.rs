@@ -47,6 +47,9 @@ pub struct Spec {
     pub rate_limits: Vec<(String, f64)>,
     /// Field and query-parameter names whose values are redacted in events, logs and reports.
     pub secrets: Vec<String>,
+    /// Finds an order by its payload when its id was lost (a crash mid-create):
+    /// an answer that captures the id means it exists; a 404 means it was never created.
+    pub recover: Option<Request>,
     /// Command-line options the script declares (`--users 100`), for `--help`.
     pub options: Vec<ScriptOption>,
 }

@@ -121,7 +121,7 @@ async fn a_run_killed_with_sigkill_is_finished_by_resume_without_creating_twice(
     let (target, book) = crate::util::start_orders(0.0).await;
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
-    // Speed 20: a run of minutes, killed a few dozen orders in.
+    // Speed 20: a run of several seconds, killed after 15 creates.
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
         .args([
             day_in_life().to_str().unwrap(),
@@ -133,13 +133,25 @@ async fn a_run_killed_with_sigkill_is_finished_by_resume_without_creating_twice(
             "--out",
             dir,
         ])
+        .args([
+            "--set",
+            "simulation.totalOrders=60",
+            "--set",
+            "simulation.activatedCount=40",
+        ])
+        .args([
+            "--set",
+            "simulation.batchSize=6",
+            "--set",
+            "simulation.parallelBatches=10",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let waited = tokio::time::timeout(Duration::from_secs(60), async {
-        while book.stats().by_status.terminal() < 5 || book.stats().total < 20 {
+        while book.stats().total < 15 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
@@ -149,7 +161,7 @@ async fn a_run_killed_with_sigkill_is_finished_by_resume_without_creating_twice(
     child.wait().await.unwrap();
     let before = book.stats();
     assert!(
-        before.total < 200 && before.by_status.terminal() < before.total,
+        before.total < 60 && before.by_status.terminal() < before.total,
         "killed mid-run: {before:?}"
     );
 
@@ -158,30 +170,11 @@ async fn a_run_killed_with_sigkill_is_finished_by_resume_without_creating_twice(
         serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
             .unwrap();
     let stats = book.stats();
-    let uncertain = report["failed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| {
-            f["reason"]
-                .as_str()
-                .unwrap()
-                .contains("killed while this order's create was in flight")
-        })
-        .count() as u64;
-    // Each order once: every create the target saw is in the report, and only the
-    // orders whose create was cut off by the kill were not sent again.
-    assert_eq!(
-        report["orders"]["created"],
-        stats.total,
-        "{}",
-        text(&resumed)
-    );
-    assert_eq!(
-        stats.total + uncertain,
-        200,
-        "{stats:?}, {uncertain} uncertain"
-    );
+    // Each order exactly once: orders whose create was cut off by the kill were
+    // looked up by their number (s.recover) rather than created again.
+    assert_eq!(stats.total, 60, "{stats:?}\n{}", text(&resumed));
+    assert_eq!(report["orders"]["created"], 60, "{}", text(&resumed));
+    assert_eq!(report["orders"]["failed"], 0, "{}", text(&resumed));
     assert_eq!(
         stats.by_status.terminal(),
         stats.total,
@@ -194,9 +187,10 @@ async fn a_run_killed_with_sigkill_is_finished_by_resume_without_creating_twice(
         events.lines().count() as u64 - 1,
         report["requests"].as_u64().unwrap()
     );
-    assert_eq!(
-        resumed.status.code(),
-        Some(if uncertain == 0 { 0 } else { 1 }),
+    // Exit 1 only if the error-rate threshold caught cleanup's refused attempts
+    // (ending an order that never got activated, before cancelling it); never 2.
+    assert!(
+        matches!(resumed.status.code(), Some(0 | 1)),
         "{}",
         text(&resumed)
     );

@@ -41,6 +41,15 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("secret", |s: &mut Spec, name: &str| {
         s.secrets.push(name.to_owned())
     });
+    engine.register_fn("recover", |s: &mut Spec, step: Step| -> RResult<()> {
+        match step {
+            Step::Request(r) => {
+                s.recover = Some(r);
+                Ok(())
+            }
+            _ => Err("recover: expects a request step, e.g. get(\"/details\").query(\"orderNumber\", \"{orderNumber}\")".into()),
+        }
+    });
     engine.register_fn(
         "rate_limit",
         |s: &mut Spec, step: &str, per_second: Dynamic| -> RResult<()> {
