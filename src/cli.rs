@@ -192,6 +192,7 @@ impl Cli {
                     .get_arguments(),
             )
             .filter_map(|a| a.get_long().map(str::to_owned))
+            .chain(["help".to_owned(), "version".to_owned()])
             .collect();
         let (mut kept, mut options, mut help) = (args[..2].to_vec(), Vec::new(), false);
         let has_script = args[2..].iter().any(|a| !a.starts_with('-'));

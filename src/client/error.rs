@@ -37,6 +37,8 @@ impl ClientError {
     }
 
     pub(super) fn from_reqwest(e: reqwest::Error) -> Self {
+        // The URL may carry secrets in its query: errors never repeat it.
+        let e = e.without_url();
         if e.is_timeout() {
             ClientError::Timeout
         } else if e.is_connect() || e.is_request() || e.is_body() {

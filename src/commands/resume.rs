@@ -185,28 +185,39 @@ fn plan_resume(
                 id: id.as_str().into(),
             });
         }
-        if let Some(state) = &k.state {
+        for state in &k.states {
             resume.prefill.push(Record::State {
                 order: index,
                 state: state.as_str().into(),
             });
         }
-        let terminal = k
-            .state
-            .as_deref()
-            .is_some_and(|s| plan.terminal.iter().any(|t| &**t == s));
+        let state = k.states.last();
+        let terminal = state.is_some_and(|s| plan.terminal.iter().any(|t| **t == **s));
+        let took = std::time::Duration::ZERO;
         match &k.id {
-            Some(id) if !terminal => {
-                resume
-                    .carry
-                    .inflight
-                    .push((index, id.clone(), k.state.clone()))
+            // Cleanup already finished with it (terminal or given up): nothing to do.
+            Some(_) if k.done || terminal => {}
+            Some(id) => resume
+                .carry
+                .inflight
+                .push((index, id.clone(), state.cloned())),
+            // The create was answered with an error and the flow ended: a failed order, not a lost one.
+            None if k.intent && k.flow_ended => {
+                let reason = "its create failed in the earlier run (see events.csv)".to_owned();
+                let end = FlowEnd::Failed {
+                    step: "create".into(),
+                    reason,
+                };
+                resume.prefill.push(Record::FlowEnded {
+                    order: index,
+                    end,
+                    took,
+                });
             }
-            Some(_) => {}
             // The create went out and no answer was journaled: look it up if the scenario can.
             None if k.intent && plan.recover.is_some() => resume.carry.uncertain.push(index),
             None if k.intent => {
-                // The create went out and no answer was journaled: it may exist on the target.
+                // It may exist on the target.
                 let reason = "the run was killed while this order's create was in flight: it may exist on the target \
                               without an id we know, so it was not created again"
                     .to_owned();
@@ -217,7 +228,7 @@ fn plan_resume(
                 resume.prefill.push(Record::FlowEnded {
                     order: index,
                     end,
-                    took: std::time::Duration::ZERO,
+                    took,
                 });
             }
             None => {}

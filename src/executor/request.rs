@@ -76,7 +76,12 @@ impl<C: HttpClient> Executor<C> {
                 Admit::Go(Some(state)) => self.breaker_changed(&r.name, state).await,
                 Admit::Go(None) => {}
             }
-            self.limits.wait(&r.name).await;
+            tokio::select! {
+                _ = self.limits.wait(&r.name) => {}
+                _ = token.cancelled() => {
+                    return Err(StepFailure { reason: "interrupted".into(), transient: false, status: None });
+                }
+            }
             let at = SystemTime::now();
             let in_flight = &self.recorder.metrics().in_flight;
             in_flight.inc();

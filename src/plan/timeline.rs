@@ -41,7 +41,9 @@ pub fn timeline(plan: &Plan) -> String {
         .map(|i| plan.ramp.mul_f64(i as f64 / workers as f64))
         .collect();
     let mut end = Duration::ZERO;
-    let mut out = String::from("planned timeline (answers assumed instant, first poll succeeds)\n");
+    let mut out = String::from(
+        "planned timeline (answers assumed instant; each poll waits one interval, then succeeds)\n",
+    );
     for (i, b) in plan.batches.iter().enumerate() {
         let n = b.orders.len() as u32;
         let took = flow_time[b.flow as usize] * n + plan.between * n.saturating_sub(1);

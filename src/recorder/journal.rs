@@ -80,8 +80,8 @@ pub struct Known {
     pub intent: bool,
     /// Its id, if the create was answered.
     pub id: Option<String>,
-    /// The last state seen.
-    pub state: Option<String>,
+    /// Every state seen, in order (the last is the current one).
+    pub states: Vec<String>,
     /// Its flow ended.
     pub flow_ended: bool,
     /// Cleanup finished with it.
@@ -98,7 +98,7 @@ pub fn read(path: &Path) -> io::Result<HashMap<u32, Known>> {
         match entry {
             Entry::Intent { n } => known.entry(n).or_default().intent = true,
             Entry::Created { n, id } => known.entry(n).or_default().id = Some(id),
-            Entry::State { n, state } => known.entry(n).or_default().state = Some(state),
+            Entry::State { n, state } => known.entry(n).or_default().states.push(state),
             Entry::FlowEnd { n } => known.entry(n).or_default().flow_ended = true,
             Entry::Done { n } => known.entry(n).or_default().done = true,
         }
@@ -134,7 +134,7 @@ mod tests {
             .unwrap();
         let known = read(&path).unwrap();
         assert_eq!(known[&1].id.as_deref(), Some("ord-1"));
-        assert_eq!(known[&1].state.as_deref(), Some("Accepted"));
+        assert_eq!(known[&1].states, ["Accepted"]);
         assert!(known[&2].intent && known[&2].id.is_none());
     }
 }

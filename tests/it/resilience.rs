@@ -222,3 +222,49 @@ fn a_run_against_the_built_in_target_cannot_be_resumed() {
         text(&resume)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_a_finished_run_creates_nothing_new() {
+    // A fifth of creates fail with 500 and no retries: some orders fail at create.
+    let (target, book) = crate::util::start_orders(0.2).await;
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let first = crate::util::runner(&[
+        day_in_life().to_str().unwrap(),
+        "--target",
+        &target.url,
+        "--speed",
+        "1000",
+        "-q",
+        "--out",
+        dir,
+        "--set",
+        "simulation.totalOrders=30",
+        "--set",
+        "simulation.activatedCount=20",
+        "--set",
+        "api.retryMax=0",
+    ])
+    .await;
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    let before = book.stats();
+    assert!(before.total < 30, "some creates failed: {before:?}");
+
+    let again = crate::util::runner(&["resume", dir, "-q"]).await;
+    assert!(
+        matches!(again.status.code(), Some(0 | 1)),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(
+        book.stats().total,
+        before.total,
+        "no order created twice or retried by resume"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["orders"]["created"], before.total);
+    assert_eq!(report["orders"]["failed"].as_u64(), Some(30 - before.total));
+    target.stop().await;
+}
