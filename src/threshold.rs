@@ -1326,6 +1326,7 @@ mod tests {
             events_error: None,
             mix: Vec::new(),
             breaker: Vec::new(),
+            noun: String::new(),
         }
     }
 

@@ -124,7 +124,11 @@ pub async fn execute(
     eprintln!(
         "runner: {} · {} in {} ({} in parallel) → {base_url}{}{}",
         plan.name,
-        plural(plan.orders.len() as u64, "order", "orders"),
+        plural(
+            plan.orders.len() as u64,
+            plan.noun.strip_suffix('s').unwrap_or(&plan.noun),
+            &plan.noun
+        ),
         plural(plan.batches.len() as u64, "batch", "batches"),
         plan.parallel,
         if plan.speed != 1.0 {

@@ -322,6 +322,8 @@ pub struct Plan {
     pub recover: Option<Request>,
     /// Variable holding an order's id on the target.
     pub track_id: Arc<str>,
+    /// What the tracked items are called (`orders`, `users`).
+    pub noun: String,
     /// Payload fields that templates use.
     pub payload_vars: Vec<Arc<str>>,
     /// States that need no cleanup.
@@ -607,6 +609,7 @@ pub fn compile(
             .map(|(n, r)| (n.as_str().into(), *r))
             .collect(),
         track_id: spec.track.id.as_str().into(),
+        noun: spec.track.noun.clone(),
         payload_vars: payload_vars.into_iter().map(|s: String| s.into()).collect(),
         terminal: spec.terminal.iter().map(|s| s.as_str().into()).collect(),
         seed,

@@ -640,6 +640,7 @@ impl Aggregator {
         lifecycle.batches = self.batches;
         Summary {
             scenario: plan.name.clone(),
+            noun: plan.noun.clone(),
             target: String::new(),
             seed: plan.seed,
             speed: plan.speed,

@@ -10,6 +10,8 @@ use serde::Serialize;
 pub struct Summary {
     /// Scenario name.
     pub scenario: String,
+    /// What the tracked items are called (`orders`, `users`); empty means orders.
+    pub noun: String,
     /// Base URL requests went to.
     pub target: String,
     /// Seed of the layout.

@@ -27,22 +27,40 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     )?;
     writeln!(out)?;
     let reached = |k: &str| s.orders.reached.get(k).copied().unwrap_or(0);
+    let noun = if s.noun.is_empty() {
+        "orders"
+    } else {
+        s.noun.as_str()
+    };
+    // The order API's states get their own counts; other scenarios show theirs under `final`.
+    let order_states = ["Activated", "Cancelled", "Ended"]
+        .iter()
+        .any(|k| s.orders.reached.contains_key(*k))
+        || s.orders.reached.is_empty();
+    let states = if order_states {
+        format!(
+            "  activated {}  cancelled {}  ended {}",
+            reached("Activated"),
+            reached("Cancelled"),
+            reached("Ended")
+        )
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "orders  total {}  created {}  activated {}  cancelled {}  ended {}  failed {}  stranded {}",
-        s.orders.total,
-        s.orders.created,
-        reached("Activated"),
-        reached("Cancelled"),
-        reached("Ended"),
-        s.orders.failed,
-        s.orders.stranded
+        "{noun:<7} total {}  created {}{states}  failed {}  stranded {}",
+        s.orders.total, s.orders.created, s.orders.failed, s.orders.stranded
     )?;
     if s.orders.interrupted > 0 {
         writeln!(
             out,
             "        {} interrupted before their flow finished",
-            plural(s.orders.interrupted, "order", "orders")
+            plural(
+                s.orders.interrupted,
+                noun.strip_suffix('s').unwrap_or(noun),
+                noun
+            )
         )?;
     }
     let states: Vec<String> = s

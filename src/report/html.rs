@@ -1329,6 +1329,7 @@ mod tests {
             events_error: None,
             mix: Vec::new(),
             breaker: Vec::new(),
+            noun: String::new(),
         }
     }
 
@@ -1439,6 +1440,7 @@ mod tests {
             events_error: None,
             mix: Vec::new(),
             breaker: Vec::new(),
+            noun: String::new(),
         }
     }
 

@@ -199,6 +199,7 @@ mod tests {
             events_error: None,
             mix: Vec::new(),
             breaker: Vec::new(),
+            noun: String::new(),
         }
     }
 

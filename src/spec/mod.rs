@@ -182,6 +182,8 @@ pub struct Track {
     pub id: String,
     /// The payload field shown as the order number in events and reports.
     pub label: String,
+    /// What the tracked items are called in the console (`orders`, `users`).
+    pub noun: String,
 }
 
 impl Default for Track {
@@ -189,6 +191,7 @@ impl Default for Track {
         Track {
             id: "orderId".into(),
             label: "orderNumber".into(),
+            noun: "orders".into(),
         }
     }
 }

@@ -218,7 +218,10 @@ fn cleanup(s: &mut Spec, name: &str, options: Map) -> RResult<()> {
 }
 
 fn track(s: &mut Spec, options: Map) -> RResult<()> {
-    let o = Options::new(options, "track", &["id", "label"])?;
+    let o = Options::new(options, "track", &["id", "label", "noun"])?;
+    if let Some(noun) = o.string("noun")? {
+        s.track.noun = noun;
+    }
     if let Some(id) = o.string("id")? {
         s.track.id = id;
     }
