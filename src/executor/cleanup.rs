@@ -54,7 +54,11 @@ impl<C: HttpClient> Executor<C> {
                 if self.abort.is_cancelled() {
                     return Some(format!("aborted by a second Ctrl-C; last: {last}"));
                 }
-                match self.request(run, step, &self.abort).await {
+                // With several alternatives, a 409 only says "not this one": not an error.
+                run.alternative = rule.steps.len() > 1;
+                let result = self.request(run, step, &self.abort).await;
+                run.alternative = false;
+                match result {
                     Ok(_) if self.is_terminal(run) => return None,
                     Ok(_) => {
                         // The step worked but did not say the order is terminal: ask the target.

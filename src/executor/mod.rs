@@ -64,6 +64,8 @@ pub struct OrderRun {
     category: Option<Arc<str>>,
     /// True while getting a new token, so a 401 there does not recurse.
     renewing: bool,
+    /// True while trying one of several cleanup alternatives (a 409 is then a refusal).
+    alternative: bool,
     rng: ChaCha8Rng,
 }
 
@@ -134,6 +136,7 @@ impl<C: HttpClient> Executor<C> {
             sent: 0,
             category: None,
             renewing: false,
+            alternative: false,
             rng: ChaCha8Rng::seed_from_u64(
                 self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ),

@@ -123,6 +123,12 @@ impl<C: HttpClient> Executor<C> {
             if let Some(state) = breaker.record(healthy) {
                 self.breaker_changed(&r.name, state).await;
             }
+            if run.alternative
+                && status == Some(409)
+                && checked.outcome == Outcome::UnexpectedStatus
+            {
+                checked.outcome = Outcome::Refused;
+            }
             // An expired or ended session is renewed, not counted as an error.
             let renew = status == Some(401)
                 && checked.reason.is_some()

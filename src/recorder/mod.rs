@@ -57,6 +57,8 @@ pub enum Outcome {
     ExpectedError,
     /// A 401 that made the session get a new token (then the request is sent again).
     Reauth,
+    /// A 409 to one of several cleanup alternatives: the order is not in that step's state.
+    Refused,
 }
 
 impl Outcome {
@@ -75,6 +77,7 @@ impl Outcome {
             Outcome::HttpError => "http_error",
             Outcome::ExpectedError => "expected_error",
             Outcome::Reauth => "reauth",
+            Outcome::Refused => "refused",
         }
     }
 
@@ -93,6 +96,7 @@ impl Outcome {
             Outcome::HttpError,
             Outcome::ExpectedError,
             Outcome::Reauth,
+            Outcome::Refused,
         ]
         .into_iter()
         .find(|o| o.as_str() == name)
@@ -101,7 +105,11 @@ impl Outcome {
     /// The error class this outcome counts under, or None when it is not an error.
     pub fn error_class(self, status: Option<u16>) -> Option<&'static str> {
         Some(match self {
-            Outcome::Ok | Outcome::Pending | Outcome::ExpectedError | Outcome::Reauth => {
+            Outcome::Ok
+            | Outcome::Pending
+            | Outcome::ExpectedError
+            | Outcome::Reauth
+            | Outcome::Refused => {
                 return None;
             }
             Outcome::UnexpectedStatus => match status {
