@@ -1305,7 +1305,6 @@ mod tests {
                 ),
                 ("accepted".into(), vec![step("create", 30, 0, 300.0)]),
             ],
-            timeline: Vec::new(),
             lifecycle: Lifecycle {
                 transitions: vec![Transition {
                     from: "Accepted".into(),
@@ -1318,15 +1317,7 @@ mod tests {
                 polls_per_order: dist(198, 3.0),
                 ..Lifecycle::default()
             },
-            timing: Vec::new(),
-            thresholds: Vec::new(),
-            failed: Vec::new(),
-            stranded: Vec::new(),
-            interrupted: false,
-            events_error: None,
-            mix: Vec::new(),
-            breaker: Vec::new(),
-            noun: String::new(),
+            ..Summary::default()
         }
     }
 

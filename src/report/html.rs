@@ -1316,20 +1316,7 @@ mod tests {
             speed: 1.0,
             started_at: "2024-01-01T00:00:00Z".into(),
             duration: Duration::from_millis(300),
-            orders: OrderCounts::default(),
-            steps: Vec::new(),
-            by_type: Vec::new(),
-            timeline: Vec::new(),
-            lifecycle: Lifecycle::default(),
-            timing: Vec::new(),
-            thresholds: Vec::new(),
-            failed: Vec::new(),
-            stranded: Vec::new(),
-            interrupted: false,
-            events_error: None,
-            mix: Vec::new(),
-            breaker: Vec::new(),
-            noun: String::new(),
+            ..Summary::default()
         }
     }
 
@@ -1436,11 +1423,7 @@ mod tests {
             }],
             failed: vec![order(7, "expected 200, got <409> & \"refused\"")],
             stranded: (0..250).map(|n| order(n, "not terminal")).collect(),
-            interrupted: false,
-            events_error: None,
-            mix: Vec::new(),
-            breaker: Vec::new(),
-            noun: String::new(),
+            ..Summary::default()
         }
     }
 

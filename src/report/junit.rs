@@ -170,7 +170,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::recorder::{Lifecycle, OrderCounts, ThresholdOutcome};
+    use crate::recorder::{OrderCounts, ThresholdOutcome};
 
     fn summary(thresholds: Vec<ThresholdOutcome>) -> Summary {
         Summary {
@@ -187,19 +187,8 @@ mod tests {
                 reached: BTreeMap::new(),
                 ..OrderCounts::default()
             },
-            steps: Vec::new(),
-            by_type: Vec::new(),
-            timeline: Vec::new(),
-            lifecycle: Lifecycle::default(),
-            timing: Vec::new(),
             thresholds,
-            failed: Vec::new(),
-            stranded: Vec::new(),
-            interrupted: false,
-            events_error: None,
-            mix: Vec::new(),
-            breaker: Vec::new(),
-            noun: String::new(),
+            ..Summary::default()
         }
     }
 

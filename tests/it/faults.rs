@@ -9,7 +9,7 @@ use std::time::Duration;
 use runner::builtin::{self, OrderBook, OrdersConfig, Running};
 use serde_json::Value;
 
-use crate::util::{day_in_life, runner, text};
+use crate::util::{day_in_life, read_report, runner, text};
 
 /// An orders target on 127.0.0.1 with a fast acceptance delay and `faults` applied.
 async fn faulty_target(faults: OrdersConfig) -> (Running, OrderBook) {
@@ -22,10 +22,6 @@ async fn faulty_target(faults: OrdersConfig) -> (Running, OrderBook) {
     builtin::start_orders("127.0.0.1:0".parse().unwrap(), config)
         .await
         .expect("bind 127.0.0.1:0")
-}
-
-fn read_report(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
 
 fn read_events(dir: &Path) -> Vec<HashMap<String, String>> {

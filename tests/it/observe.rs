@@ -180,9 +180,7 @@ async fn a_failing_threshold_exits_1_and_the_junit_file_marks_it_failed() {
         "{xml}"
     );
     // The script's own thresholds held and are reported too.
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
+    let report = crate::util::read_report(dir.path());
     let verdicts: Vec<(String, bool)> = report["thresholds"]
         .as_array()
         .unwrap()

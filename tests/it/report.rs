@@ -26,8 +26,7 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
 
 /// The base URL the run sent requests to, as report.json records it.
 fn target(dir: &std::path::Path) -> String {
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let json = crate::util::read_report(dir);
     json["target"].as_str().unwrap().to_string()
 }
 

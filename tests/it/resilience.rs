@@ -86,9 +86,7 @@ async fn a_target_that_stops_and_comes_back_opens_then_closes_the_breaker() {
         .await
         .expect("the run completes once the target is back")
         .unwrap();
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
-            .unwrap();
+    let report = crate::util::read_report(out.path());
     let states: Vec<&str> = report["breaker"]
         .as_array()
         .unwrap()
@@ -166,9 +164,7 @@ async fn a_run_killed_with_sigkill_is_finished_by_resume_without_creating_twice(
     );
 
     let resumed = crate::util::runner(&["resume", dir, "-q"]).await;
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
-            .unwrap();
+    let report = crate::util::read_report(out.path());
     let stats = book.stats();
     // Each order exactly once: orders whose create was cut off by the kill were
     // looked up by their number (s.recover) rather than created again.
@@ -261,9 +257,7 @@ async fn resuming_a_finished_run_creates_nothing_new() {
         before.total,
         "no order created twice or retried by resume"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
-            .unwrap();
+    let report = crate::util::read_report(out.path());
     assert_eq!(report["orders"]["created"], before.total);
     assert_eq!(report["orders"]["failed"].as_u64(), Some(30 - before.total));
     target.stop().await;

@@ -3,13 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
-use crate::util::{day_in_life, runner, start_orders, text};
-
-fn read_report(dir: &std::path::Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
-}
+use crate::util::{day_in_life, read_report, runner, start_orders, text};
 
 fn read_events(dir: &std::path::Path) -> Vec<HashMap<String, String>> {
     let mut reader = csv::Reader::from_path(dir.join("events.csv")).unwrap();

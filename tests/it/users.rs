@@ -61,9 +61,7 @@ async fn virtual_users_follow_the_mix_leave_nothing_behind_and_never_leak_tokens
         "{stats:?}"
     );
 
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
+    let report = crate::util::read_report(dir.path());
     assert_eq!(
         report["errors"], 0,
         "no unexpected 4xx/5xx: {}",
@@ -121,9 +119,7 @@ async fn deliberate_bad_requests_are_expected_errors_not_errors() {
     ])
     .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
+    let report = crate::util::read_report(dir.path());
     assert!(
         report["expected_errors"].as_u64().unwrap() > 0,
         "{}",

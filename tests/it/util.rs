@@ -75,3 +75,8 @@ pub fn stderr_flat(out: &Output) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The report.json a run wrote into `dir`.
+pub fn read_report(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
