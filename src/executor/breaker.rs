@@ -11,36 +11,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Breaker settings.
-#[derive(Debug, Clone, Copy)]
-pub struct BreakerConfig {
-    /// Consecutive failures that open the breaker (0 = never).
-    pub failures: u32,
-    /// How long it stays open before a probe (already scaled by speed).
-    pub open_for: Duration,
-}
-
-/// A state change, for the recorder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
-    /// Requests flow.
-    Closed,
-    /// Requests wait.
-    Open,
-    /// One probe is out.
-    HalfOpen,
-}
-
-impl BreakerState {
-    /// The name in logs and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BreakerState::Closed => "closed",
-            BreakerState::Open => "open",
-            BreakerState::HalfOpen => "half_open",
-        }
-    }
-}
+use crate::plan::BreakerConfig;
+use crate::recorder::BreakerState;
 
 #[derive(Debug)]
 enum State {

@@ -10,7 +10,7 @@ mod poll;
 mod request;
 mod retry;
 
-pub use breaker::{BreakerConfig, BreakerState, Breakers};
+pub use breaker::Breakers;
 pub use limit::RateLimits;
 pub use retry::backoff;
 

@@ -7,10 +7,11 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::breaker::{Admit, BreakerState};
+use super::breaker::Admit;
 use super::{Executor, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, Sent};
 use crate::plan::{Body, Lookup, MissingVar, Request, Until};
+use crate::recorder::BreakerState;
 use crate::recorder::journal::Entry;
 use crate::recorder::{Exchange, Outcome, Record, Wait};
 use std::sync::Arc;

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Params, provenance};
-use crate::script::{Runtime, ScriptError, ScriptFn};
+use crate::script::{Runtime, ScriptError};
+use crate::spec::ScriptFn;
 use crate::spec::{self, Spec};
 use crate::threshold::{Threshold, ThresholdError};
 
@@ -341,7 +342,7 @@ pub struct Plan {
     /// Wall-clock limit on journeys (not scaled).
     pub duration: Option<Duration>,
     /// Circuit breaker settings (open time scaled).
-    pub breaker: crate::executor::BreakerConfig,
+    pub breaker: BreakerConfig,
 }
 
 /// Variables every order has before its first step.
@@ -618,7 +619,7 @@ pub fn compile(
         thresholds,
         auth,
         duration: spec.duration,
-        breaker: crate::executor::BreakerConfig {
+        breaker: BreakerConfig {
             failures: spec.breaker.0,
             open_for: scale(spec.breaker.1),
         },
@@ -1057,4 +1058,12 @@ fn describe_request(r: &Request) -> String {
             .join("|")
     };
     format!("{} [{} \"{}\" → {expect}]", r.name, r.method, r.path)
+}
+/// Circuit-breaker settings of a run (the executor keeps the state).
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker (0 = never).
+    pub failures: u32,
+    /// How long it stays open before a probe (already scaled by speed).
+    pub open_for: Duration,
 }

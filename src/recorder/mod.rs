@@ -220,7 +220,7 @@ pub enum Record {
         /// The endpoint (step name).
         endpoint: Arc<str>,
         /// Its new state.
-        state: crate::executor::BreakerState,
+        state: BreakerState,
     },
     /// A batch finished.
     BatchDone {
@@ -548,7 +548,7 @@ impl Aggregator {
             Record::Breaker { endpoint, state } => {
                 let at_s = self.started.elapsed().as_secs_f64();
                 match state {
-                    crate::executor::BreakerState::Open => {
+                    BreakerState::Open => {
                         tracing::warn!(endpoint = &*endpoint, "circuit breaker opened")
                     }
                     other => tracing::info!(
@@ -723,4 +723,25 @@ fn mix_shares(plan: &Plan, observed: &[(Arc<str>, u64)]) -> Vec<MixShare> {
             }
         })
         .collect()
+}
+/// A circuit breaker's state, as recorded and reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Requests flow.
+    Closed,
+    /// Requests wait.
+    Open,
+    /// One probe is out.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// The name in logs and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
 }

@@ -15,21 +15,11 @@ pub use diagnostics::ScriptError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rhai::{AST, Dynamic, Engine, FnPtr};
+use rhai::{AST, Dynamic, Engine};
 
 use crate::config::Params;
-use crate::spec::Spec;
+use crate::spec::{ScriptFn, Spec};
 use resolver::Sources;
-
-/// A script closure kept for later calls (payload generation, custom predicates).
-#[derive(Clone)]
-pub struct ScriptFn(FnPtr);
-
-impl std::fmt::Debug for ScriptFn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<closure {}>", self.0.fn_name())
-    }
-}
 
 /// Why a script could not be turned into a spec.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

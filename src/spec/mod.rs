@@ -8,7 +8,16 @@ pub use step::{Action, Body, Choose, Poll, Request, Step, Until};
 
 use std::time::Duration;
 
-use crate::script::ScriptFn;
+/// A script closure kept for later calls (payload generation, custom
+/// predicates); the spec holds it as data, [`crate::script::Runtime`] calls it.
+#[derive(Clone)]
+pub struct ScriptFn(pub rhai::FnPtr);
+
+impl std::fmt::Debug for ScriptFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<closure {}>", self.0.fn_name())
+    }
+}
 
 /// Everything one scenario script describes.
 #[derive(Debug, Clone, Default)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::script::ScriptFn;
+use super::ScriptFn;
 
 /// One step of a flow.
 #[derive(Debug, Clone)]

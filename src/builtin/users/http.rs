@@ -24,8 +24,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::auth::unix_secs;
+use super::error::StoreError;
 use super::model::{Fields, NewUser, PermissionInput, ProfileInput, RoleInput, User, UserUpdate};
-use super::store::{Principal, StoreError, TokenGrant, UserStore, page_params};
+use super::search::page_params;
+use super::sessions::TokenGrant;
+use super::store::{Principal, UserStore};
 use super::{API_PREFIX, UsersConfig};
 
 #[derive(Clone, Debug)]

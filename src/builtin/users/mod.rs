@@ -48,9 +48,16 @@
 //! (`error_rate`) are answered 500 before anything happens; `/stats` is exempt from
 //! injection, latency and rate limiting.
 
+mod accounts;
 mod auth;
+mod error;
 mod http;
 mod model;
+mod profiles;
+mod roles;
+mod search;
+mod sessions;
+mod stats;
 mod store;
 
 #[cfg(test)]
@@ -59,12 +66,14 @@ mod http_tests;
 use std::fmt;
 use std::time::Duration;
 
+pub use error::StoreError;
 pub use http::router;
 pub use model::{
     NewUser, Page, Permission, PermissionInput, Profile, ProfileInput, Role, RoleInput, Stats,
     User, UserUpdate,
 };
-pub use store::{Principal, StoreError, TokenGrant, UserStore};
+pub use sessions::TokenGrant;
+pub use store::{Principal, UserStore};
 
 /// Where the API lives; only `/stats` is outside it.
 pub const API_PREFIX: &str = "/api/v1";

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::store::StoreError;
+use super::error::StoreError;
 
 /// Serializes a time as RFC 3339 with milliseconds, like the orders target.
 fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {

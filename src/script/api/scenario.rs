@@ -4,7 +4,7 @@
 use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 
 use super::{Options, RResult};
-use crate::script::ScriptFn;
+use crate::spec::ScriptFn;
 use crate::spec::{Cleanup, Count, Spec, Step};
 
 /// Registers the `Scenario` type and its methods.

@@ -4,7 +4,7 @@
 use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 
 use super::{Options, RResult, duration};
-use crate::script::ScriptFn;
+use crate::spec::ScriptFn;
 use crate::spec::{Action, Body, Choose, Poll, Request, Step, Until};
 
 /// Registers the `Step` type and its builders.
