@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use runner::commands::resume::Resume;
-use runner::commands::run::{Outputs, execute};
+use runner::commands::execute::{Outputs, Resume, execute};
 use runner::config::Params;
 use runner::plan::{self, Options};
 use runner::script;

@@ -1,6 +1,8 @@
 //! One file per subcommand: wiring only, the logic lives in the pipeline modules.
 
 pub mod check;
+pub mod execute;
+pub mod manifest;
 pub mod resume;
 pub mod run;
 pub mod serve;

@@ -7,88 +7,18 @@
 //! answered may exist on the target and are reported rather than created again.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::check;
-use super::run::{Outputs, RunOutcome, execute};
-use crate::cli::{ResumeArgs, ScenarioArgs};
+use super::execute::{Outputs, Resume, RunOutcome, execute, watch_ctrl_c};
+use super::manifest::{JOURNAL, MANIFEST, Manifest};
+use crate::cli::ResumeArgs;
 use crate::error::Error;
-use crate::plan::{Plan, Target};
+use crate::plan::Plan;
 use crate::recorder::journal::{self, Known};
 use crate::recorder::{FlowEnd, Record, events};
 use crate::report::progress::{Display, Mode};
-use crate::scheduler::Carryover;
-
-/// The journal's file name in the output folder.
-pub const JOURNAL: &str = "journal.jsonl";
-/// The manifest's file name in the output folder.
-pub const MANIFEST: &str = "run.json";
-
-/// How a run was started: enough to compile the same plan again.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Manifest {
-    script: PathBuf,
-    config: Option<PathBuf>,
-    sets: Vec<String>,
-    options: Vec<(String, String)>,
-    thresholds: Vec<String>,
-    seed: u64,
-    speed: f64,
-    target: String,
-}
-
-impl Manifest {
-    /// The manifest of a run about to start.
-    pub fn new(args: &ScenarioArgs, plan: &Plan) -> Result<Manifest, Error> {
-        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
-        Ok(Manifest {
-            script: absolute(&args.script),
-            config: args.config.as_deref().map(absolute),
-            sets: args.sets.clone(),
-            options: args.options.clone(),
-            thresholds: args.thresholds.clone(),
-            seed: plan.seed,
-            speed: plan.speed,
-            target: match &plan.target {
-                Target::Url(u) => u.clone(),
-                Target::Builtin(k) => format!("builtin:{k}"),
-            },
-        })
-    }
-
-    /// Writes run.json into `dir` (created if missing).
-    pub fn write(&self, dir: &Path) -> Result<(), Error> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            what: "cannot create output folder",
-            path: dir.into(),
-            source,
-        })?;
-        let path = dir.join(MANIFEST);
-        std::fs::write(
-            &path,
-            serde_json::to_vec_pretty(self).expect("a manifest serializes"),
-        )
-        .map_err(|source| Error::Io {
-            what: "cannot write",
-            path,
-            source,
-        })
-    }
-}
-
-/// What a resumed run starts from; the default is a fresh run.
-#[derive(Default)]
-pub struct Resume {
-    /// Whether outputs are appended to.
-    pub resuming: bool,
-    /// Records of the earlier run, counted before anything new.
-    pub prefill: Vec<Record>,
-    /// What the scheduler must finish.
-    pub carry: Carryover,
-}
 
 /// Continues the run recorded in `args.dir`.
 pub async fn resume(args: ResumeArgs, display: Display) -> Result<RunOutcome, Error> {
@@ -107,24 +37,14 @@ pub async fn resume(args: ResumeArgs, display: Display) -> Result<RunOutcome, Er
             dir.join(MANIFEST).display()
         ))
     })?;
-    if manifest.target.starts_with("builtin:") {
+    if manifest.target().starts_with("builtin:") {
         return Err(Error::Usage(format!(
             "the run in {} used the built-in target {}, whose orders lived inside the killed process: there is nothing to resume; run it again",
             dir.display(),
-            manifest.target
+            manifest.target()
         )));
     }
-    let scenario = ScenarioArgs {
-        script: manifest.script.clone(),
-        target: Some(manifest.target.clone()),
-        config: manifest.config.clone(),
-        sets: manifest.sets.clone(),
-        speed: manifest.speed,
-        seed: Some(manifest.seed),
-        thresholds: manifest.thresholds.clone(),
-        options: manifest.options.clone(),
-        help: false,
-    };
+    let scenario = manifest.scenario();
     let plan = check::load(&scenario)?;
     let path = dir.join(JOURNAL);
     let known = journal::read(&path).map_err(|source| Error::Io {
@@ -148,7 +68,7 @@ pub async fn resume(args: ResumeArgs, display: Display) -> Result<RunOutcome, Er
     );
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
-    tokio::spawn(super::run::watch_ctrl_c(stop.clone(), abort.clone()));
+    tokio::spawn(watch_ctrl_c(stop.clone(), abort.clone()));
     let outputs = Outputs {
         out: Some(dir.clone()),
         junit: None,

@@ -1,0 +1,87 @@
+//! run.json: how a run was started, enough for `runner resume` to compile
+//! the same plan again; and the names of the files a run folder holds.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cli::ScenarioArgs;
+use crate::error::Error;
+use crate::plan::{Plan, Target};
+
+/// The journal's file name in the output folder.
+pub const JOURNAL: &str = "journal.jsonl";
+/// The manifest's file name in the output folder.
+pub const MANIFEST: &str = "run.json";
+
+/// How a run was started: enough to compile the same plan again.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    script: PathBuf,
+    config: Option<PathBuf>,
+    sets: Vec<String>,
+    options: Vec<(String, String)>,
+    thresholds: Vec<String>,
+    seed: u64,
+    speed: f64,
+    target: String,
+}
+
+impl Manifest {
+    /// The manifest of a run about to start.
+    pub fn new(args: &ScenarioArgs, plan: &Plan) -> Result<Manifest, Error> {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        Ok(Manifest {
+            script: absolute(&args.script),
+            config: args.config.as_deref().map(absolute),
+            sets: args.sets.clone(),
+            options: args.options.clone(),
+            thresholds: args.thresholds.clone(),
+            seed: plan.seed,
+            speed: plan.speed,
+            target: match &plan.target {
+                Target::Url(u) => u.clone(),
+                Target::Builtin(k) => format!("builtin:{k}"),
+            },
+        })
+    }
+
+    /// Writes run.json into `dir` (created if missing).
+    pub fn write(&self, dir: &Path) -> Result<(), Error> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            what: "cannot create output folder",
+            path: dir.into(),
+            source,
+        })?;
+        let path = dir.join(MANIFEST);
+        std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(self).expect("a manifest serializes"),
+        )
+        .map_err(|source| Error::Io {
+            what: "cannot write",
+            path,
+            source,
+        })
+    }
+
+    /// The command line that started the run, to compile its plan again.
+    pub fn scenario(&self) -> ScenarioArgs {
+        ScenarioArgs {
+            script: self.script.clone(),
+            target: Some(self.target.clone()),
+            config: self.config.clone(),
+            sets: self.sets.clone(),
+            speed: self.speed,
+            seed: Some(self.seed),
+            thresholds: self.thresholds.clone(),
+            options: self.options.clone(),
+            help: false,
+        }
+    }
+
+    /// The target the run sent to (`builtin:KIND` or a URL).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+}
