@@ -1,0 +1,294 @@
+//! What the executor tells the recorder: one [`Record`] per exchange, state
+//! change, wait or flow end, and the small types they carry.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::plan::Plan;
+
+/// How one HTTP attempt ended, as counted in reports and written in events.csv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Expected status, captures found.
+    Ok,
+    /// A poll answer that did not meet the condition yet.
+    Pending,
+    /// A status the step does not expect.
+    UnexpectedStatus,
+    /// A capture or state field was missing from the response.
+    CaptureMissing,
+    /// The response was not JSON although the step reads it.
+    BadJson,
+    /// A script predicate failed.
+    ScriptError,
+    /// No response in time.
+    Timeout,
+    /// Connection failed or dropped.
+    Connect,
+    /// Response body over the size limit.
+    BodyTooLarge,
+    /// Other transport error.
+    HttpError,
+    /// A deliberate bad request got the error it was meant to get.
+    ExpectedError,
+    /// A 401 that made the session get a new token (then the request is sent again).
+    Reauth,
+    /// A 409 to one of several cleanup alternatives: the order is not in that step's state.
+    Refused,
+}
+
+impl Outcome {
+    /// The name used in events.csv and report.json.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Pending => "pending",
+            Outcome::UnexpectedStatus => "unexpected_status",
+            Outcome::CaptureMissing => "capture_missing",
+            Outcome::BadJson => "bad_json",
+            Outcome::ScriptError => "script_error",
+            Outcome::Timeout => "timeout",
+            Outcome::Connect => "connect",
+            Outcome::BodyTooLarge => "body_too_large",
+            Outcome::HttpError => "http_error",
+            Outcome::ExpectedError => "expected_error",
+            Outcome::Reauth => "reauth",
+            Outcome::Refused => "refused",
+        }
+    }
+
+    /// The outcome named `name` in events.csv.
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        [
+            Outcome::Ok,
+            Outcome::Pending,
+            Outcome::UnexpectedStatus,
+            Outcome::CaptureMissing,
+            Outcome::BadJson,
+            Outcome::ScriptError,
+            Outcome::Timeout,
+            Outcome::Connect,
+            Outcome::BodyTooLarge,
+            Outcome::HttpError,
+            Outcome::ExpectedError,
+            Outcome::Reauth,
+            Outcome::Refused,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == name)
+    }
+
+    /// The error class this outcome counts under, or None when it is not an error.
+    pub fn error_class(self, status: Option<u16>) -> Option<&'static str> {
+        Some(match self {
+            Outcome::Ok
+            | Outcome::Pending
+            | Outcome::ExpectedError
+            | Outcome::Reauth
+            | Outcome::Refused => {
+                return None;
+            }
+            Outcome::UnexpectedStatus => match status {
+                Some(400..=499) => "http_4xx",
+                Some(500..=599) => "http_5xx",
+                _ => "expectation_failed",
+            },
+            Outcome::CaptureMissing => "capture_missing",
+            Outcome::BadJson => "bad_json",
+            Outcome::ScriptError => "script_error",
+            Outcome::Timeout => "timeout",
+            Outcome::Connect => "connect",
+            Outcome::BodyTooLarge => "body_too_large",
+            Outcome::HttpError => "http_error",
+        })
+    }
+}
+
+/// One HTTP attempt.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// When the request was sent.
+    pub at: SystemTime,
+    /// Index of the order in the plan.
+    pub order: u32,
+    /// Step name.
+    pub step: Arc<str>,
+    /// Method.
+    pub method: Arc<str>,
+    /// Rendered path and query.
+    pub path: String,
+    /// Status, if a response came.
+    pub status: Option<u16>,
+    /// Time to the full response (or the error).
+    pub latency: Duration,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// 1 for the first try, 2 for the first retry, …
+    pub attempt: u32,
+    /// Whether this was a poll request (counted per order).
+    pub poll: bool,
+    /// The request-mix category of the journey action that sent it.
+    pub category: Option<Arc<str>>,
+}
+
+/// How an order's flow ended.
+#[derive(Debug, Clone)]
+pub enum FlowEnd {
+    /// Every step succeeded.
+    Completed,
+    /// A step failed.
+    Failed {
+        /// The step.
+        step: Arc<str>,
+        /// Why.
+        reason: String,
+    },
+    /// Stopped by Ctrl-C before it finished.
+    Interrupted,
+}
+
+/// What workers report.
+#[derive(Debug)]
+pub enum Record {
+    /// An HTTP attempt.
+    Exchange(Exchange),
+    /// The order got its id on the target.
+    Created {
+        /// Order index.
+        order: u32,
+        /// Its id.
+        id: Arc<str>,
+    },
+    /// The order's state changed.
+    State {
+        /// Order index.
+        order: u32,
+        /// The new state.
+        state: Arc<str>,
+    },
+    /// The order's flow ended.
+    FlowEnded {
+        /// Order index.
+        order: u32,
+        /// How.
+        end: FlowEnd,
+        /// How long the flow took.
+        took: Duration,
+    },
+    /// Cleanup gave up on the order.
+    Stranded {
+        /// Order index.
+        order: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A wait finished (not cut short): configured vs observed.
+    Waited {
+        /// What waited.
+        kind: Wait,
+        /// The wait asked for (after jitter and backoff).
+        configured: Duration,
+        /// The wait measured.
+        observed: Duration,
+    },
+    /// An endpoint's circuit breaker changed state.
+    Breaker {
+        /// The endpoint (step name).
+        endpoint: Arc<str>,
+        /// Its new state.
+        state: BreakerState,
+    },
+    /// A batch finished.
+    BatchDone {
+        /// Batch index.
+        batch: u32,
+        /// From its first order's start to its last order's flow end.
+        took: Duration,
+    },
+}
+
+/// A kind of wait, for timing accuracy (named in reports by [`Wait::describe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// A pause step.
+    Pause {
+        /// Flow index.
+        flow: u16,
+        /// Step index.
+        step: u16,
+    },
+    /// The wait between two polls of a poll step.
+    PollInterval {
+        /// Flow index.
+        flow: u16,
+        /// Step index.
+        step: u16,
+    },
+    /// The pause between two orders of a batch (`betweenCreates`).
+    BetweenOrders,
+    /// A cleanup rule's delay after the flow.
+    CleanupDelay {
+        /// Flow index.
+        flow: u16,
+    },
+    /// A cleanup rule's wait between rounds.
+    CleanupInterval {
+        /// Flow index.
+        flow: u16,
+    },
+    /// The wait before retrying a failed request.
+    RetryBackoff,
+    /// A virtual user's think time between actions.
+    Think {
+        /// Flow index.
+        flow: u16,
+    },
+}
+
+impl Wait {
+    /// The name shown in reports, e.g. `pause · activate step 2`.
+    pub fn describe(self, plan: &Plan) -> String {
+        let flow = |f: u16| plan.flows[f as usize].name.to_string();
+        match self {
+            Wait::Pause {
+                flow: f,
+                step: u16::MAX,
+            } => format!("pause · {} journey", flow(f)),
+            Wait::Pause { flow: f, step } => format!("pause · {} step {}", flow(f), step + 1),
+            Wait::PollInterval { flow: f, step } => {
+                let name = match plan.flows[f as usize].steps.get(step as usize) {
+                    Some(crate::plan::Step::Poll(p)) => p.request.name.to_string(),
+                    _ => "in journey".into(),
+                };
+                format!("poll interval · {name} ({})", flow(f))
+            }
+            Wait::Think { flow: f } => format!("think time · {}", flow(f)),
+            Wait::BetweenOrders => "between orders in a batch".into(),
+            Wait::CleanupDelay { flow: f } => format!("cleanup delay · {}", flow(f)),
+            Wait::CleanupInterval { flow: f } => format!("cleanup interval · {}", flow(f)),
+            Wait::RetryBackoff => "retry backoff".into(),
+        }
+    }
+}
+
+/// A circuit breaker's state, as recorded and reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Requests flow.
+    Closed,
+    /// Requests wait.
+    Open,
+    /// One probe is out.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// The name in logs and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
