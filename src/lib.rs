@@ -20,8 +20,12 @@
 //! - [`scheduler`]: batches in parallel, orders in a batch one after another, then cleanup.
 //! - [`executor`]: walks one order through its flow and its cleanup rule.
 //! - [`client`]: the HTTP client behind a small trait.
-//! - [`recorder`]: one aggregator task: HDR histograms, order states, the events journal.
+//! - [`recorder`]: one aggregator task: HDR histograms, order states, the events journal;
+//!   `record` holds what the executor sends it.
 //! - [`report`]: renders a [`recorder::Summary`]; never computes metrics.
+//! - [`threshold`]: the pass/fail expression language (`p95(create) < 500ms`).
+//! - [`commands`]: one file per subcommand; `execute` runs a compiled plan for `run` and `resume`,
+//!   `manifest` is run.json.
 //! - [`builtin`]: the built-in targets served in-process or by `runner serve`.
 
 pub mod builtin;
