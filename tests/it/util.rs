@@ -30,16 +30,23 @@ pub async fn start_orders(error_rate: f64) -> (Running, OrderBook) {
         .expect("bind 127.0.0.1:0")
 }
 
-/// Runs the real `runner` binary with `args` and waits for it.
+/// Runs the real `runner` binary with `args` and waits for it. A run that
+/// hangs is killed and fails the test after `HANG_LIMIT` (a hang guard far
+/// above any test's run time, not a timing assertion).
 pub async fn runner(args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
         .args(args)
         .env_remove("RUST_LOG")
         .kill_on_drop(true)
-        .output()
+        .output();
+    tokio::time::timeout(HANG_LIMIT, run)
         .await
+        .unwrap_or_else(|_| panic!("runner {args:?} did not finish within {HANG_LIMIT:?}"))
         .expect("runner starts")
 }
+
+/// How long `runner` may take before a test calls it hung.
+const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Runs the binary synchronously (for tests without a target).
 pub fn runner_sync(args: &[&str]) -> Output {
