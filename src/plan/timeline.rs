@@ -22,7 +22,7 @@ fn steps_time(steps: &[Step]) -> Duration {
                 let per_action: f64 = c
                     .actions
                     .iter()
-                    .map(|a| super::requests_in(&a.steps).max(1) as f64)
+                    .map(|a| super::step::requests_in(&a.steps).max(1) as f64)
                     .sum::<f64>()
                     / c.actions.len().max(1) as f64;
                 let think = (c.think.0 + c.think.1) / 2;

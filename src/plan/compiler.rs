@@ -1,0 +1,282 @@
+//! Compiles spec steps into plan steps: parses templates and JSON paths,
+//! scales intervals, follows which variables each step may use and notes
+//! which payload fields the templates read.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::PlanError;
+use super::model::Cleanup;
+use super::settings::Speed;
+use super::step::{Action, Body, Choose, Poll, Request, Step, Until, requests_in};
+use super::template::{JsonPath, JsonTemplate, Template};
+use crate::spec;
+
+/// Variables every order has before its first step.
+pub const BUILTIN_VARS: &[&str] = &["n", "type", "batch", "label"];
+
+/// The variables set before a flow's first step: the built-in ones and the
+/// payload's fields.
+pub(super) fn initial_vars(payload_keys: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut known: BTreeSet<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
+    known.extend(payload_keys.iter().cloned());
+    known
+}
+
+/// Compiles one flow's steps, recursing into journeys, and notes which
+/// payload fields the templates use.
+pub(super) struct Compiler<'a> {
+    flow: &'a str,
+    speed: Speed,
+    payload_keys: &'a BTreeSet<String>,
+    payload_vars: &'a mut BTreeSet<String>,
+}
+
+impl<'a> Compiler<'a> {
+    /// A compiler for `flow` (the name errors give), noting in `payload_vars`
+    /// the fields of `payload_keys` that templates use.
+    pub(super) fn new(
+        flow: &'a str,
+        speed: Speed,
+        payload_keys: &'a BTreeSet<String>,
+        payload_vars: &'a mut BTreeSet<String>,
+    ) -> Self {
+        Compiler {
+            flow,
+            speed,
+            payload_keys,
+            payload_vars,
+        }
+    }
+
+    /// One request, whose templates may use only `known`.
+    pub(super) fn request(
+        &mut self,
+        r: &spec::Request,
+        known: &BTreeSet<String>,
+    ) -> Result<Request, PlanError> {
+        let compiled = request(r, self.flow, known)?;
+        collect_payload_vars(&compiled, self.payload_keys, self.payload_vars);
+        Ok(compiled)
+    }
+
+    /// A flow's or an action's steps; adds what they capture to `known`.
+    pub(super) fn steps(
+        &mut self,
+        steps: &[spec::Step],
+        known: &mut BTreeSet<String>,
+    ) -> Result<Vec<Step>, PlanError> {
+        steps.iter().map(|s| self.step(s, known)).collect()
+    }
+
+    /// A cleanup rule, run once the flow's steps have set `known`.
+    pub(super) fn cleanup(
+        &mut self,
+        c: &spec::Cleanup,
+        known: &BTreeSet<String>,
+    ) -> Result<Cleanup, PlanError> {
+        Ok(Cleanup {
+            after: self.speed.scale(c.after),
+            steps: c
+                .steps
+                .iter()
+                .map(|r| self.request(r, known))
+                .collect::<Result<_, _>>()?,
+            verify: c
+                .verify
+                .as_ref()
+                .map(|r| self.request(r, known))
+                .transpose()?,
+            timeout: c.timeout,
+            every: self.speed.scale(c.every),
+        })
+    }
+
+    fn step(&mut self, step: &spec::Step, known: &mut BTreeSet<String>) -> Result<Step, PlanError> {
+        let invalid = |what: String, message: String| PlanError::Invalid { what, message };
+        let compiled = match step {
+            spec::Step::Request(r) => Step::Request(self.request(r, known)?),
+            spec::Step::Pause { duration, jitter } => Step::Pause {
+                duration: self.speed.scale(*duration),
+                jitter: *jitter,
+            },
+            spec::Step::Poll(p) => Step::Poll(Poll {
+                request: self.request(&p.request, known)?,
+                until: match &p.until {
+                    spec::Until::Field { path, one_of } => Until::Field {
+                        path: JsonPath::parse(path)
+                            .map_err(|m| invalid(format!("flow `{}`, poll.field", self.flow), m))?,
+                        one_of: one_of.clone(),
+                    },
+                    spec::Until::Script(s) => Until::Script(s.clone()),
+                },
+                every: self.speed.scale(p.every),
+                backoff: p.backoff,
+                max_every: self.speed.scale(p.max_every),
+                timeout: p.timeout,
+            }),
+            spec::Step::Choose(c) => Step::Choose(self.choose(c, known)?),
+        };
+        if let Step::Request(r) | Step::Poll(Poll { request: r, .. }) = &compiled {
+            known.extend(r.captures.iter().map(|(v, _)| v.to_string()));
+        }
+        Ok(compiled)
+    }
+
+    fn choose(
+        &mut self,
+        c: &spec::Choose,
+        known: &mut BTreeSet<String>,
+    ) -> Result<Choose, PlanError> {
+        let to_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut after = known.clone();
+        let mut actions = Vec::new();
+        for list in [&c.actions, &c.errors] {
+            let mut compiled = Vec::new();
+            for a in list {
+                // An action sees what was known before the journey plus its own captures.
+                let mut inside = known.clone();
+                let steps = self.steps(&a.steps, &mut inside)?;
+                after.extend(inside);
+                compiled.push(Action {
+                    name: a.name.as_str().into(),
+                    category: a.category.as_str().into(),
+                    weight: a.weight,
+                    steps,
+                    think: a
+                        .think
+                        .map(|(lo, hi)| (self.speed.scale(lo), self.speed.scale(hi))),
+                });
+            }
+            actions.push(compiled);
+        }
+        // Later steps may use what any action captured (unset if it never ran).
+        *known = after;
+        let errors = actions.pop().expect("two lists");
+        let actions = actions.pop().expect("two lists");
+        let mix = category_mix(&c.mix, &actions);
+        let pick = pick_probabilities(&mix, &actions);
+        Ok(Choose {
+            requests: (to_u32(c.requests.0), to_u32(c.requests.1)),
+            think: (self.speed.scale(c.think.0), self.speed.scale(c.think.1)),
+            mix,
+            pick,
+            actions,
+            error_rate: c.error_rate,
+            errors,
+        })
+    }
+}
+
+/// A journey's categories with a positive weight, their share of requests
+/// (normalised to sum 1) and their actions' indexes.
+fn category_mix(mix: &[(String, f64)], actions: &[Action]) -> Vec<(Arc<str>, f64, Vec<usize>)> {
+    let total: f64 = mix.iter().map(|(_, w)| w).sum();
+    mix.iter()
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(cat, w)| {
+            let members = actions
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| &*a.category == cat)
+                .map(|(i, _)| i)
+                .collect();
+            (cat.as_str().into(), w / total, members)
+        })
+        .collect()
+}
+
+/// The probability of picking each category of `mix`: its share divided by
+/// its mean requests per action, so the *requests* follow the mix.
+fn pick_probabilities(mix: &[(Arc<str>, f64, Vec<usize>)], actions: &[Action]) -> Vec<f64> {
+    let per_action = |members: &[usize]| {
+        let weight: f64 = members.iter().map(|&i| actions[i].weight).sum();
+        let requests: f64 = members
+            .iter()
+            .map(|&i| actions[i].weight * requests_in(&actions[i].steps) as f64)
+            .sum();
+        if weight > 0.0 && requests > 0.0 {
+            requests / weight
+        } else {
+            1.0
+        }
+    };
+    let raw: Vec<f64> = mix
+        .iter()
+        .map(|(_, share, m)| share / per_action(m))
+        .collect();
+    let sum: f64 = raw.iter().sum();
+    raw.iter().map(|p| p / sum).collect()
+}
+
+/// `r` compiled for `flow`; its templates may use only `known`.
+fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Request, PlanError> {
+    let invalid = |message: String| PlanError::Invalid {
+        what: format!("flow `{flow}`, step `{}`", r.name),
+        message,
+    };
+    let parse = |t: &str| Template::parse(t).map_err(invalid);
+    let pairs = |list: &[(String, String)]| -> Result<Vec<(String, Template)>, PlanError> {
+        list.iter()
+            .map(|(k, v)| Ok((k.clone(), parse(v)?)))
+            .collect()
+    };
+    let compiled = Request {
+        name: r.name.as_str().into(),
+        method: r.method.as_str().into(),
+        path: parse(&r.path)?,
+        query: pairs(&r.query)?,
+        headers: pairs(&r.headers)?,
+        body: match &r.body {
+            spec::Body::None => Body::None,
+            spec::Body::Payload => Body::Payload,
+            spec::Body::Json(v) => Body::Json(JsonTemplate::parse(v).map_err(invalid)?),
+        },
+        expect: r.expect.clone(),
+        captures: r
+            .captures
+            .iter()
+            .map(|(var, path)| Ok((var.as_str().into(), JsonPath::parse(path).map_err(invalid)?)))
+            .collect::<Result<_, PlanError>>()?,
+        marks: r.marks.as_deref().map(Into::into),
+        deliberate: r.deliberate,
+        state_from: r
+            .state_from
+            .as_deref()
+            .map(JsonPath::parse)
+            .transpose()
+            .map_err(invalid)?,
+    };
+    for var in template_vars(&compiled) {
+        if !known.contains(var.as_ref()) {
+            return Err(PlanError::UnknownVar {
+                flow: flow.to_owned(),
+                step: r.name.clone(),
+                var: var.to_string(),
+                known: known.iter().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+    }
+    Ok(compiled)
+}
+
+/// The variables the request's templates use.
+fn template_vars(r: &Request) -> Vec<&Arc<str>> {
+    let mut vars: Vec<&Arc<str>> = r.path.vars().collect();
+    for (_, t) in r.query.iter().chain(&r.headers) {
+        vars.extend(t.vars());
+    }
+    if let Body::Json(j) = &r.body {
+        vars.extend(j.vars());
+    }
+    vars
+}
+
+/// Adds to `out` the payload fields the request's templates use.
+fn collect_payload_vars(r: &Request, payload_keys: &BTreeSet<String>, out: &mut BTreeSet<String>) {
+    for v in template_vars(r) {
+        if payload_keys.contains(v.as_ref()) && !BUILTIN_VARS.contains(&v.as_ref()) {
+            out.insert(v.to_string());
+        }
+    }
+}

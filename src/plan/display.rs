@@ -1,0 +1,175 @@
+//! The plan as `runner check` prints it: target, population, batches and
+//! every flow's steps, one line each.
+
+use std::fmt;
+
+use super::model::Plan;
+use super::settings::Target;
+use super::step::{Request, Step, Until};
+
+/// Batches listed by `runner check`; the rest are counted.
+const BATCHES_SHOWN: usize = 30;
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = match &self.target {
+            Target::Builtin(k) => format!("builtin:{k} (started on 127.0.0.1)"),
+            Target::Url(u) => u.clone(),
+        };
+        writeln!(f, "scenario  {}", self.name)?;
+        if !self.description.is_empty() {
+            writeln!(f, "          {}", self.description)?;
+        }
+        writeln!(f, "target    {target}")?;
+        writeln!(
+            f,
+            "http      timeout {:?}, retries {}, retry backoff {:?}, max connections {}",
+            self.http.timeout,
+            self.http.retries,
+            self.http.retry_backoff,
+            self.http.max_connections
+        )?;
+        writeln!(
+            f,
+            "seed      {}   speed ×{} (intervals below are already scaled)",
+            self.seed, self.speed
+        )?;
+        writeln!(f, "\npopulation  {} orders", self.orders.len())?;
+        for (i, flow) in self.flows.iter().enumerate() {
+            let n = self.orders.iter().filter(|o| o.flow as usize == i).count();
+            writeln!(f, "  {:<12} {n}", flow.name)?;
+        }
+        write_batches(self, f)?;
+        write_flows(self, f)
+    }
+}
+
+/// The batches, the first [`BATCHES_SHOWN`] with their orders' labels.
+fn write_batches(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(
+        f,
+        "\nbatches     {} batches, up to {} in parallel, {:?} between orders in a batch",
+        plan.batches.len(),
+        plan.parallel,
+        plan.between
+    )?;
+    for (i, b) in plan.batches.iter().enumerate().take(BATCHES_SHOWN) {
+        let first = &plan.orders[b.orders.start];
+        let last = &plan.orders[b.orders.end - 1];
+        writeln!(
+            f,
+            "  #{i:<4} {:<10} {:>4} orders  {} … {}",
+            plan.flows[b.flow as usize].name,
+            b.orders.len(),
+            plan.arena.label(first),
+            plan.arena.label(last)
+        )?;
+    }
+    if plan.batches.len() > BATCHES_SHOWN {
+        writeln!(
+            f,
+            "  … and {} more batches",
+            plan.batches.len() - BATCHES_SHOWN
+        )?;
+    }
+    Ok(())
+}
+
+/// Every flow's steps and cleanup rule.
+fn write_flows(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for flow in &plan.flows {
+        writeln!(f, "\nflow {}", flow.name)?;
+        for (i, step) in flow.steps.iter().enumerate() {
+            writeln!(f, "  {}. {}", i + 1, describe_step(step))?;
+        }
+        if let Some(c) = &flow.cleanup {
+            let steps: Vec<String> = c.steps.iter().map(describe_request).collect();
+            writeln!(
+                f,
+                "  cleanup after {:?}: try {} every {:?}, up to {:?}{}",
+                c.after,
+                steps.join(" then "),
+                c.every,
+                c.timeout,
+                c.verify
+                    .as_ref()
+                    .map(|v| format!("; verify with {}", describe_request(v)))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// One step on one line.
+fn describe_step(step: &Step) -> String {
+    match step {
+        Step::Choose(c) => {
+            let mix: Vec<String> = c
+                .mix
+                .iter()
+                .map(|(cat, share, _)| format!("{cat} {:.0}%", share * 100.0))
+                .collect();
+            let actions: Vec<String> = c
+                .actions
+                .iter()
+                .map(|a| format!("{} ({})", a.name, a.category))
+                .collect();
+            format!(
+                "journey of {}..{} requests, think {:?}..{:?}, mix [{}], actions: {}{}",
+                c.requests.0,
+                c.requests.1,
+                c.think.0,
+                c.think.1,
+                mix.join(", "),
+                actions.join(", "),
+                if c.errors.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {:.0}% deliberate errors", c.error_rate * 100.0)
+                }
+            )
+        }
+        Step::Request(r) => describe_request(r),
+        Step::Pause { duration, jitter } if *jitter > 0.0 => {
+            format!("pause {duration:?} ±{:.0}%", jitter * 100.0)
+        }
+        Step::Pause { duration, .. } => format!("pause {duration:?}"),
+        Step::Poll(p) => {
+            let until = match &p.until {
+                Until::Field { path, one_of } => format!(
+                    "{} in [{}]",
+                    path.as_str(),
+                    one_of
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Until::Script(f) => format!("{f:?}"),
+            };
+            format!(
+                "poll {} until {until}, every {:?} ×{} up to {:?}, timeout {:?}",
+                describe_request(&p.request),
+                p.every,
+                p.backoff,
+                p.max_every,
+                p.timeout
+            )
+        }
+    }
+}
+
+/// A request as `name [METHOD "path" → statuses]`.
+fn describe_request(r: &Request) -> String {
+    let expect = if r.expect.is_empty() {
+        "2xx".to_owned()
+    } else {
+        r.expect
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    format!("{} [{} \"{}\" → {expect}]", r.name, r.method, r.path)
+}

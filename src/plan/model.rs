@@ -1,0 +1,100 @@
+//! The compiled plan: everything the scheduler needs for a run, with each
+//! flow's steps, its cleanup rule and the bearer authentication.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::population::{Arena, Batch, Order};
+use super::settings::{BreakerConfig, Http, Target};
+use super::step::{Request, Step};
+use crate::script::Runtime;
+use crate::threshold::Threshold;
+
+/// Compiled bearer authentication.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// Variable holding the access token.
+    pub token: Arc<str>,
+    /// Requests that get a new token after a 401.
+    pub renew: Vec<Request>,
+}
+
+/// A compiled cleanup rule.
+#[derive(Debug, Clone)]
+pub struct Cleanup {
+    /// Wait after the flow (scaled).
+    pub after: Duration,
+    /// Requests tried in turn each round.
+    pub steps: Vec<Request>,
+    /// Optional state check.
+    pub verify: Option<Request>,
+    /// Give up after this long (not scaled).
+    pub timeout: Duration,
+    /// Wait between rounds (scaled).
+    pub every: Duration,
+}
+
+/// The steps of one order type and its cleanup.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// The order type.
+    pub name: Arc<str>,
+    /// Steps in order.
+    pub steps: Vec<Step>,
+    /// How created orders of this type are brought to a terminal state.
+    pub cleanup: Option<Cleanup>,
+}
+
+/// Everything the scheduler needs for a run.
+pub struct Plan {
+    /// Scenario name.
+    pub name: String,
+    /// Scenario description.
+    pub description: String,
+    /// Where requests go.
+    pub target: Target,
+    /// Client settings.
+    pub http: Http,
+    /// Flows by index (orders refer to them by index).
+    pub flows: Vec<Flow>,
+    /// Every order, in batch order.
+    pub orders: Vec<Order>,
+    /// The orders' payloads and labels.
+    pub arena: Arena,
+    /// Batches; each covers a contiguous range of `orders`.
+    pub batches: Vec<Batch>,
+    /// Batches running at once.
+    pub parallel: usize,
+    /// Pause between orders inside a batch (scaled).
+    pub between: Duration,
+    /// Batch workers start one by one over this long (scaled).
+    pub ramp: Duration,
+    /// Most requests per second by step name (`*`: all together); not scaled.
+    pub rate_limits: Vec<(Arc<str>, f64)>,
+    /// Names whose values are redacted (besides token/password/secret/authorization).
+    pub secrets: Vec<Arc<str>>,
+    /// Finds an order whose id was lost (see [`crate::spec::Spec::recover`]).
+    pub recover: Option<Request>,
+    /// Variable holding an order's id on the target.
+    pub track_id: Arc<str>,
+    /// What the tracked items are called (`orders`, `users`).
+    pub noun: String,
+    /// Payload fields that templates use.
+    pub payload_vars: Vec<Arc<str>>,
+    /// States that need no cleanup.
+    pub terminal: Vec<Arc<str>>,
+    /// Seed used for the layout and jitter.
+    pub seed: u64,
+    /// Speed factor applied to intervals.
+    pub speed: f64,
+    /// For script predicates.
+    pub runtime: Runtime,
+    /// Checked at the end of the run.
+    pub thresholds: Vec<Threshold>,
+    /// Bearer authentication, if the script set it up.
+    pub auth: Option<Auth>,
+    /// Wall-clock limit on journeys (not scaled).
+    pub duration: Option<Duration>,
+    /// Circuit breaker settings (open time scaled).
+    pub breaker: BreakerConfig,
+}

@@ -1,0 +1,158 @@
+//! Run-wide settings: `--speed` and the intervals it scales, the target,
+//! the HTTP client's settings, the batch sizes and the circuit breaker.
+
+use std::time::Duration;
+
+use super::PlanError;
+use super::template::Template;
+use crate::config::{Params, provenance};
+use crate::spec;
+
+/// `--speed`, checked to be a number above 0: every scaled interval is
+/// divided by it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Speed(f64);
+
+impl Speed {
+    pub(super) fn new(speed: f64) -> Result<Speed, PlanError> {
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(PlanError::invalid(
+                "--speed",
+                format!("must be a number above 0, got {speed}"),
+            ));
+        }
+        Ok(Speed(speed))
+    }
+
+    /// `d` divided by the speed.
+    pub(super) fn scale(self, d: Duration) -> Duration {
+        d.div_f64(self.0)
+    }
+}
+
+/// Where requests go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A built-in target started in-process on 127.0.0.1 (`builtin:orders`).
+    Builtin(String),
+    /// A base URL such as `http://127.0.0.1:8080`, without a trailing slash.
+    Url(String),
+}
+
+/// Client settings, intervals already scaled by speed.
+#[derive(Debug, Clone)]
+pub struct Http {
+    /// Per-request timeout (not scaled: it guards against a stuck target).
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// First retry delay (scaled).
+    pub retry_backoff: Duration,
+    /// Most requests in flight.
+    pub max_connections: usize,
+    /// Headers sent with every request.
+    pub headers: Vec<(String, Template)>,
+}
+
+/// Circuit-breaker settings of a run (the executor keeps the state).
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker (0 = never).
+    pub failures: u32,
+    /// How long it stays open before a probe (already scaled by speed).
+    pub open_for: Duration,
+}
+
+/// The circuit breaker of the spec's `(failures, open for)`, open time scaled.
+pub(super) fn breaker((failures, open_for): (u32, Duration), speed: Speed) -> BreakerConfig {
+    BreakerConfig {
+        failures,
+        open_for: speed.scale(open_for),
+    }
+}
+
+/// Orders per batch and batches running at once, each at least 1.
+pub(super) fn batch_sizes(
+    batches: &spec::Batches,
+    params: &Params,
+) -> Result<(usize, usize), PlanError> {
+    let at_least_one = |n: i64, what: &str| {
+        usize::try_from(n).ok().filter(|s| *s > 0).ok_or_else(|| {
+            PlanError::invalid(
+                what,
+                format!("must be at least 1, got {n}{}", provenance(params, n)),
+            )
+        })
+    };
+    Ok((
+        at_least_one(batches.size, "batches.size")?,
+        at_least_one(batches.parallel, "batches.parallel")?,
+    ))
+}
+
+/// Client settings: the timeout must be above 0, the retry backoff is
+/// scaled and the scenario-wide headers parsed.
+pub(super) fn http(http: &spec::Http, speed: Speed, params: &Params) -> Result<Http, PlanError> {
+    Ok(Http {
+        timeout: nonzero(http.timeout, "http.timeout", params)?,
+        retries: http.retries,
+        retry_backoff: speed.scale(http.retry_backoff),
+        max_connections: http.max_connections,
+        headers: http
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    Template::parse(v).map_err(|m| PlanError::invalid("header", m))?,
+                ))
+            })
+            .collect::<Result<_, PlanError>>()?,
+    })
+}
+
+fn nonzero(d: Duration, what: &str, params: &Params) -> Result<Duration, PlanError> {
+    if d.is_zero() {
+        return Err(PlanError::Invalid {
+            what: what.into(),
+            message: format!("must be above 0{}", provenance(params, "0s")),
+        });
+    }
+    Ok(d)
+}
+
+pub(super) fn target(raw: &str, params: &Params) -> Result<Target, PlanError> {
+    let bad = |message: String| PlanError::Invalid {
+        what: "target".into(),
+        message: format!("{message}{}", provenance(params, raw)),
+    };
+    if raw.is_empty() {
+        return Err(bad(
+            "no target: call s.target(\"builtin:orders\") or pass --target http://HOST:PORT".into(),
+        ));
+    }
+    if let Some(kind) = raw.strip_prefix("builtin:") {
+        return match kind {
+            "orders" | "users" => Ok(Target::Builtin(kind.to_owned())),
+            other => Err(bad(format!(
+                "unknown built-in target `{other}`; available: builtin:orders, builtin:users"
+            ))),
+        };
+    }
+    let url = reqwest::Url::parse(raw).map_err(|e| {
+        bad(format!(
+            "{raw:?} is not a valid URL ({e}); expected http://HOST:PORT"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(bad(format!(
+            "{raw:?}: expected an http:// or https:// URL with a host"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(format!(
+            "{raw:?}: a base URL cannot have a query or fragment"
+        )));
+    }
+    Ok(Target::Url(raw.trim_end_matches('/').to_owned()))
+}

@@ -1,0 +1,162 @@
+//! The compiled steps a flow runs: requests, pauses, polls and journeys of
+//! weighted actions, as the executor sees them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::template::{JsonPath, JsonTemplate, Template};
+use crate::spec::ScriptFn;
+
+/// A compiled request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Step name in reports.
+    pub name: Arc<str>,
+    /// HTTP method, upper case.
+    pub method: Arc<str>,
+    /// Path template.
+    pub path: Template,
+    /// Query parameters.
+    pub query: Vec<(String, Template)>,
+    /// Headers.
+    pub headers: Vec<(String, Template)>,
+    /// Body.
+    pub body: Body,
+    /// Accepted statuses; empty means any 2xx.
+    pub expect: Vec<u16>,
+    /// Captures: variable ← path in the JSON response.
+    pub captures: Vec<(Arc<str>, JsonPath)>,
+    /// State the order is in after this step succeeds.
+    pub marks: Option<Arc<str>>,
+    /// Response field holding the order's state.
+    pub state_from: Option<JsonPath>,
+    /// A deliberate bad request: its expected status counts as an expected error.
+    pub deliberate: bool,
+}
+
+impl Request {
+    /// Whether `status` is what this request expects.
+    pub fn accepts(&self, status: u16) -> bool {
+        if self.expect.is_empty() {
+            (200..300).contains(&status)
+        } else {
+            self.expect.contains(&status)
+        }
+    }
+}
+
+/// A compiled body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// No body.
+    None,
+    /// The order's payload bytes.
+    Payload,
+    /// A JSON template.
+    Json(JsonTemplate),
+}
+
+/// A compiled poll.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// The request repeated.
+    pub request: Request,
+    /// The stop condition.
+    pub until: Until,
+    /// First wait (scaled).
+    pub every: Duration,
+    /// Growth factor of the wait.
+    pub backoff: f64,
+    /// Longest wait (scaled).
+    pub max_every: Duration,
+    /// Overall limit (not scaled).
+    pub timeout: Duration,
+}
+
+impl Poll {
+    /// The wait before poll attempt `attempt` (0-based): every × backoff^attempt, capped.
+    pub fn wait(&self, attempt: u32) -> Duration {
+        let factor = self.backoff.powi(attempt.min(64) as i32);
+        self.every
+            .mul_f64(factor)
+            .min(self.max_every.max(self.every))
+    }
+}
+
+/// A compiled poll condition.
+#[derive(Debug, Clone)]
+pub enum Until {
+    /// A field equals one of the values (native, ~10 ns).
+    Field {
+        /// Where to look.
+        path: JsonPath,
+        /// What to accept.
+        one_of: Vec<serde_json::Value>,
+    },
+    /// A script predicate.
+    Script(ScriptFn),
+}
+
+/// A compiled step.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Send a request.
+    Request(Request),
+    /// Wait (scaled), with ± jitter share.
+    Pause {
+        /// How long.
+        duration: Duration,
+        /// Jitter share.
+        jitter: f64,
+    },
+    /// Poll until a condition holds.
+    Poll(Poll),
+    /// A journey of weighted actions.
+    Choose(Choose),
+}
+
+/// A compiled journey (see [`crate::spec::Choose`]).
+#[derive(Debug, Clone)]
+pub struct Choose {
+    /// Fewest and most requests.
+    pub requests: (u32, u32),
+    /// Think time range (scaled).
+    pub think: (Duration, Duration),
+    /// Categories with their share of requests (normalised to sum 1) and their actions' indexes.
+    pub mix: Vec<(Arc<str>, f64, Vec<usize>)>,
+    /// Probability of picking each category (same order as `mix`): the share divided
+    /// by the category's mean requests per action, so the *requests* follow the mix.
+    pub pick: Vec<f64>,
+    /// The actions.
+    pub actions: Vec<Action>,
+    /// Share of actions replaced by a deliberate bad request.
+    pub error_rate: f64,
+    /// Deliberate bad requests.
+    pub errors: Vec<Action>,
+}
+
+/// A compiled action.
+#[derive(Debug, Clone)]
+pub struct Action {
+    /// Name.
+    pub name: Arc<str>,
+    /// Request-mix category.
+    pub category: Arc<str>,
+    /// Weight within its category.
+    pub weight: f64,
+    /// Steps.
+    pub steps: Vec<Step>,
+    /// Think time after it (scaled), instead of the journey's.
+    pub think: Option<(Duration, Duration)>,
+}
+
+/// Requests one pass over `steps` sends at least (a poll counts once).
+pub(super) fn requests_in(steps: &[Step]) -> usize {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Request(_) | Step::Poll(_) => 1,
+            Step::Pause { .. } | Step::Choose(_) => 0,
+        })
+        .sum()
+}
