@@ -152,7 +152,7 @@ pub async fn execute(
     summary.thresholds = plan
         .thresholds
         .iter()
-        .map(|t| t.evaluate(&summary))
+        .map(|t| crate::recorder::verdict::evaluate(t, &summary))
         .collect();
     if let Some(target) = target {
         target.stop().await;

@@ -10,6 +10,7 @@ mod prometheus;
 mod record;
 mod summary;
 mod timing;
+pub mod verdict;
 
 pub use events::EventsWriter;
 pub use metrics::{dist, latency_histogram};

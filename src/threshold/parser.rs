@@ -1,0 +1,778 @@
+//! The threshold parser: winnow combinators over the expression that keep the
+//! byte span of every piece, so that each error points at the part that is wrong.
+
+use std::ops::Range;
+
+use winnow::combinator::{alt, empty, not, opt, peek, preceded, terminated};
+use winnow::error::{ErrMode, ParserError};
+use winnow::prelude::*;
+use winnow::stream::{LocatingSlice, Location};
+use winnow::token::{none_of, rest, take_till, take_while};
+
+use super::{
+    DistOf, DistStat, Limit, Metric, Op, OrderField, StepStat, StepTarget, Threshold,
+    ThresholdError, Unit, closest,
+};
+
+/// Every metric name, for "did you mean" hints.
+const METRIC_NAMES: &[&str] = &[
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "p99.9",
+    "max",
+    "mean",
+    "stddev",
+    "count",
+    "errors",
+    "error_rate",
+    "requests",
+    "orders.total",
+    "orders.created",
+    "orders.failed",
+    "orders.stranded",
+    "orders.interrupted",
+    "failed",
+    "stranded",
+    "interrupted",
+    "reached",
+    "state",
+    "order_duration",
+    "flow_duration",
+    "polls_per_order",
+    "time_to",
+    "duration",
+];
+
+/// The characters operators are made of.
+const OP_CHARS: [char; 4] = ['<', '>', '=', '!'];
+
+/// The expression, with byte offsets from its start.
+type Input<'a> = LocatingSlice<&'a str>;
+
+/// What the parsers return: once the expression is known to be wrong, a cut [`Fault`].
+type Parsed<T> = ModalResult<T, Fault>;
+
+/// What is wrong and where, until it becomes a [`ThresholdError`].
+#[derive(Debug)]
+struct Fault {
+    span: Range<usize>,
+    message: String,
+    label: &'static str,
+    hint: Option<String>,
+}
+
+impl Fault {
+    fn at(span: Range<usize>, message: impl Into<String>, label: &'static str) -> Self {
+        Fault {
+            span,
+            message: message.into(),
+            label,
+            hint: None,
+        }
+    }
+
+    fn hint(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
+    }
+
+    /// Fails for good: no other reading of the expression is tried.
+    fn cut<T>(self) -> Parsed<T> {
+        Err(ErrMode::Cut(self))
+    }
+}
+
+impl ParserError<Input<'_>> for Fault {
+    type Inner = Self;
+
+    /// A combinator did not match. Only `opt` sees these, and backtracks: every
+    /// failure that reaches the user is a [`Fault::cut`] with its own message.
+    fn from_input(input: &Input<'_>) -> Self {
+        let at = input.current_token_start();
+        Fault::at(at..at, "unexpected text", "here")
+    }
+
+    fn into_inner(self) -> Result<Self, Self> {
+        Ok(self)
+    }
+}
+
+/// A piece of the expression and where it is.
+#[derive(Debug, Clone)]
+struct Piece<'a> {
+    text: &'a str,
+    span: Range<usize>,
+}
+
+impl<'a> Piece<'a> {
+    /// The part of the piece at `range`, counted in bytes from its start.
+    fn sub(&self, range: Range<usize>) -> Piece<'a> {
+        let start = self.span.start;
+        Piece {
+            text: &self.text[range.clone()],
+            span: start + range.start..start + range.end,
+        }
+    }
+
+    fn trim(&self) -> Piece<'a> {
+        let lead = self.text.len() - self.text.trim_start().len();
+        self.sub(lead..lead + self.text.trim().len())
+    }
+
+    fn split_once(&self, c: char) -> Option<(Piece<'a>, Piece<'a>)> {
+        let at = self.text.find(c)?;
+        Some((
+            self.sub(0..at),
+            self.sub(at + c.len_utf8()..self.text.len()),
+        ))
+    }
+}
+
+/// Runs `parser` and keeps what it took as a [`Piece`].
+fn piece<'a>(
+    parser: impl Parser<Input<'a>, &'a str, ErrMode<Fault>>,
+) -> impl Parser<Input<'a>, Piece<'a>, ErrMode<Fault>> {
+    parser.with_span().map(|(text, span)| Piece { text, span })
+}
+
+/// Parses `expr` (see the module documentation for the grammar).
+pub(super) fn threshold(expr: &str) -> Result<Threshold, ThresholdError> {
+    let (metric, op, limit) = expression.parse(LocatingSlice::new(expr)).map_err(|e| {
+        let fault = e.into_inner();
+        let hint = fault.hint.as_deref();
+        ThresholdError::new(expr, fault.span, fault.message, fault.label, hint)
+    })?;
+    Ok(Threshold {
+        expr: expr.to_string(),
+        metric,
+        op,
+        limit,
+    })
+}
+
+/// `METRIC OP VALUE`, with any whitespace around the parts.
+fn expression(i: &mut Input<'_>) -> Parsed<(Metric, Op, Limit)> {
+    let metric = preceded(ws, metric).parse_next(i)?;
+    ws(i)?;
+    let op = operator(i, &metric)?;
+    ws(i)?;
+    let limit = limit(i, &metric, op)?;
+    let rest = preceded(ws, piece(rest)).parse_next(i)?.trim();
+    if !rest.text.is_empty() {
+        let message = format!("unexpected `{}` after the value", rest.text);
+        return Fault::at(rest.span, message, "nothing may follow the value").cut();
+    }
+    Ok((metric, op, limit))
+}
+
+/// Whitespace, as [`char::is_whitespace`] has it.
+fn ws(i: &mut Input<'_>) -> Parsed<()> {
+    take_while(0.., char::is_whitespace).void().parse_next(i)
+}
+
+/// The text up to the next whitespace (empty at the end).
+fn word<'a>(i: &mut Input<'a>) -> Parsed<Piece<'a>> {
+    piece(take_till(0.., char::is_whitespace)).parse_next(i)
+}
+
+/// A metric or statistic name (may be empty).
+fn identifier<'a>(i: &mut Input<'a>) -> Parsed<Piece<'a>> {
+    piece(take_while(0.., |c: char| {
+        c.is_ascii_alphanumeric() || c == '_' || c == '.'
+    }))
+    .parse_next(i)
+}
+
+/// `(ARG)`: the text inside and the span of the whole, parentheses included.
+struct Arg<'a> {
+    inner: Piece<'a>,
+    parens: Range<usize>,
+}
+
+/// METRIC: a name, an optional `(ARG)` and, right after the `)`, an optional `.STAT`.
+fn metric(i: &mut Input<'_>) -> Parsed<Metric> {
+    let name = identifier(i)?;
+    if name.text.is_empty() {
+        let found = word(i)?;
+        if found.text.is_empty() {
+            let message = "empty threshold, expected `METRIC OP VALUE`";
+            return Fault::at(found.span, message, "expected a metric here").cut();
+        }
+        let message = format!("expected a metric, found `{}`", found.text);
+        return Fault::at(found.span, message, "expected a metric here").cut();
+    }
+    let arg = match opt(preceded(ws, '('.span())).parse_next(i)? {
+        None => None,
+        Some(open) => {
+            let (inner, close) = (piece(take_till(0.., ')')), opt(')'.span())).parse_next(i)?;
+            let Some(close) = close else {
+                let message = format!("`(` after `{}` is never closed", name.text);
+                return Fault::at(open, message, "opened here").cut();
+            };
+            Some(Arg {
+                inner,
+                parens: open.start..close.end,
+            })
+        }
+    };
+    let suffix = match arg {
+        Some(_) => opt(piece(('.', identifier).take())).parse_next(i)?,
+        None => None,
+    };
+    resolve(&name, arg.as_ref(), suffix.as_ref())
+}
+
+/// Turns the pieces of a metric into a [`Metric`], or says which piece is wrong.
+fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) -> Parsed<Metric> {
+    let n = name.text;
+    let no_suffix = |metric: Metric| match suffix {
+        Some(whole) => {
+            let message = format!("unexpected `{}` after `{metric}`", whole.text);
+            Fault::at(whole.span.clone(), message, "not part of this metric").cut()
+        }
+        None => Ok(metric),
+    };
+    let no_arg = |metric: Metric| match arg {
+        Some(arg) => {
+            let message = format!("`{n}` takes no argument");
+            Fault::at(arg.parens.clone(), message, "remove this").cut()
+        }
+        None => Ok(metric),
+    };
+    let needs_arg = |what: &str, example: &str| {
+        let message = format!("`{n}` needs {what} in parentheses, e.g. `{example}`");
+        Fault::at(name.span.clone(), message, "missing its argument").cut()
+    };
+
+    if let Some(stat) = StepStat::parse(n) {
+        return match arg {
+            Some(arg) => no_suffix(Metric::Step {
+                stat,
+                target: step_target(arg)?,
+            }),
+            None => match stat {
+                StepStat::Errors => Ok(Metric::Errors),
+                StepStat::ErrorRate => Ok(Metric::ErrorRate),
+                _ => needs_arg("a step", &format!("{n}(create)")),
+            },
+        };
+    }
+    if let Some(field) = match n {
+        "orders.total" => Some(OrderField::Total),
+        "orders.created" => Some(OrderField::Created),
+        "failed" | "orders.failed" => Some(OrderField::Failed),
+        "stranded" | "orders.stranded" => Some(OrderField::Stranded),
+        "interrupted" | "orders.interrupted" => Some(OrderField::Interrupted),
+        _ => None,
+    } {
+        return no_arg(Metric::Orders(field));
+    }
+    match n {
+        "requests" => return no_arg(Metric::Requests),
+        "duration" => return no_arg(Metric::Duration),
+        "reached" | "state" => {
+            let Some(arg) = arg else {
+                return needs_arg("a state", &format!("{n}(Accepted)"));
+            };
+            let state = state_name(arg)?;
+            return no_suffix(if n == "reached" {
+                Metric::Reached(state)
+            } else {
+                Metric::State(state)
+            });
+        }
+        "time_to" => {
+            let Some(arg) = arg else {
+                return needs_arg("a state", "time_to(Accepted).p95");
+            };
+            let of = DistOf::TimeTo(state_name(arg)?);
+            let Some(whole) = suffix else {
+                let message = format!("`{of}` needs a statistic, e.g. `{of}.p95`");
+                let end = arg.parens.end;
+                let label = "expected .mean, .p50, .p90, .p95, .p99 or .max here";
+                return Fault::at(end..end, message, label).cut();
+            };
+            let stat = whole.sub(1..whole.text.len());
+            return dist_stat(of, &stat, whole);
+        }
+        _ => {}
+    }
+    let (base, stat) = match name.split_once('.') {
+        Some((base, stat)) => (base.text, Some(stat)),
+        None => (n, None),
+    };
+    let of = match base {
+        "order_duration" => DistOf::OrderDuration,
+        "flow_duration" => DistOf::FlowDuration,
+        "polls_per_order" => DistOf::PollsPerOrder,
+        _ => {
+            let hint = closest(n, METRIC_NAMES.iter().copied());
+            return Fault::at(
+                name.span.clone(),
+                format!("unknown metric `{n}`"),
+                "unknown metric",
+            )
+            .hint(hint.map(|c| format!("did you mean `{c}`?")))
+            .cut();
+        }
+    };
+    let Some(stat) = stat else {
+        let message = format!("`{of}` needs a statistic, e.g. `{of}.p95`");
+        let label = "expected .mean, .p50, .p90, .p95, .p99 or .max after this";
+        return Fault::at(name.span.clone(), message, label).cut();
+    };
+    no_suffix(dist_stat(of, &stat, &stat)?).and_then(no_arg)
+}
+
+/// The `S` of a lifecycle statistic; `whole` is labelled when `stat` is empty.
+fn dist_stat(of: DistOf, stat: &Piece<'_>, whole: &Piece<'_>) -> Parsed<Metric> {
+    match DistStat::parse(stat.text) {
+        Some(stat) => Ok(Metric::Dist { of, stat }),
+        None => {
+            let span = if stat.text.is_empty() {
+                &whole.span
+            } else {
+                &stat.span
+            };
+            let message = format!(
+                "unknown statistic `{}` of `{of}`; use mean, p50, p90, p95, p99 or max",
+                stat.text
+            );
+            Fault::at(span.clone(), message, "unknown statistic").cut()
+        }
+    }
+}
+
+/// STEP, TYPE/STEP, * or TYPE/*.
+fn step_target(arg: &Arg<'_>) -> Parsed<StepTarget> {
+    let (ty, step) = match arg.inner.split_once('/') {
+        Some((ty, step)) => (Some(ty.trim()), step.trim()),
+        None => (None, arg.inner.trim()),
+    };
+    if let Some(ty) = &ty {
+        if ty.text.is_empty() {
+            let message = "empty order type before `/`";
+            return Fault::at(ty.span.clone(), message, "expected an order type here").cut();
+        }
+        if ty.text == "*" {
+            let message = "the order type cannot be `*`; leave it out to look at every type";
+            return Fault::at(ty.span.clone(), message, "name an order type").cut();
+        }
+    }
+    if step.text.is_empty() {
+        let span = if ty.is_some() {
+            step.span
+        } else {
+            arg.parens.clone()
+        };
+        let message = "missing step name; use a step name, TYPE/STEP or *";
+        return Fault::at(span, message, "expected a step here").cut();
+    }
+    Ok(StepTarget {
+        order_type: ty.map(|t| t.text.to_string()),
+        step: (step.text != "*").then(|| step.text.to_string()),
+    })
+}
+
+fn state_name(arg: &Arg<'_>) -> Parsed<String> {
+    let state = arg.inner.text.trim();
+    if state.is_empty() {
+        return Fault::at(
+            arg.parens.clone(),
+            "missing state name",
+            "expected a state here",
+        )
+        .cut();
+    }
+    Ok(state.to_string())
+}
+
+/// OP: the run of operator characters, which must be one operator.
+fn operator(i: &mut Input<'_>, metric: &Metric) -> Parsed<Op> {
+    let run = piece(take_while(0.., OP_CHARS)).parse_next(i)?;
+    if let Some(op) = Op::parse(run.text) {
+        return Ok(op);
+    }
+    let found = if run.text.is_empty() { word(i)? } else { run };
+    if found.text.is_empty() {
+        let message = format!("expected an operator (<, <=, >, >=, ==, !=) after `{metric}`");
+        return Fault::at(found.span, message, "expected an operator here").cut();
+    }
+    let message = format!(
+        "`{}` is not an operator; expected <, <=, >, >=, == or !=",
+        found.text
+    );
+    let hint = (found.text == "=").then(|| "use `==` to compare for equality".to_string());
+    Fault::at(found.span, message, "unknown operator")
+        .hint(hint)
+        .cut()
+}
+
+/// VALUE: a number and an optional unit, which must fit the metric.
+fn limit(i: &mut Input<'_>, metric: &Metric, op: Op) -> Parsed<Limit> {
+    let expected =
+        || format!("expected a number with an optional unit (ms, s, m, h, %) after `{op}`");
+    let token = peek(word).parse_next(i)?;
+    if token.text.is_empty() {
+        return Fault::at(token.span, expected(), "expected a value here").cut();
+    }
+    let value = terminated((number, unit), not(none_of(char::is_whitespace)));
+    let Some(((number, value), (unit, unit_text))) = opt(value).parse_next(i)? else {
+        return Fault::at(token.span, expected(), "not a number with a unit").cut();
+    };
+    let kind = metric.kind();
+    if !kind.accepts(unit) {
+        let message = format!(
+            "`{}` does not fit `{metric}`, which is {}",
+            unit_text.text,
+            kind.describe()
+        );
+        return Fault::at(unit_text.span, message, "wrong unit for this metric").cut();
+    }
+    Ok(Limit {
+        text: number.text.to_string(),
+        unit,
+        value: unit.canonical(value),
+    })
+}
+
+/// NUMBER: digits and dots that read as a number (`500`, `0.5`, `.5`).
+fn number<'a>(i: &mut Input<'a>) -> Parsed<(Piece<'a>, f64)> {
+    piece(take_while(1.., ('0'..='9', '.')))
+        .verify_map(|n| {
+            let value = n.text.parse().ok()?;
+            Some((n, value))
+        })
+        .parse_next(i)
+}
+
+/// UNIT, or none ([`Unit::Bare`]).
+fn unit<'a>(i: &mut Input<'a>) -> Parsed<(Unit, Piece<'a>)> {
+    alt((
+        "ms".value(Unit::Ms),
+        "s".value(Unit::S),
+        "m".value(Unit::M),
+        "h".value(Unit::H),
+        "%".value(Unit::Percent),
+        empty.value(Unit::Bare),
+    ))
+    .with_taken()
+    .with_span()
+    .map(|((unit, text), span)| (unit, Piece { text, span }))
+    .parse_next(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use miette::Diagnostic;
+
+    use super::*;
+
+    fn ok(expr: &str) -> Threshold {
+        threshold(expr).unwrap_or_else(|e| panic!("{expr:?} should parse: {e}"))
+    }
+
+    fn err(expr: &str) -> ThresholdError {
+        match threshold(expr) {
+            Ok(t) => panic!("{expr:?} should not parse, got {t:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// The (offset, len) of the error's only label, read through miette.
+    fn label(e: &ThresholdError) -> (usize, usize) {
+        let labels: Vec<_> = e.labels().expect("a label").collect();
+        assert_eq!(labels.len(), 1, "{e}");
+        (labels[0].offset(), labels[0].len())
+    }
+
+    #[test]
+    fn every_step_latency_statistic_parses_with_its_step() {
+        for (name, stat) in [
+            ("p50", StepStat::P50),
+            ("p90", StepStat::P90),
+            ("p95", StepStat::P95),
+            ("p99", StepStat::P99),
+            ("p99.9", StepStat::P999),
+            ("max", StepStat::Max),
+            ("mean", StepStat::Mean),
+            ("stddev", StepStat::Stddev),
+        ] {
+            let t = ok(&format!("{name}(create) < 500ms"));
+            assert_eq!(
+                t.metric,
+                Metric::Step {
+                    stat,
+                    target: StepTarget {
+                        order_type: None,
+                        step: Some("create".into())
+                    }
+                }
+            );
+            assert_eq!(t.op, Op::Lt);
+            assert_eq!(t.limit.value, 500.0);
+        }
+    }
+
+    #[test]
+    fn a_step_may_be_typed_or_a_wildcard() {
+        let target = |expr: &str| match ok(expr).metric {
+            Metric::Step { target, .. } => target,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            target("p95(activate/create) < 1s"),
+            StepTarget {
+                order_type: Some("activate".into()),
+                step: Some("create".into())
+            }
+        );
+        assert_eq!(
+            target("p95(*) < 1s"),
+            StepTarget {
+                order_type: None,
+                step: None
+            }
+        );
+        assert_eq!(
+            target("p95( accepted / * ) < 1s"),
+            StepTarget {
+                order_type: Some("accepted".into()),
+                step: None
+            }
+        );
+    }
+
+    #[test]
+    fn counts_rates_and_globals_parse() {
+        let metric = |expr: &str| ok(expr).metric;
+        assert!(matches!(
+            metric("count(create) >= 200"),
+            Metric::Step {
+                stat: StepStat::Count,
+                ..
+            }
+        ));
+        assert!(matches!(
+            metric("errors(create) == 0"),
+            Metric::Step {
+                stat: StepStat::Errors,
+                ..
+            }
+        ));
+        assert!(matches!(
+            metric("error_rate(create) < 1%"),
+            Metric::Step {
+                stat: StepStat::ErrorRate,
+                ..
+            }
+        ));
+        assert_eq!(metric("requests > 10"), Metric::Requests);
+        assert_eq!(metric("errors != 3"), Metric::Errors);
+        assert_eq!(metric("error_rate<=0.01"), Metric::ErrorRate);
+    }
+
+    #[test]
+    fn order_metrics_parse() {
+        let metric = |expr: &str| ok(expr).metric;
+        assert_eq!(
+            metric("orders.total >= 200"),
+            Metric::Orders(OrderField::Total)
+        );
+        assert_eq!(
+            metric("orders.created == 200"),
+            Metric::Orders(OrderField::Created)
+        );
+        assert_eq!(metric("failed == 0"), Metric::Orders(OrderField::Failed));
+        assert_eq!(
+            metric("orders.failed == 0"),
+            Metric::Orders(OrderField::Failed)
+        );
+        assert_eq!(
+            metric("stranded == 0"),
+            Metric::Orders(OrderField::Stranded)
+        );
+        assert_eq!(
+            metric("interrupted == 0"),
+            Metric::Orders(OrderField::Interrupted)
+        );
+        assert_eq!(
+            metric("reached(Activated) == 170"),
+            Metric::Reached("Activated".into())
+        );
+        assert_eq!(
+            metric("state(Pending) == 0"),
+            Metric::State("Pending".into())
+        );
+    }
+
+    #[test]
+    fn lifecycle_metrics_parse_with_every_statistic() {
+        for (stat_name, stat) in [
+            ("mean", DistStat::Mean),
+            ("p50", DistStat::P50),
+            ("p90", DistStat::P90),
+            ("p95", DistStat::P95),
+            ("p99", DistStat::P99),
+            ("max", DistStat::Max),
+        ] {
+            for (base, of) in [
+                ("order_duration", DistOf::OrderDuration),
+                ("flow_duration", DistOf::FlowDuration),
+                ("polls_per_order", DistOf::PollsPerOrder),
+                ("time_to(Accepted)", DistOf::TimeTo("Accepted".into())),
+            ] {
+                let unit = if of == DistOf::PollsPerOrder { "" } else { "s" };
+                let t = ok(&format!("{base}.{stat_name} < 10{unit}"));
+                assert_eq!(t.metric, Metric::Dist { of, stat });
+            }
+        }
+        assert_eq!(ok("duration < 2m").metric, Metric::Duration);
+    }
+
+    #[test]
+    fn every_operator_parses() {
+        for (text, op) in [
+            ("<", Op::Lt),
+            ("<=", Op::Le),
+            (">", Op::Gt),
+            (">=", Op::Ge),
+            ("==", Op::Eq),
+            ("!=", Op::Ne),
+        ] {
+            assert_eq!(ok(&format!("requests {text} 1")).op, op);
+        }
+    }
+
+    #[test]
+    fn units_convert_to_milliseconds_and_fractions() {
+        let value = |expr: &str| ok(expr).limit.value;
+        assert_eq!(value("p95(create) < 500ms"), 500.0);
+        assert_eq!(value("p95(create) < 500"), 500.0);
+        assert_eq!(value("p95(create) < 1.5s"), 1_500.0);
+        assert_eq!(value("duration < 2m"), 120_000.0);
+        assert_eq!(value("duration < 1h"), 3_600_000.0);
+        assert_eq!(value("error_rate < 1%"), 0.01);
+        assert_eq!(value("error_rate < 7%"), 0.07);
+        assert_eq!(value("error_rate < 0.05"), 0.05);
+        assert_eq!(value("requests > .5"), 0.5);
+        assert_eq!(
+            ok("  error_rate   <   1%  ").expr(),
+            "  error_rate   <   1%  "
+        );
+    }
+
+    #[test]
+    fn an_empty_expression_is_an_error_at_its_start() {
+        let e = err("");
+        assert_eq!(label(&e), (0, 0));
+        assert!(e.to_string().contains("empty threshold"), "{e}");
+        assert_eq!(label(&err("   ")), (3, 0));
+    }
+
+    #[test]
+    fn an_unknown_metric_is_labelled_and_suggests_a_close_name() {
+        let e = err("p96(create) < 5ms");
+        assert_eq!(label(&e), (0, 3));
+        assert!(e.to_string().contains("unknown metric `p96`"), "{e}");
+        assert!(
+            e.help()
+                .unwrap()
+                .to_string()
+                .contains("did you mean `p90`?")
+        );
+        assert_eq!(label(&err("latency < 5ms")), (0, 7));
+        assert_eq!(label(&err("< 5ms")), (0, 1));
+    }
+
+    #[test]
+    fn a_statistic_without_its_step_or_state_is_labelled_at_the_name() {
+        assert_eq!(label(&err("p95 < 5ms")), (0, 3));
+        assert_eq!(label(&err("reached == 3")), (0, 7));
+        assert_eq!(label(&err("order_duration < 5s")), (0, 14));
+        let e = err("order_duration.p42 < 5s");
+        assert_eq!(label(&e), (15, 3));
+        let e = err("time_to(Accepted).p42 < 5s");
+        assert_eq!(label(&e), (18, 3));
+        let e = err("time_to(Accepted) < 5s");
+        assert_eq!(label(&e), (17, 0));
+    }
+
+    #[test]
+    fn a_stray_argument_or_bad_step_is_labelled() {
+        let e = err("requests(create) > 1");
+        assert_eq!(label(&e), (8, 8));
+        assert!(e.to_string().contains("takes no argument"), "{e}");
+        assert_eq!(label(&err("p95(create < 5ms")), (3, 1));
+        assert_eq!(label(&err("p95() < 5ms")), (3, 2));
+        assert_eq!(label(&err("p95(*/create) < 5ms")), (4, 1));
+        assert_eq!(label(&err("p95(create).p95 < 5ms")), (11, 4));
+    }
+
+    #[test]
+    fn a_bad_operator_is_labelled() {
+        let e = err("p95(create) => 5ms");
+        assert_eq!(label(&e), (12, 2));
+        assert!(e.to_string().contains("`=>` is not an operator"), "{e}");
+        let e = err("p95(create) = 5ms");
+        assert_eq!(label(&e), (12, 1));
+        assert!(e.help().unwrap().to_string().contains("=="));
+        assert_eq!(label(&err("p95(create) under 5ms")), (12, 5));
+        let e = err("p95(create)");
+        assert_eq!(label(&e), (11, 0));
+        assert!(e.to_string().contains("expected an operator"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_value_is_labelled_at_the_end() {
+        let e = err("p95(create) <");
+        assert_eq!(label(&e), (13, 0));
+        assert_eq!(
+            e.to_string(),
+            "threshold \"p95(create) <\": expected a number with an optional unit \
+             (ms, s, m, h, %) after `<`"
+        );
+        assert_eq!(label(&err("p95(create) <   ")), (16, 0));
+    }
+
+    #[test]
+    fn a_malformed_value_is_labelled() {
+        let e = err("p95(create) < 5xx");
+        assert_eq!(label(&e), (14, 3));
+        assert_eq!(
+            e.to_string(),
+            "threshold \"p95(create) < 5xx\": expected a number with an optional unit \
+             (ms, s, m, h, %) after `<`"
+        );
+        assert_eq!(label(&err("p95(create) < ms")), (14, 2));
+        assert_eq!(label(&err("p95(create) < 1.2.3ms")), (14, 7));
+        let e = err("p95(create) < 5ms or more");
+        assert_eq!(label(&e), (18, 7));
+        assert!(e.to_string().contains("unexpected `or more`"), "{e}");
+    }
+
+    #[test]
+    fn a_unit_of_the_wrong_kind_is_labelled_at_the_unit() {
+        let e = err("p95(create) < 5%");
+        assert_eq!(label(&e), (15, 1));
+        assert!(e.to_string().contains("a time"), "{e}");
+        let e = err("error_rate < 5ms");
+        assert_eq!(label(&e), (14, 2));
+        assert!(e.to_string().contains("a rate"), "{e}");
+        let e = err("count(create) > 1s");
+        assert_eq!(label(&e), (17, 1));
+        assert!(e.to_string().contains("a count"), "{e}");
+        assert_eq!(label(&err("polls_per_order.max < 3ms")), (23, 2));
+    }
+
+    #[test]
+    fn errors_carry_the_grammar_as_help() {
+        let e = err("nonsense");
+        let help = e.help().unwrap().to_string();
+        assert!(help.contains("METRIC OP VALUE"), "{help}");
+        assert!(help.contains("p99.9"), "{help}");
+        assert_eq!(e.expr(), "nonsense");
+    }
+}

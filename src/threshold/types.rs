@@ -1,0 +1,351 @@
+//! What a parsed threshold is made of: the metric, the operator and the limit,
+//! with the units a limit may take and how each part reads back.
+
+use std::fmt;
+
+/// What a threshold measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Metric {
+    /// `p95(STEP)`, `count(STEP)`, …
+    Step { stat: StepStat, target: StepTarget },
+    /// `requests`: attempts over all steps.
+    Requests,
+    /// `errors`: errored attempts over all steps.
+    Errors,
+    /// `error_rate`: errors / requests over all steps.
+    ErrorRate,
+    /// `orders.total`, `failed`, …
+    Orders(OrderField),
+    /// `reached(STATE)`.
+    Reached(String),
+    /// `state(STATE)`.
+    State(String),
+    /// `order_duration.p95`, `time_to(STATE).max`, …
+    Dist { of: DistOf, stat: DistStat },
+    /// `duration`: the run's wall-clock time.
+    Duration,
+}
+
+impl Metric {
+    /// Whether the metric is a time, a rate or a count.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Metric::Step { stat, .. } => stat.kind(),
+            Metric::Requests | Metric::Errors => Kind::Count,
+            Metric::ErrorRate => Kind::Rate,
+            Metric::Orders(_) | Metric::Reached(_) | Metric::State(_) => Kind::Count,
+            Metric::Dist {
+                of: DistOf::PollsPerOrder,
+                ..
+            } => Kind::Count,
+            Metric::Dist { .. } | Metric::Duration => Kind::Time,
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Metric::Step { stat, target } => write!(f, "{}({target})", stat.name()),
+            Metric::Requests => f.write_str("requests"),
+            Metric::Errors => f.write_str("errors"),
+            Metric::ErrorRate => f.write_str("error_rate"),
+            Metric::Orders(field) => f.write_str(match field {
+                OrderField::Total => "orders.total",
+                OrderField::Created => "orders.created",
+                OrderField::Failed => "failed",
+                OrderField::Stranded => "stranded",
+                OrderField::Interrupted => "interrupted",
+            }),
+            Metric::Reached(state) => write!(f, "reached({state})"),
+            Metric::State(state) => write!(f, "state({state})"),
+            Metric::Dist { of, stat } => write!(f, "{of}.{}", stat.name()),
+            Metric::Duration => f.write_str("duration"),
+        }
+    }
+}
+
+/// Which steps a step metric looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepTarget {
+    /// `Some` for `TYPE/STEP`.
+    pub order_type: Option<String>,
+    /// `None` for `*`.
+    pub step: Option<String>,
+}
+
+impl fmt::Display for StepTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(ty) = &self.order_type {
+            write!(f, "{ty}/")?;
+        }
+        f.write_str(self.step.as_deref().unwrap_or("*"))
+    }
+}
+
+/// A statistic of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStat {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+    Mean,
+    Stddev,
+    Count,
+    Errors,
+    ErrorRate,
+}
+
+impl StepStat {
+    pub(super) fn parse(name: &str) -> Option<StepStat> {
+        Some(match name {
+            "p50" => StepStat::P50,
+            "p90" => StepStat::P90,
+            "p95" => StepStat::P95,
+            "p99" => StepStat::P99,
+            "p99.9" => StepStat::P999,
+            "max" => StepStat::Max,
+            "mean" => StepStat::Mean,
+            "stddev" => StepStat::Stddev,
+            "count" => StepStat::Count,
+            "errors" => StepStat::Errors,
+            "error_rate" => StepStat::ErrorRate,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            StepStat::P50 => "p50",
+            StepStat::P90 => "p90",
+            StepStat::P95 => "p95",
+            StepStat::P99 => "p99",
+            StepStat::P999 => "p99.9",
+            StepStat::Max => "max",
+            StepStat::Mean => "mean",
+            StepStat::Stddev => "stddev",
+            StepStat::Count => "count",
+            StepStat::Errors => "errors",
+            StepStat::ErrorRate => "error_rate",
+        }
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            StepStat::Count | StepStat::Errors => Kind::Count,
+            StepStat::ErrorRate => Kind::Rate,
+            _ => Kind::Time,
+        }
+    }
+
+    /// Whether this is a latency statistic (a time), which needs attempts.
+    pub fn is_latency(self) -> bool {
+        self.kind() == Kind::Time
+    }
+}
+
+/// An order total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderField {
+    Total,
+    Created,
+    Failed,
+    Stranded,
+    Interrupted,
+}
+
+/// A lifecycle distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DistOf {
+    OrderDuration,
+    FlowDuration,
+    PollsPerOrder,
+    TimeTo(String),
+}
+
+impl fmt::Display for DistOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DistOf::OrderDuration => f.write_str("order_duration"),
+            DistOf::FlowDuration => f.write_str("flow_duration"),
+            DistOf::PollsPerOrder => f.write_str("polls_per_order"),
+            DistOf::TimeTo(state) => write!(f, "time_to({state})"),
+        }
+    }
+}
+
+/// A statistic of a lifecycle distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistStat {
+    Mean,
+    P50,
+    P90,
+    P95,
+    P99,
+    Max,
+}
+
+impl DistStat {
+    pub(super) fn parse(name: &str) -> Option<DistStat> {
+        Some(match name {
+            "mean" => DistStat::Mean,
+            "p50" => DistStat::P50,
+            "p90" => DistStat::P90,
+            "p95" => DistStat::P95,
+            "p99" => DistStat::P99,
+            "max" => DistStat::Max,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            DistStat::Mean => "mean",
+            DistStat::P50 => "p50",
+            DistStat::P90 => "p90",
+            DistStat::P95 => "p95",
+            DistStat::P99 => "p99",
+            DistStat::Max => "max",
+        }
+    }
+}
+
+/// What a metric's value is, which decides the units its limit may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Milliseconds.
+    Time,
+    /// A fraction (0.01 = 1%).
+    Rate,
+    /// A plain number.
+    Count,
+}
+
+impl Kind {
+    pub(super) fn describe(self) -> &'static str {
+        match self {
+            Kind::Time => "a time; use ms, s, m or h, or a bare number of ms",
+            Kind::Rate => "a rate; use %, or a bare fraction (0.01 = 1%)",
+            Kind::Count => "a count; use a bare number",
+        }
+    }
+
+    pub(super) fn accepts(self, unit: Unit) -> bool {
+        match unit {
+            Unit::Bare => true,
+            Unit::Ms | Unit::S | Unit::M | Unit::H => self == Kind::Time,
+            Unit::Percent => self == Kind::Rate,
+        }
+    }
+}
+
+/// The unit a limit was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Bare,
+    Ms,
+    S,
+    M,
+    H,
+    Percent,
+}
+
+impl Unit {
+    /// The unit as written after a number.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Unit::Bare => "",
+            Unit::Ms => "ms",
+            Unit::S => "s",
+            Unit::M => "m",
+            Unit::H => "h",
+            Unit::Percent => "%",
+        }
+    }
+
+    /// `v` in this unit, converted to the canonical one (ms, fraction, count).
+    pub(super) fn canonical(self, v: f64) -> f64 {
+        match self {
+            Unit::Bare | Unit::Ms => v,
+            Unit::S => v * 1_000.0,
+            Unit::M => v * 60_000.0,
+            Unit::H => v * 3_600_000.0,
+            Unit::Percent => v / 100.0,
+        }
+    }
+
+    /// `v` in the canonical unit, converted to this one.
+    pub fn in_unit(self, v: f64) -> f64 {
+        match self {
+            Unit::Bare | Unit::Ms => v,
+            Unit::S => v / 1_000.0,
+            Unit::M => v / 60_000.0,
+            Unit::H => v / 3_600_000.0,
+            Unit::Percent => v * 100.0,
+        }
+    }
+}
+
+/// The limit: as written, and in the metric's canonical unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    /// The number as written.
+    pub text: String,
+    /// The unit it was written in.
+    pub unit: Unit,
+    /// In ms, a fraction or a count.
+    pub value: f64,
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Op {
+    pub(super) fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            _ => return None,
+        })
+    }
+
+    /// Whether `actual OP limit` is true.
+    pub fn holds(self, actual: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => actual < limit,
+            Op::Le => actual <= limit,
+            Op::Gt => actual > limit,
+            Op::Ge => actual >= limit,
+            Op::Eq => actual == limit,
+            Op::Ne => actual != limit,
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+            Op::Ne => "!=",
+        })
+    }
+}
