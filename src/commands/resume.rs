@@ -2,9 +2,10 @@
 //! what is needed: run.json (how the run was started), journal.jsonl (every
 //! order's lifecycle, written before and after each create) and events.csv
 //! (every request). Orders already terminal are skipped; orders with an id
-//! are checked against the target and driven to terminal by their cleanup
-//! rule; orders never started are run; orders whose create was sent but never
-//! answered may exist on the target and are reported rather than created again.
+//! go on with their flow from the last journaled step, then through cleanup
+//! (or straight to cleanup when their flow had ended); orders never started are
+//! run; orders whose create was sent but never answered are looked up
+//! (`s.recover`) and continued, or reported rather than created again.
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ use crate::plan::Plan;
 use crate::recorder::journal::{self, Known};
 use crate::recorder::{FlowEnd, Record, events};
 use crate::report::progress::{Display, Mode};
+use crate::scheduler::Inflight;
 
 /// Continues the run recorded in `args.dir`.
 pub async fn resume(args: ResumeArgs, display: Display) -> Result<RunOutcome, Error> {
@@ -117,10 +119,13 @@ fn plan_resume(
         match &k.id {
             // Cleanup already finished with it (terminal or given up): nothing to do.
             Some(_) if k.done || terminal => {}
-            Some(id) => resume
-                .carry
-                .inflight
-                .push((index, id.clone(), state.cloned())),
+            Some(id) => resume.carry.inflight.push(Inflight {
+                index,
+                id: id.clone(),
+                state: state.cloned(),
+                vars: k.vars.clone(),
+                next: (!k.flow_ended).then_some(k.next),
+            }),
             // The create was answered with an error and the flow ended: a failed order, not a lost one.
             None if k.intent && k.flow_ended => {
                 let reason = "its create failed in the earlier run (see events.csv)".to_owned();

@@ -27,7 +27,7 @@ impl<C: HttpClient> Executor<C> {
             }
             let action = pick(c, &mut run.rng);
             run.category = Some(action.category.clone());
-            let result = self.run_steps(run, &action.steps, flow, true).await;
+            let result = self.run_steps(run, &action.steps, flow, None).await;
             run.category = None;
             match result {
                 Err(Halt::Interrupted) => return Err(Halt::Interrupted),

@@ -8,6 +8,7 @@ mod journey;
 mod limit;
 mod poll;
 mod request;
+mod resume;
 mod retry;
 
 pub use breaker::Breakers;
@@ -156,9 +157,19 @@ impl<C: HttpClient> Executor<C> {
         }
     }
 
-    /// An order an earlier run created (`runner resume`): its id and last state.
-    pub fn resumed(&self, index: u32, id: &str, state: Option<&str>) -> OrderRun {
+    /// An order an earlier run created (`runner resume`): its id, last state
+    /// and what its finished steps captured.
+    pub fn resumed(
+        &self,
+        index: u32,
+        id: &str,
+        state: Option<&str>,
+        vars: serde_json::Map<String, Value>,
+    ) -> OrderRun {
         let mut run = self.start(index);
+        for (name, value) in vars {
+            run.vars.set(name.into(), value);
+        }
         run.id = Some(id.into());
         run.vars
             .set(self.plan.track_id.clone(), Value::String(id.to_owned()));
@@ -168,10 +179,15 @@ impl<C: HttpClient> Executor<C> {
 
     /// Runs the order's flow to its end, failure or interruption.
     pub async fn run_flow(&self, run: &mut OrderRun) -> FlowEnd {
+        self.run_flow_from(run, 0).await
+    }
+
+    /// Runs the order's flow from step `from` on.
+    async fn run_flow_from(&self, run: &mut OrderRun, from: usize) -> FlowEnd {
         let started = Instant::now();
         let flow = self.plan.orders[run.index as usize].flow;
         let steps = &self.plan.flows[flow as usize].steps;
-        let end = match self.run_steps(run, steps, flow, false).await {
+        let end = match self.run_steps(run, steps, flow, Some(from)).await {
             Ok(()) => FlowEnd::Completed,
             Err(Halt::Failed { .. }) | Err(Halt::Interrupted) if self.stop.is_cancelled() => {
                 FlowEnd::Interrupted
@@ -199,15 +215,17 @@ impl<C: HttpClient> Executor<C> {
         }
     }
 
-    /// Runs steps in order; `nested` is true inside a journey's action.
+    /// Runs steps in order: a flow's from step `from` on, journaling each one
+    /// done, or (`from` None) a journey action's steps.
     async fn run_steps(
         &self,
         run: &mut OrderRun,
         steps: &[Step],
         flow: u16,
-        nested: bool,
+        from: Option<usize>,
     ) -> Result<(), Halt> {
-        for (i, step) in steps.iter().enumerate() {
+        let nested = from.is_none();
+        for (i, step) in steps.iter().enumerate().skip(from.unwrap_or(0)) {
             if self.stop.is_cancelled() {
                 return Err(Halt::Interrupted);
             }
@@ -240,8 +258,29 @@ impl<C: HttpClient> Executor<C> {
                 Step::Poll(p) => self.poll(run, p, at).await.map_err(failed)?,
                 Step::Choose(c) => Box::pin(self.journey(run, c, flow)).await?,
             }
+            if !nested {
+                self.journal_step(run, step, i + 1);
+            }
         }
         Ok(())
+    }
+
+    /// Journals that a flow step is done, with what it captured, so that
+    /// `runner resume` continues at step `next` with the same variables.
+    fn journal_step(&self, run: &OrderRun, step: &Step, next: usize) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let vars = step
+            .captures()
+            .iter()
+            .filter_map(|(name, _)| Some((name.to_string(), run.vars.lookup(name)?.clone())))
+            .collect();
+        journal.write(&Entry::Step {
+            n: self.plan.orders[run.index as usize].n,
+            next: next as u16,
+            vars,
+        });
     }
 
     /// Waits between two orders of a batch; false if the run was stopped meanwhile.

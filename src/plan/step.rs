@@ -115,6 +115,17 @@ pub enum Step {
     Choose(Choose),
 }
 
+impl Step {
+    /// What the step captures from its answers (a journey's actions capture for themselves).
+    pub fn captures(&self) -> &[(Arc<str>, JsonPath)] {
+        match self {
+            Step::Request(r) => &r.captures,
+            Step::Poll(p) => &p.request.captures,
+            Step::Pause { .. } | Step::Choose(_) => &[],
+        }
+    }
+}
+
 /// A compiled journey (see [`crate::spec::Choose`]).
 #[derive(Debug, Clone)]
 pub struct Choose {

@@ -2,7 +2,9 @@
 //! written straight to the file (no buffer) by the worker that learns it, so
 //! a `kill -9` loses nothing that happened before it. `runner resume` reads
 //! it back. The intent line is written *before* a create is sent: an order
-//! with an intent and no id may or may not exist on the target.
+//! with an intent and no id may or may not exist on the target. A step line
+//! after each step of a flow, with what the step captured, lets resume continue
+//! an order from where it was.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -11,6 +13,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// One line of the journal; `n` is the order's sequence number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +37,16 @@ pub enum Entry {
         n: u32,
         /// The state.
         state: String,
+    },
+    /// A step of the order's flow finished; the flow goes on at step `next`.
+    Step {
+        /// Order number.
+        n: u32,
+        /// Index of the next step of the flow.
+        next: u16,
+        /// What the finished step captured (variable → value).
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        vars: Map<String, Value>,
     },
     /// The order's flow ended (completed, failed or interrupted).
     FlowEnd {
@@ -82,6 +95,10 @@ pub struct Known {
     pub id: Option<String>,
     /// Every state seen, in order (the last is the current one).
     pub states: Vec<String>,
+    /// The flow step to continue from (0 when no step finished).
+    pub next: u16,
+    /// Every variable its finished steps captured.
+    pub vars: Map<String, Value>,
     /// Its flow ended.
     pub flow_ended: bool,
     /// Cleanup finished with it.
@@ -99,6 +116,11 @@ pub fn read(path: &Path) -> io::Result<HashMap<u32, Known>> {
             Entry::Intent { n } => known.entry(n).or_default().intent = true,
             Entry::Created { n, id } => known.entry(n).or_default().id = Some(id),
             Entry::State { n, state } => known.entry(n).or_default().states.push(state),
+            Entry::Step { n, next, vars } => {
+                let k = known.entry(n).or_default();
+                k.next = k.next.max(next);
+                k.vars.extend(vars);
+            }
             Entry::FlowEnd { n } => known.entry(n).or_default().flow_ended = true,
             Entry::Done { n } => known.entry(n).or_default().done = true,
         }
@@ -124,6 +146,16 @@ mod tests {
             n: 1,
             state: "Accepted".into(),
         });
+        j.write(&Entry::Step {
+            n: 1,
+            next: 1,
+            vars: Map::from_iter([("orderId".to_owned(), Value::from("ord-1"))]),
+        });
+        j.write(&Entry::Step {
+            n: 1,
+            next: 2,
+            vars: Map::new(),
+        });
         j.write(&Entry::Intent { n: 2 });
         drop(j);
         std::fs::OpenOptions::new()
@@ -135,6 +167,8 @@ mod tests {
         let known = read(&path).unwrap();
         assert_eq!(known[&1].id.as_deref(), Some("ord-1"));
         assert_eq!(known[&1].states, ["Accepted"]);
+        assert_eq!(known[&1].next, 2);
+        assert_eq!(known[&1].vars["orderId"], "ord-1");
         assert!(known[&2].intent && known[&2].id.is_none());
     }
 }

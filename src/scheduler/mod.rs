@@ -18,10 +18,15 @@ use crate::recorder::{FlowEnd, Record};
 pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
     let next = Arc::new(AtomicUsize::new(0));
     let cleanups = TaskTracker::new();
-    for (index, id, state) in carry.inflight {
-        let run = executor.resumed(index, &id, state.as_deref());
+    for o in carry.inflight {
+        let run = executor.resumed(o.index, &o.id, o.state.as_deref(), o.vars);
         let executor = executor.clone();
-        cleanups.spawn(async move { executor.cleanup(run, false).await });
+        cleanups.spawn(async move {
+            match o.next {
+                Some(next) => executor.continue_flow(run, next.into()).await,
+                None => executor.cleanup(run, false).await,
+            }
+        });
     }
     for index in carry.uncertain {
         let executor = executor.clone();
@@ -134,18 +139,34 @@ async fn worker<C: HttpClient>(
 pub struct Carryover {
     /// Orders (by index) already started: the batch workers pass over them.
     pub skip: Vec<bool>,
-    /// Orders with an id that are not terminal: (index, id, last state); they go to cleanup.
-    pub inflight: Vec<(u32, String, Option<String>)>,
+    /// Orders with an id that are not terminal: they continue their flow or go to cleanup.
+    pub inflight: Vec<Inflight>,
     /// Orders whose create was in flight when the run died: looked up first.
     pub uncertain: Vec<u32>,
 }
 
+/// An order an earlier run created and left before a terminal state.
+#[derive(Debug)]
+pub struct Inflight {
+    /// Index in the plan's orders.
+    pub index: u32,
+    /// Its id on the target.
+    pub id: String,
+    /// Its last known state.
+    pub state: Option<String>,
+    /// What its finished steps captured.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    /// The flow step to go on from; `None` when the flow ended (only cleanup is left).
+    pub next: Option<u16>,
+}
+
 /// An order whose create may or may not have happened: look it up by its
-/// payload; found → clean it up; absent → run it now; unknown → report it.
+/// payload; found → continue its flow after the create; absent → run it now;
+/// unknown → report it.
 async fn recover<C: HttpClient>(executor: &Executor<C>, index: u32) {
     let mut run = executor.start(index);
     match executor.recover(&mut run).await {
-        Recovery::Found => executor.cleanup(run, false).await,
+        Recovery::Found => executor.continue_flow(run, 0).await,
         Recovery::Absent => {
             let end = executor.run_flow(&mut run).await;
             executor
