@@ -643,13 +643,9 @@ async fn a_target_that_never_answers_fails_the_order_after_the_timeout() {
     let target = stub().await;
     let dir = tempfile::tempdir().unwrap();
     let body = one_order(&target.url, "300ms", "get(\"/silent\").name(\"slow\")");
-    let started = std::time::Instant::now();
+    // The stub never answers: only the 300 ms timeout can end this run.
     let out = run_one(dir.path(), &body, &[]).await;
     assert_run_failure(&out, "at slow: no answer within");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "the timeout ends the run"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

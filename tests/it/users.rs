@@ -143,9 +143,13 @@ async fn a_duration_limit_ends_journeys_early_and_still_cleans_up() {
             .await
             .unwrap();
     let script = user_populate();
-    // Budgets of a million requests with 50–100 ms think time: only the limit ends this run.
+    let dir = tempfile::tempdir().unwrap();
+    // Budgets of a million requests with 50–100 ms think time (about 14 hours
+    // a user): only the limit can end this run.
     let run = runner(&[
         &script,
+        "--out",
+        dir.path().to_str().unwrap(),
         "--target",
         &target.url,
         "--users",
@@ -164,6 +168,14 @@ async fn a_duration_limit_ends_journeys_early_and_still_cleans_up() {
     ])
     .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = crate::util::read_report(dir.path());
+    let duration = report["duration_s"].as_f64().unwrap();
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(duration >= 1.0, "the run lasted the limit: {duration} s");
+    assert!(
+        requests > 5 && requests < 5 * 1_000_000,
+        "journeys ran and the limit, not the budgets, ended them: {requests} requests"
+    );
     assert_eq!(store.stats().simulation_users, 0);
     target.stop().await;
 }
