@@ -1,5 +1,7 @@
 //! Parameters a script reads with `param(key, default)`: the script's defaults,
-//! overridden by `--config FILE.toml`, overridden by `--set key=value`.
+//! overridden by `--config FILE.toml`, overridden by `--set key=value`. A
+//! parameter declared with a description, `param(key, default, description)`,
+//! is also listed by `runner SCRIPT --help` and can be given as `--key value`.
 //!
 //! Keys are dotted (`simulation.totalOrders`); TOML tables are flattened to
 //! their leaves so `--set payload.customFields.priority=high` overrides one
@@ -17,19 +19,20 @@ pub enum Origin {
     File(PathBuf),
     /// A `--set key=value` flag.
     Set,
-    /// A script-declared option such as `--users 100`.
-    Option,
+    /// A declared parameter given as a flag, such as `--users 100`.
+    Flag,
 }
 
-/// Where script-declared options live among the parameters.
-pub const OPTION_PREFIX: &str = "option.";
+/// The prefix `s.option()` parameters had in `--set` and `--config`
+/// (`--set option.users=5`); still accepted for one release, with a warning.
+const OLD_OPTION_PREFIX: &str = "option.";
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Origin::File(p) => write!(f, "{}", p.display()),
             Origin::Set => write!(f, "--set"),
-            Origin::Option => write!(f, "the command line"),
+            Origin::Flag => write!(f, "the command line"),
         }
     }
 }
@@ -105,12 +108,35 @@ pub enum ConfigError {
     },
 }
 
+/// A parameter the script declared with a description: a command-line flag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Declared {
+    /// Its key (`users`, `min_request_count`).
+    pub key: String,
+    /// The script's default, as text.
+    pub default: String,
+    /// What it does.
+    pub description: String,
+}
+
+impl Declared {
+    /// The flag that sets it: `min_request_count` is `--min-request-count`.
+    pub fn flag(&self) -> String {
+        flag(&self.key)
+    }
+}
+
+fn flag(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
+}
+
 /// The parameter store shared with the script engine during loading.
 #[derive(Debug, Default)]
 pub struct Params {
     overrides: BTreeMap<String, Override>,
     read: Mutex<BTreeMap<String, String>>,
     tables: Mutex<std::collections::BTreeSet<String>>,
+    declared: Mutex<Vec<Declared>>,
 }
 
 impl Params {
@@ -135,7 +161,7 @@ impl Params {
         let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Toml {
             path: match &origin {
                 Origin::File(p) => p.clone(),
-                Origin::Set | Origin::Option => PathBuf::from("--set"),
+                Origin::Set | Origin::Flag => PathBuf::from("--set"),
             },
             message: e.to_string(),
         })?;
@@ -143,7 +169,7 @@ impl Params {
         flatten("", &toml::Value::Table(table), &mut leaves);
         for (key, value) in leaves {
             self.overrides.insert(
-                key,
+                renamed(&key, &origin),
                 Override {
                     value,
                     raw: None,
@@ -163,14 +189,32 @@ impl Params {
         if key.is_empty() {
             return Err(ConfigError::SetSyntax { arg: arg.into() });
         }
-        self.insert_typed(key, raw.trim(), Origin::Set);
+        self.insert_typed(&renamed(key, &Origin::Set), raw.trim(), Origin::Set);
         Ok(())
     }
 
-    /// Adds a script-declared option given as `--name value` (`-` and `_` are the same).
-    pub fn add_option(&mut self, name: &str, raw: &str) {
-        let key = format!("{OPTION_PREFIX}{}", name.replace('-', "_"));
-        self.insert_typed(&key, raw.trim(), Origin::Option);
+    /// Adds a declared parameter given as `--name value` (`-` and `_` are the same).
+    pub fn add_flag(&mut self, name: &str, raw: &str) {
+        self.insert_typed(&name.replace('-', "_"), raw.trim(), Origin::Flag);
+    }
+
+    /// Declares `key` as a command-line flag with its default and description.
+    pub fn declare(&self, key: &str, default: String, description: &str) -> Result<(), String> {
+        let mut declared = self.declared.lock().expect("params lock");
+        if declared.iter().any(|d| d.key == key) {
+            return Err(format!("param `{key}` is declared twice"));
+        }
+        declared.push(Declared {
+            key: key.to_owned(),
+            default,
+            description: description.to_owned(),
+        });
+        Ok(())
+    }
+
+    /// The declared parameters, in the order the script declared them.
+    pub fn declared(&self) -> Vec<Declared> {
+        self.declared.lock().expect("params lock").clone()
     }
 
     fn insert_typed(&mut self, key: &str, raw: &str, origin: Origin) {
@@ -231,25 +275,15 @@ impl Params {
     pub fn check_all_read(&self) -> Result<(), ConfigError> {
         let read = self.read.lock().expect("params lock");
         let tables = self.tables.lock().expect("params lock");
+        let declared: Vec<String> = self.declared().iter().map(Declared::flag).collect();
         for (key, o) in &self.overrides {
             let under_table = |t: &String| {
                 key.strip_prefix(t.as_str())
                     .is_some_and(|s| s.starts_with('.'))
             };
             let used = read.contains_key(key) || tables.iter().any(under_table);
-            if !used && o.origin == Origin::Option {
-                let flag = |k: &str| {
-                    format!(
-                        "--{}",
-                        k.trim_start_matches(OPTION_PREFIX).replace('_', "-")
-                    )
-                };
-                let declared: Vec<String> = read
-                    .keys()
-                    .filter(|k| k.starts_with(OPTION_PREFIX))
-                    .map(|k| flag(k))
-                    .collect();
-                let given = flag(key);
+            let given = flag(key);
+            if o.origin == Origin::Flag && !declared.contains(&given) {
                 let suggestion = declared
                     .iter()
                     .map(|d| (strsim::jaro_winkler(&given, d), d))
@@ -302,6 +336,19 @@ impl Params {
             .lock()
             .expect("params lock")
             .insert(key.to_owned(), value);
+    }
+}
+
+/// `option.NAME` as `NAME`, with a warning: the prefix of the old `s.option()` parameters.
+fn renamed(key: &str, origin: &Origin) -> String {
+    match key.strip_prefix(OLD_OPTION_PREFIX) {
+        Some(name) => {
+            tracing::warn!(
+                "`{key}` (from {origin}) is deprecated: script options are parameters now; use `{name}` (the old form goes away in the next release)"
+            );
+            name.to_owned()
+        }
+        None => key.to_owned(),
     }
 }
 

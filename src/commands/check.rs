@@ -13,7 +13,7 @@ use crate::script;
 pub fn load(args: &ScenarioArgs) -> Result<Plan, Error> {
     let mut params = Params::load(args.config.as_deref(), &args.sets)?;
     for (name, value) in &args.options {
-        params.add_option(name, value);
+        params.add_flag(name, value);
     }
     let params = Arc::new(params);
     let loaded = script::load(&args.script, params.clone())?;
@@ -43,28 +43,25 @@ pub fn check(args: &ScenarioArgs) -> Result<(), Error> {
 /// `runner SCRIPT --help`: runner's own options, then the ones the script declares.
 pub fn help(args: &ScenarioArgs, subcommand: &str) -> Result<(), Error> {
     let params = Arc::new(Params::load(args.config.as_deref(), &args.sets)?);
-    let spec = script::load(&args.script, params)?.spec;
+    script::load(&args.script, params.clone())?;
+    let declared = params.declared();
     let mut command = <Cli as clap::CommandFactory>::command();
     let mut out = std::io::stdout().lock();
     if let Some(sub) = command.find_subcommand_mut(subcommand) {
         let _ = write!(out, "{}", sub.render_help());
     }
     let _ = writeln!(out, "\nScenario options ({}):", args.script.display());
-    if spec.options.is_empty() {
+    if declared.is_empty() {
         let _ = writeln!(out, "  (none)");
     }
-    let width = spec
-        .options
-        .iter()
-        .map(|o| o.name.len() + 2)
-        .max()
-        .unwrap_or(0);
-    for o in &spec.options {
-        let flag = format!("--{}", o.name.replace('_', "-"));
+    let width = declared.iter().map(|d| d.flag().len()).max().unwrap_or(0);
+    for d in &declared {
         let _ = writeln!(
             out,
-            "  {flag:<width$}  {} [default: {}]",
-            o.description, o.default
+            "  {:<width$}  {} [default: {}]",
+            d.flag(),
+            d.description,
+            d.default
         );
     }
     Ok(())

@@ -170,7 +170,7 @@ fn panel(plan: &Plan) -> Panel {
         .flows
         .iter()
         .flat_map(|f| &f.steps)
-        .any(|s| matches!(s, crate::plan::Step::Choose(_)));
+        .any(|s| matches!(s, crate::plan::Step::Journey(_)));
     if journeys {
         Panel::Users {
             limit: plan.duration,

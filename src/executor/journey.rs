@@ -9,14 +9,14 @@ use rand::rngs::ChaCha8Rng;
 
 use super::{Executor, Halt, OrderRun};
 use crate::client::HttpClient;
-use crate::plan::{Action, Choose};
+use crate::plan::{Action, Journey};
 use crate::recorder::Wait;
 
 impl<C: HttpClient> Executor<C> {
     pub(super) async fn journey(
         &self,
         run: &mut OrderRun,
-        c: &Choose,
+        c: &Journey,
         flow: u16,
     ) -> Result<(), Halt> {
         let budget = run.rng.random_range(c.requests.0..=c.requests.1);
@@ -69,7 +69,7 @@ impl<C: HttpClient> Executor<C> {
 
 /// A deliberate bad request at the error rate, else a category by the mix and
 /// an action of that category by weight.
-fn pick<'a>(c: &'a Choose, rng: &mut ChaCha8Rng) -> &'a Action {
+fn pick<'a>(c: &'a Journey, rng: &mut ChaCha8Rng) -> &'a Action {
     if !c.errors.is_empty() && c.error_rate > 0.0 && rng.random_bool(c.error_rate) {
         let all: Vec<usize> = (0..c.errors.len()).collect();
         return &c.errors[weighted(&c.errors, &all, rng)];

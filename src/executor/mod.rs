@@ -256,7 +256,7 @@ impl<C: HttpClient> Executor<C> {
                     }
                 }
                 Step::Poll(p) => self.poll(run, p, at).await.map_err(failed)?,
-                Step::Choose(c) => Box::pin(self.journey(run, c, flow)).await?,
+                Step::Journey(c) => Box::pin(self.journey(run, c, flow)).await?,
             }
             if !nested {
                 self.journal_step(run, step, i + 1);
@@ -341,7 +341,7 @@ fn step_name(step: &Step) -> Arc<str> {
         Step::Request(r) => r.name.clone(),
         Step::Poll(p) => p.request.name.clone(),
         Step::Pause { .. } => "pause".into(),
-        Step::Choose(_) => "journey".into(),
+        Step::Journey(_) => "journey".into(),
     }
 }
 

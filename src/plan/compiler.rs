@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::PlanError;
 use super::model::Cleanup;
 use super::settings::Speed;
-use super::step::{Action, Body, Choose, Poll, Request, Step, Until, requests_in};
+use super::step::{Action, Body, Journey, Poll, Request, Step, Until, requests_in};
 use super::template::{JsonPath, JsonTemplate, Template};
 use crate::spec;
 
@@ -115,7 +115,7 @@ impl<'a> Compiler<'a> {
                 max_every: self.speed.scale(p.max_every),
                 timeout: p.timeout,
             }),
-            spec::Step::Choose(c) => Step::Choose(self.choose(c, known)?),
+            spec::Step::Journey(c) => Step::Journey(self.journey(c, known)?),
         };
         if let Step::Request(r) | Step::Poll(Poll { request: r, .. }) = &compiled {
             known.extend(r.captures.iter().map(|(v, _)| v.to_string()));
@@ -123,11 +123,11 @@ impl<'a> Compiler<'a> {
         Ok(compiled)
     }
 
-    fn choose(
+    fn journey(
         &mut self,
-        c: &spec::Choose,
+        c: &spec::Journey,
         known: &mut BTreeSet<String>,
-    ) -> Result<Choose, PlanError> {
+    ) -> Result<Journey, PlanError> {
         let to_u32 = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
         let mut after = known.clone();
         let mut actions = Vec::new();
@@ -156,7 +156,7 @@ impl<'a> Compiler<'a> {
         let actions = actions.pop().expect("two lists");
         let mix = category_mix(&c.mix, &actions);
         let pick = pick_probabilities(&mix, &actions);
-        Ok(Choose {
+        Ok(Journey {
             requests: (to_u32(c.requests.0), to_u32(c.requests.1)),
             think: (self.speed.scale(c.think.0), self.speed.scale(c.think.1)),
             mix,

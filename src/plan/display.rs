@@ -104,7 +104,7 @@ fn write_flows(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 /// One step on one line.
 fn describe_step(step: &Step) -> String {
     match step {
-        Step::Choose(c) => {
+        Step::Journey(c) => {
             let mix: Vec<String> = c
                 .mix
                 .iter()

@@ -96,7 +96,7 @@ fn request_names(steps: &[Step], out: &mut BTreeSet<String>) {
             Step::Request(r) | Step::Poll(Poll { request: r, .. }) => {
                 out.insert(r.name.to_string());
             }
-            Step::Choose(c) => {
+            Step::Journey(c) => {
                 for a in c.actions.iter().chain(&c.errors) {
                     request_names(&a.steps, out);
                 }

@@ -112,7 +112,7 @@ pub enum Step {
     /// Poll until a condition holds.
     Poll(Poll),
     /// A journey of weighted actions.
-    Choose(Choose),
+    Journey(Journey),
 }
 
 impl Step {
@@ -121,14 +121,14 @@ impl Step {
         match self {
             Step::Request(r) => &r.captures,
             Step::Poll(p) => &p.request.captures,
-            Step::Pause { .. } | Step::Choose(_) => &[],
+            Step::Pause { .. } | Step::Journey(_) => &[],
         }
     }
 }
 
-/// A compiled journey (see [`crate::spec::Choose`]).
+/// A compiled journey (see [`crate::spec::Journey`]).
 #[derive(Debug, Clone)]
-pub struct Choose {
+pub struct Journey {
     /// Fewest and most requests.
     pub requests: (u32, u32),
     /// Think time range (scaled).
@@ -167,7 +167,7 @@ pub(super) fn requests_in(steps: &[Step]) -> usize {
         .iter()
         .map(|s| match s {
             Step::Request(_) | Step::Poll(_) => 1,
-            Step::Pause { .. } | Step::Choose(_) => 0,
+            Step::Pause { .. } | Step::Journey(_) => 0,
         })
         .sum()
 }

@@ -17,7 +17,7 @@ fn steps_time(steps: &[Step]) -> Duration {
             Step::Request(_) => Duration::ZERO,
             Step::Pause { duration, .. } => *duration,
             Step::Poll(p) => p.every,
-            Step::Choose(c) => {
+            Step::Journey(c) => {
                 let budget = f64::from(c.requests.0 + c.requests.1) / 2.0;
                 let per_action: f64 = c
                     .actions

@@ -423,7 +423,7 @@ fn mix_shares(plan: &Plan, observed: &[(Arc<str>, u64)]) -> Vec<MixShare> {
         .iter()
         .flat_map(|f| &f.steps)
         .find_map(|s| match s {
-            crate::plan::Step::Choose(c) => Some(
+            crate::plan::Step::Journey(c) => Some(
                 c.mix
                     .iter()
                     .map(|(cat, share, _)| (cat.clone(), *share))

@@ -4,7 +4,7 @@
 
 mod step;
 
-pub use step::{Action, Body, Choose, Poll, Request, Step, Until};
+pub use step::{Action, Body, Journey, Poll, Request, Step, Until};
 
 use std::time::Duration;
 
@@ -59,8 +59,6 @@ pub struct Spec {
     /// Finds an order by its payload when its id was lost (a crash mid-create):
     /// an answer that captures the id means it exists; a 404 means it was never created.
     pub recover: Option<Request>,
-    /// Command-line options the script declares (`--users 100`), for `--help`.
-    pub options: Vec<ScriptOption>,
 }
 
 /// Bearer-token authentication: the token variable, and how to get a new token.
@@ -70,17 +68,6 @@ pub struct Auth {
     pub token: String,
     /// Requests run to get a new token after a 401 (e.g. refresh, else log in again).
     pub renew: Vec<Request>,
-}
-
-/// A command-line option declared by the script with `s.option(name, default, description)`.
-#[derive(Debug, Clone)]
-pub struct ScriptOption {
-    /// Name as given (`users`, `min_request_count`); on the command line `--min-request-count`.
-    pub name: String,
-    /// The default, as text.
-    pub default: String,
-    /// What it does.
-    pub description: String,
 }
 
 /// HTTP client settings (the `api.*` parameters of the reference config).

@@ -19,14 +19,14 @@ pub enum Step {
     /// Repeat a request until a condition holds.
     Poll(Poll),
     /// A journey: weighted actions picked one after another until a request budget is spent.
-    Choose(Choose),
+    Journey(Journey),
 }
 
 /// A journey step: pick a category by the mix, then an action of that category
 /// by weight, run it, think, repeat until the user's request budget is spent
 /// (drawn between `requests.0` and `requests.1`) or the run's duration is up.
 #[derive(Debug, Clone)]
-pub struct Choose {
+pub struct Journey {
     /// Fewest and most requests a user makes in this journey.
     pub requests: (i64, i64),
     /// Think time between actions, drawn uniformly in this range.
@@ -63,7 +63,7 @@ impl Step {
             Step::Request(r) => &r.name,
             Step::Pause { .. } => "pause",
             Step::Poll(p) => &p.request.name,
-            Step::Choose(_) => "journey",
+            Step::Journey(_) => "journey",
         }
     }
 }

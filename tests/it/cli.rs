@@ -186,3 +186,46 @@ fn a_dry_run_prints_the_layout_and_timeline_and_sends_nothing() {
         text(&out)
     );
 }
+
+#[test]
+fn old_script_names_still_work_for_one_release_and_warn_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::util::script(
+        dir.path(),
+        "old.rhai",
+        r#"let s = scenario("old");
+s.target("http://127.0.0.1:9");
+let n = s.option("users", 2, "How many");
+let browse = action(#{ name: "browse", category: "read", steps: [get("/x").name("browse")] });
+s.population(#{ total: n, mix: #{ a: "rest" } });
+s.flow("a", [choose(#{ requests: [1, 1], actions: [browse] })]);
+s
+"#,
+    );
+    let path = path.to_str().unwrap();
+    let out = runner_sync(&["check", path, "--set", "option.users=3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = stderr_flat(&out);
+    for warning in [
+        "old.rhai:3: s.option(name, default, description) is deprecated; use param(name, default, description)",
+        "old.rhai:6: choose(#{…}) is deprecated; use journey(#{…})",
+        "`option.users` (from --set) is deprecated",
+    ] {
+        assert!(err.contains(warning), "{warning:?} missing from\n{err}");
+    }
+    // The old forms do what they did: `option.users` sets the declared `users`.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("population  3 orders"),
+        "{}",
+        text(&out)
+    );
+    // The new names warn about nothing.
+    let new = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("s.option(", "param(")
+        .replace("choose(", "journey(");
+    let path = crate::util::script(dir.path(), "new.rhai", &new);
+    let out = runner_sync(&["check", path.to_str().unwrap(), "--users", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!stderr_flat(&out).contains("deprecated"), "{}", text(&out));
+}

@@ -9,7 +9,7 @@ mod values;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rhai::{Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 
 use crate::config::Params;
 
@@ -22,6 +22,28 @@ pub fn register_all(engine: &mut Engine, params: Arc<Params>) {
     values::register(engine);
     steps::register(engine);
     scenario::register(engine);
+}
+
+/// Warns once per call site that a script uses an old name that still works
+/// for one release.
+pub fn deprecated(ctx: &NativeCallContext, old: &str, new: &str) {
+    static WARNED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let pos = ctx.call_position();
+    let at = format!(
+        "{}:{}",
+        ctx.call_source().unwrap_or("script"),
+        pos.line().unwrap_or(0)
+    );
+    if WARNED
+        .lock()
+        .expect("warned lock")
+        .insert(format!("{at} {old}"))
+    {
+        tracing::warn!(
+            "{at}: {old} is deprecated; use {new} (the old name goes away in the next release)"
+        );
+    }
 }
 
 /// A duration from a script value: `"2s"`, `"150ms"`, or an integer of milliseconds.

@@ -1,4 +1,6 @@
-//! `param(key, default)`: the script's bridge to `--config` and `--set`.
+//! `param(key, default)`: the script's bridge to `--config` and `--set`;
+//! `param(key, default, description)` also makes it a `--key` flag listed by
+//! `runner SCRIPT --help`.
 //!
 //! The default fixes the type: an override of an integer parameter must be
 //! an integer, of a duration parameter a duration, and so on, so a typo in a
@@ -6,43 +8,56 @@
 
 use std::sync::Arc;
 
-use rhai::{Dynamic, Engine, Map};
+use rhai::{Dynamic, Engine, Map, NativeCallContext};
 
-use super::RResult;
-use crate::config::{OPTION_PREFIX, Override, Params};
-use crate::spec::{ScriptOption, Spec};
+use super::{RResult, deprecated};
+use crate::config::{Origin, Override, Params};
+use crate::spec::Spec;
 
-/// Registers `param(key, default)` and `s.option(name, default, description)`.
+/// Registers `param(key, default)`, `param(key, default, description)` and the
+/// deprecated `s.option(name, default, description)`.
 pub fn register(engine: &mut Engine, params: Arc<Params>) {
     let p = params.clone();
     engine.register_fn("param", move |key: &str, default: Dynamic| {
         resolve(&p, key, default)
     });
+    let p = params.clone();
     engine.register_fn(
-        "option",
-        move |s: &mut Spec, name: &str, default: Dynamic, description: &str| -> RResult<Dynamic> {
-            let name = name.replace('-', "_");
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            {
-                return Err(format!(
-                    "option: {name:?} is not a valid name (lower-case letters, digits and _)"
-                )
-                .into());
-            }
-            if s.options.iter().any(|o| o.name == name) {
-                return Err(format!("option `{name}` is declared twice").into());
-            }
-            s.options.push(ScriptOption {
-                name: name.clone(),
-                default: default.to_string(),
-                description: description.to_owned(),
-            });
-            resolve(&params, &format!("{OPTION_PREFIX}{name}"), default)
+        "param",
+        move |key: &str, default: Dynamic, description: &str| {
+            declare(&p, key, default, description)
         },
     );
+    engine.register_fn(
+        "option",
+        move |ctx: NativeCallContext,
+              _: &mut Spec,
+              name: &str,
+              default: Dynamic,
+              description: &str|
+              -> RResult<Dynamic> {
+            deprecated(
+                &ctx,
+                "s.option(name, default, description)",
+                "param(name, default, description)",
+            );
+            declare(&params, &name.replace('-', "_"), default, description)
+        },
+    );
+}
+
+/// A declared parameter: a flag (`--min-request-count` for `min_request_count`)
+/// listed by `--help`, and a parameter like any other.
+fn declare(params: &Params, key: &str, default: Dynamic, description: &str) -> RResult<Dynamic> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.');
+    if key.is_empty() || !key.chars().all(valid) {
+        return Err(format!(
+            "param: {key:?} cannot be a command-line flag (use letters, digits, _ and .)"
+        )
+        .into());
+    }
+    params.declare(key, default.to_string(), description)?;
+    resolve(params, key, default)
 }
 
 fn resolve(params: &Params, key: &str, default: Dynamic) -> RResult<Dynamic> {
@@ -102,9 +117,9 @@ fn plain(o: &Override) -> RResult<Dynamic> {
 fn coerce(key: &str, o: &Override, default: &Dynamic) -> RResult<Dynamic> {
     let got = o.raw.clone().unwrap_or_else(|| o.value.to_string());
     let wrong = |expected: &str| -> Box<rhai::EvalAltResult> {
-        let what = match key.strip_prefix(OPTION_PREFIX) {
-            Some(name) => format!("option `--{}`", name.replace('_', "-")),
-            None => format!("config key `{key}` (from {})", o.origin),
+        let what = match o.origin {
+            Origin::Flag => format!("option `--{}`", key.replace('_', "-")),
+            _ => format!("config key `{key}` (from {})", o.origin),
         };
         format!("{what}: expected {expected} (the script's default is {default}), got {got}").into()
     };

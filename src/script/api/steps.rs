@@ -1,11 +1,11 @@
 //! Step builders: `get(path)`, `post(path)`, … with chained `.expect()`,
 //! `.capture()`, `.json()`; `pause(d)`; `poll(request, #{ … })`.
 
-use rhai::{Array, Dynamic, Engine, FnPtr, Map};
+use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
-use super::{Options, RResult, duration};
+use super::{Options, RResult, deprecated, duration};
 use crate::spec::ScriptFn;
-use crate::spec::{Action, Body, Choose, Poll, Request, Step, Until};
+use crate::spec::{Action, Body, Journey, Poll, Request, Step, Until};
 
 /// Registers the `Step` type and its builders.
 pub fn register(engine: &mut Engine) {
@@ -96,7 +96,11 @@ pub fn register(engine: &mut Engine) {
     });
     engine.register_type_with_name::<Action>("Action");
     engine.register_fn("action", action);
-    engine.register_fn("choose", choose);
+    engine.register_fn("journey", journey);
+    engine.register_fn("choose", |ctx: NativeCallContext, options: Map| {
+        deprecated(&ctx, "choose(#{…})", "journey(#{…})");
+        journey(options)
+    });
 }
 
 fn status_code(status: i64) -> RResult<u16> {
@@ -112,7 +116,7 @@ fn edit(mut s: Step, what: &str, f: impl FnOnce(&mut Request)) -> RResult<Step> 
     match &mut s {
         Step::Request(r) => f(r),
         Step::Poll(p) => f(&mut p.request),
-        Step::Pause { .. } | Step::Choose(_) => {
+        Step::Pause { .. } | Step::Journey(_) => {
             return Err(format!("{what}() applies to a request step, not to a pause").into());
         }
     }
@@ -269,11 +273,11 @@ fn actions(v: Option<&Dynamic>, what: &str) -> RResult<Vec<Action>> {
         .collect()
 }
 
-/// `choose(#{ requests: [min, max], think: [min, max], mix: #{…}, actions: […], errors: #{ rate, actions } })`.
-fn choose(options: Map) -> RResult<Step> {
+/// `journey(#{ requests: [min, max], think: [min, max], mix: #{…}, actions: […], errors: #{ rate, actions } })`.
+fn journey(options: Map) -> RResult<Step> {
     let o = Options::new(
         options,
-        "choose",
+        "journey",
         &["requests", "think", "mix", "actions", "errors"],
     )?;
     let requests = match o.get("requests") {
@@ -282,25 +286,25 @@ fn choose(options: Map) -> RResult<Step> {
                 .clone()
                 .try_cast::<Array>()
                 .filter(|l| l.len() == 2)
-                .ok_or("choose.requests: expected [min, max]")?;
+                .ok_or("journey.requests: expected [min, max]")?;
             let (min, max) = (
                 l[0].as_int()
-                    .map_err(|t| format!("choose.requests: expected integers, got {t}"))?,
+                    .map_err(|t| format!("journey.requests: expected integers, got {t}"))?,
                 l[1].as_int()
-                    .map_err(|t| format!("choose.requests: expected integers, got {t}"))?,
+                    .map_err(|t| format!("journey.requests: expected integers, got {t}"))?,
             );
             if min < 0 || min > max {
                 return Err(
-                    format!("choose.requests: need 0 <= min <= max, got [{min}, {max}]").into(),
+                    format!("journey.requests: need 0 <= min <= max, got [{min}, {max}]").into(),
                 );
             }
             (min, max)
         }
         None => (10, 10),
     };
-    let actions = actions(o.get("actions"), "choose.actions")?;
+    let actions = actions(o.get("actions"), "journey.actions")?;
     if actions.is_empty() {
-        return Err("choose: `actions` needs at least one action(...)".into());
+        return Err("journey: `actions` needs at least one action(...)".into());
     }
     let mix = match o.get("mix").and_then(|m| m.clone().try_cast::<Map>()) {
         Some(m) => m
@@ -309,12 +313,12 @@ fn choose(options: Map) -> RResult<Step> {
                 let w = v
                     .as_float()
                     .or_else(|_| v.as_int().map(|i| i as f64))
-                    .map_err(|t| format!("choose.mix.{k}: expected a number, got {t}"))?;
+                    .map_err(|t| format!("journey.mix.{k}: expected a number, got {t}"))?;
                 if !(w.is_finite() && w >= 0.0) {
-                    return Err(format!("choose.mix.{k}: must be 0 or more, got {w}").into());
+                    return Err(format!("journey.mix.{k}: must be 0 or more, got {w}").into());
                 }
                 if !actions.iter().any(|a| a.category == k.as_str()) && w > 0.0 {
-                    return Err(format!("choose.mix.{k}: no action has this category").into());
+                    return Err(format!("journey.mix.{k}: no action has this category").into());
                 }
                 Ok((k.to_string(), w))
             })
@@ -332,26 +336,26 @@ fn choose(options: Map) -> RResult<Step> {
         }
     };
     if mix.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
-        return Err("choose.mix: the weights add up to 0".into());
+        return Err("journey.mix: the weights add up to 0".into());
     }
     let (error_rate, errors) = match o.get("errors").and_then(|m| m.clone().try_cast::<Map>()) {
         Some(m) => {
-            let e = Options::new(m, "choose.errors", &["rate", "actions"])?;
+            let e = Options::new(m, "journey.errors", &["rate", "actions"])?;
             let rate = e.float("rate")?.unwrap_or(0.0);
             if !(0.0..=1.0).contains(&rate) {
                 return Err(
-                    format!("choose.errors.rate: a share between 0 and 1, got {rate}").into(),
+                    format!("journey.errors.rate: a share between 0 and 1, got {rate}").into(),
                 );
             }
             (rate, actions_of(&e)?)
         }
         None => (0.0, Vec::new()),
     };
-    Ok(Step::Choose(Choose {
+    Ok(Step::Journey(Journey {
         requests,
         think: o
             .get("think")
-            .map(|v| range(v, "choose.think"))
+            .map(|v| range(v, "journey.think"))
             .transpose()?
             .unwrap_or_default(),
         mix,
@@ -362,5 +366,5 @@ fn choose(options: Map) -> RResult<Step> {
 }
 
 fn actions_of(e: &Options) -> RResult<Vec<Action>> {
-    actions(e.get("actions"), "choose.errors.actions")
+    actions(e.get("actions"), "journey.errors.actions")
 }
