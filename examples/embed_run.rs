@@ -40,8 +40,8 @@ async fn main() -> miette::Result<()> {
     let s = &outcome.summary;
     println!(
         "created {} · stranded {} · requests {}",
-        s.orders.created,
-        s.orders.stranded,
+        s.population.created,
+        s.population.stranded,
         s.requests()
     );
     Ok(())

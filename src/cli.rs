@@ -66,7 +66,7 @@ pub struct ScenarioArgs {
     /// Divide every interval by N (a built-in target's acceptance delay too).
     #[arg(long, default_value_t = 1.0, value_name = "N")]
     pub speed: f64,
-    /// Seed for order types, shuffling and jitter (replaces the script's seed).
+    /// Seed for flows, shuffling and jitter (replaces the script's seed).
     #[arg(long)]
     pub seed: Option<u64>,
     /// A pass/fail condition checked at the end, added to the script's, e.g. "p95(create) < 500ms" (repeatable).

@@ -110,10 +110,9 @@ impl<C: HttpClient> Executor<C> {
         let order = &self.plan.orders[index as usize];
         let mut vars = Vars::default();
         vars.set("n".into(), order.n.into());
-        vars.set(
-            "type".into(),
-            Value::String(self.plan.flows[order.flow as usize].name.to_string()),
-        );
+        let flow = Value::String(self.plan.flows[order.flow as usize].name.to_string());
+        vars.set("flow".into(), flow.clone());
+        vars.set("type".into(), flow);
         vars.set("batch".into(), order.batch.into());
         vars.set(
             "label".into(),

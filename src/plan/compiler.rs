@@ -12,8 +12,9 @@ use super::step::{Action, Body, Journey, Poll, Request, Step, Until, requests_in
 use super::template::{JsonPath, JsonTemplate, Template};
 use crate::spec;
 
-/// Variables every order has before its first step.
-pub const BUILTIN_VARS: &[&str] = &["n", "type", "batch", "label"];
+/// Variables every order has before its first step (`type` is the old name
+/// of `flow`, kept one release).
+pub const BUILTIN_VARS: &[&str] = &["n", "flow", "type", "batch", "label"];
 
 /// The variables set before a flow's first step: the built-in ones and the
 /// payload's fields.
@@ -56,6 +57,15 @@ impl<'a> Compiler<'a> {
         known: &BTreeSet<String>,
     ) -> Result<Request, PlanError> {
         let compiled = request(r, self.flow, known)?;
+        if !self.payload_keys.contains("type")
+            && template_vars(&compiled).iter().any(|v| &***v == "type")
+        {
+            tracing::warn!(
+                "flow `{}`, step `{}`: the template variable {{type}} is deprecated; use {{flow}} (the old name goes away in the next release)",
+                self.flow,
+                compiled.name
+            );
+        }
         collect_payload_vars(&compiled, self.payload_keys, self.payload_vars);
         Ok(compiled)
     }

@@ -34,10 +34,10 @@ pub struct Cleanup {
     pub every: Duration,
 }
 
-/// The steps of one order type and its cleanup.
+/// The steps of one flow and its cleanup.
 #[derive(Debug, Clone)]
 pub struct Flow {
-    /// The order type.
+    /// Its name.
     pub name: Arc<str>,
     /// Steps in order.
     pub steps: Vec<Step>,

@@ -85,7 +85,7 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
             ))
         })?;
     if p.mix.is_empty() {
-        return Err(invalid("mix is empty: give a count per order type".into()));
+        return Err(invalid("mix is empty: give a count per flow".into()));
     }
     let mut exact_sum: u64 = 0;
     let mut rest = None;
@@ -94,7 +94,7 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
     for (kind, count) in &p.mix {
         let flow = flow_names.iter().position(|f| f == kind).ok_or_else(|| {
             invalid(format!(
-                "order type `{kind}` has no flow; flows defined: {}",
+                "mix.{kind}: no flow named `{kind}`; flows defined: {}",
                 flow_names.join(", ")
             ))
         })? as u16;
@@ -115,7 +115,7 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
                 out.push((flow, 0));
             }
             Count::Rest if rest.is_some() => {
-                return Err(invalid("only one order type may take the \"rest\"".into()));
+                return Err(invalid("only one flow may take the \"rest\"".into()));
             }
             Count::Rest => {
                 rest = Some(out.len());

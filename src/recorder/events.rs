@@ -18,10 +18,9 @@ pub struct EventsWriter {
 #[derive(Serialize)]
 struct Row<'a> {
     timestamp: String,
-    order_id: &'a str,
-    order_number: &'a str,
-    #[serde(rename = "type")]
-    order_type: &'a str,
+    id: &'a str,
+    label: &'a str,
+    flow: &'a str,
     batch: u32,
     step: &'a str,
     method: &'a str,
@@ -60,9 +59,9 @@ impl EventsWriter {
         self.csv
             .serialize(Row {
                 timestamp: humantime::format_rfc3339_millis(x.at).to_string(),
-                order_id: ledger.id(x.order).unwrap_or(""),
-                order_number: plan.arena.label(order),
-                order_type: &plan.flows[order.flow as usize].name,
+                id: ledger.id(x.order).unwrap_or(""),
+                label: plan.arena.label(order),
+                flow: &plan.flows[order.flow as usize].name,
                 batch: order.batch,
                 step: &x.step,
                 method: &x.method,

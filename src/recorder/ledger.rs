@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 
 use super::metrics::{dist, latency_histogram, value_histogram};
-use super::{FlowEnd, Lifecycle, OrderCounts, OrderRef, Transition};
+use super::{FlowEnd, Lifecycle, OrderRef, PopulationCounts, Transition};
 use crate::plan::Plan;
 
 const NONE: u8 = u8::MAX;
@@ -212,13 +212,13 @@ impl Ledger {
     }
 
     /// Totals for the report.
-    pub fn counts(&self) -> OrderCounts {
+    pub fn counts(&self) -> PopulationCounts {
         let mut reached = BTreeMap::new();
-        let mut c = OrderCounts {
+        let mut c = PopulationCounts {
             total: self.orders.len() as u64,
             created: self.created,
             by_state: self.state_counts(),
-            ..OrderCounts::default()
+            ..PopulationCounts::default()
         };
         for e in &self.orders {
             c.failed += u64::from(e.failure.is_some());
@@ -282,9 +282,9 @@ impl Ledger {
         let o = &plan.orders[i];
         OrderRef {
             n: o.n,
-            order_number: plan.arena.label(o).to_owned(),
+            label: plan.arena.label(o).to_owned(),
             id: e.id.as_deref().map(str::to_owned),
-            order_type: plan.flows[o.flow as usize].name.to_string(),
+            flow: plan.flows[o.flow as usize].name.to_string(),
             batch: o.batch,
             state: self.state_name(e).map(str::to_owned),
             step,
@@ -314,7 +314,7 @@ impl Ledger {
                 let reason = e
                     .stranded
                     .as_deref()
-                    .unwrap_or("no cleanup rule for this order type")
+                    .unwrap_or("no cleanup rule for this flow")
                     .to_owned();
                 self.order_ref(plan, i, e, reason, None)
             })

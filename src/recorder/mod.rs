@@ -17,8 +17,8 @@ pub use metrics::{dist, latency_histogram};
 pub use prometheus::Metrics;
 pub use record::{BreakerState, Exchange, FlowEnd, Outcome, Record, Wait};
 pub use summary::{
-    BatchTime, BreakerChange, Dist, IntervalAccuracy, Lifecycle, MixShare, OrderCounts, OrderRef,
-    Second, StepStats, Summary, ThresholdOutcome, Transition,
+    BatchTime, BreakerChange, Dist, IntervalAccuracy, Lifecycle, MixShare, OrderRef,
+    PopulationCounts, Second, StepStats, Summary, ThresholdOutcome, Transition,
 };
 
 use std::sync::Arc;
@@ -126,7 +126,7 @@ struct Aggregator {
     started: Instant,
     started_at: SystemTime,
     steps: StepMetrics,
-    by_type: Vec<StepMetrics>,
+    by_flow: Vec<StepMetrics>,
     ledger: Ledger,
     waits: Waits,
     batches: Vec<BatchTime>,
@@ -155,7 +155,7 @@ impl Aggregator {
     ) -> Self {
         Aggregator {
             steps: StepMetrics::default(),
-            by_type: plan.flows.iter().map(|_| StepMetrics::default()).collect(),
+            by_flow: plan.flows.iter().map(|_| StepMetrics::default()).collect(),
             ledger: Ledger::new(&plan),
             plan,
             started: Instant::now(),
@@ -225,7 +225,7 @@ impl Aggregator {
                 }
                 self.steps.observe(&x);
                 let flow = self.plan.orders[x.order as usize].flow as usize;
-                self.by_type[flow].observe(&x);
+                self.by_flow[flow].observe(&x);
                 self.metrics.observe(&x);
                 if let Some(w) = self.events.as_mut()
                     && let Err(e) = w.write(&self.plan, &self.ledger, &x)
@@ -246,9 +246,9 @@ impl Aggregator {
                     return;
                 };
                 tracing::debug!(
-                    order_id = change.id.unwrap_or(""),
-                    order_number = self.plan.arena.label(o),
-                    r#type = &**flow,
+                    id = change.id.unwrap_or(""),
+                    label = self.plan.arena.label(o),
+                    flow = &**flow,
                     batch = o.batch,
                     from = change.from.unwrap_or(""),
                     to = &*state,
@@ -266,8 +266,8 @@ impl Aggregator {
                     self.failed += 1;
                     let o = &self.plan.orders[order as usize];
                     tracing::warn!(
-                        order_id = self.ledger.id(order).unwrap_or(""),
-                        order_number = self.plan.arena.label(o),
+                        id = self.ledger.id(order).unwrap_or(""),
+                        label = self.plan.arena.label(o),
                         step = &**step,
                         reason = reason.as_str(),
                         "order failed"
@@ -277,7 +277,7 @@ impl Aggregator {
             }
             Record::Stranded { order, reason } => {
                 tracing::warn!(
-                    order_id = self.ledger.id(order).unwrap_or(""),
+                    id = self.ledger.id(order).unwrap_or(""),
                     reason = reason.as_str(),
                     "order stranded"
                 );
@@ -317,7 +317,7 @@ impl Aggregator {
                 self.metrics.batch_done(took.as_secs_f64());
                 self.batches.push(BatchTime {
                     batch,
-                    order_type: self.plan.flows[b.flow as usize].name.to_string(),
+                    flow: self.plan.flows[b.flow as usize].name.to_string(),
                     orders: b.orders.len() as u32,
                     duration_ms: took.as_secs_f64() * 1000.0,
                 });
@@ -392,12 +392,12 @@ impl Aggregator {
             speed: plan.speed,
             started_at: humantime::format_rfc3339_millis(self.started_at).to_string(),
             duration: self.started.elapsed(),
-            orders: self.ledger.counts(),
+            population: self.ledger.counts(),
             steps: self.steps.stats(),
-            by_type: plan
+            by_flow: plan
                 .flows
                 .iter()
-                .zip(&self.by_type)
+                .zip(&self.by_flow)
                 .map(|(f, m)| (f.name.to_string(), m.stats()))
                 .filter(|(_, s)| !s.is_empty())
                 .collect(),

@@ -24,11 +24,11 @@ pub struct Summary {
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,
     /// Order totals.
-    pub orders: OrderCounts,
-    /// Per-step request statistics over every order type.
+    pub population: PopulationCounts,
+    /// Per-step request statistics over every flow.
     pub steps: Vec<StepStats>,
-    /// The same per order type: (type, its steps).
-    pub by_type: Vec<(String, Vec<StepStats>)>,
+    /// The same per flow: (flow, its steps).
+    pub by_flow: Vec<(String, Vec<StepStats>)>,
     /// One entry per second of the run: throughput, latency, orders by state.
     pub timeline: Vec<Second>,
     /// Order lifecycle: transitions, time to each state, polls, batches.
@@ -64,9 +64,9 @@ impl Summary {
 
     /// Whether every order completed and ended terminal and every threshold held.
     pub fn passed(&self) -> bool {
-        self.orders.failed == 0
-            && self.orders.stranded == 0
-            && self.orders.interrupted == 0
+        self.population.failed == 0
+            && self.population.stranded == 0
+            && self.population.interrupted == 0
             && !self.interrupted
             && self.thresholds.iter().all(|t| t.passed)
     }
@@ -96,7 +96,7 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 
 /// Order totals.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct OrderCounts {
+pub struct PopulationCounts {
     /// Orders planned.
     pub total: u64,
     /// Orders that got an id on the target.
@@ -249,8 +249,7 @@ pub struct BatchTime {
     /// Batch index.
     pub batch: u32,
     /// Order type.
-    #[serde(rename = "type")]
-    pub order_type: String,
+    pub flow: String,
     /// Orders in it.
     pub orders: u32,
     /// From its first create to its last order's flow end, in ms.
@@ -298,12 +297,11 @@ pub struct OrderRef {
     /// Sequence number.
     pub n: u32,
     /// Order number (payload label).
-    pub order_number: String,
+    pub label: String,
     /// Id on the target.
     pub id: Option<String>,
     /// Order type.
-    #[serde(rename = "type")]
-    pub order_type: String,
+    pub flow: String,
     /// Batch index.
     pub batch: u32,
     /// Last known state.

@@ -1,6 +1,6 @@
 //! Verdicts: checks a parsed [`Threshold`] against a run's [`Summary`].
 //!
-//! Evaluation never panics. A metric naming a step, order type or state the
+//! Evaluation never panics. A metric naming a step, flow or state the
 //! run does not know fails the threshold with a detail listing what the run
 //! has. A latency statistic of a step without attempts, or a lifecycle
 //! statistic without samples, also fails: there is nothing to hold the limit
@@ -15,7 +15,8 @@ use std::collections::BTreeSet;
 
 use super::{Dist, StepStats, Summary, ThresholdOutcome};
 use crate::threshold::{
-    DistOf, DistStat, Kind, Metric, Op, OrderField, StepStat, StepTarget, Threshold, Unit, closest,
+    DistOf, DistStat, Kind, Metric, Op, PopulationField, StepStat, StepTarget, Threshold, Unit,
+    closest,
 };
 
 /// Checks the threshold against a run's summary.
@@ -68,12 +69,12 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
         Metric::Requests => plain(s.requests() as f64),
         Metric::Errors => plain(s.errors() as f64),
         Metric::ErrorRate => plain(s.error_rate()),
-        Metric::Orders(field) => plain(match field {
-            OrderField::Total => s.orders.total,
-            OrderField::Created => s.orders.created,
-            OrderField::Failed => s.orders.failed,
-            OrderField::Stranded => s.orders.stranded,
-            OrderField::Interrupted => s.orders.interrupted,
+        Metric::Population(field) => plain(match field {
+            PopulationField::Total => s.population.total,
+            PopulationField::Created => s.population.created,
+            PopulationField::Failed => s.population.failed,
+            PopulationField::Stranded => s.population.stranded,
+            PopulationField::Interrupted => s.population.interrupted,
         } as f64),
         metric @ (Metric::Reached(state) | Metric::State(state)) => {
             let known = known_states(s);
@@ -81,8 +82,8 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
                 return Err(missing("state", state, "", "states", known.into_iter()));
             }
             let map = match metric {
-                Metric::Reached(_) => &s.orders.reached,
-                _ => &s.orders.by_state,
+                Metric::Reached(_) => &s.population.reached,
+                _ => &s.population.by_state,
             };
             plain(map.get(state).copied().unwrap_or(0) as f64)
         }
@@ -122,17 +123,17 @@ fn measure_steps(
     stat: StepStat,
     target: &StepTarget,
 ) -> Result<Measured, String> {
-    let (steps, context): (&[StepStats], String) = match &target.order_type {
+    let (steps, context): (&[StepStats], String) = match &target.flow {
         None => (&s.steps, String::new()),
-        Some(ty) => match s.by_type.iter().find(|(name, _)| name == ty) {
-            Some((_, steps)) => (steps, format!(" for type `{ty}`")),
+        Some(ty) => match s.by_flow.iter().find(|(name, _)| name == ty) {
+            Some((_, steps)) => (steps, format!(" in flow `{ty}`")),
             None => {
                 return Err(missing(
-                    "order type",
+                    "flow",
                     ty,
                     "",
-                    "types",
-                    s.by_type.iter().map(|(name, _)| name.as_str()),
+                    "flows",
+                    s.by_flow.iter().map(|(name, _)| name.as_str()),
                 ));
             }
         },
@@ -218,8 +219,8 @@ fn dist_value(stat: DistStat, d: &Dist) -> f64 {
 
 /// Every state the run saw.
 fn known_states(s: &Summary) -> BTreeSet<&str> {
-    let mut states: BTreeSet<&str> = s.orders.reached.keys().map(String::as_str).collect();
-    states.extend(s.orders.by_state.keys().map(String::as_str));
+    let mut states: BTreeSet<&str> = s.population.reached.keys().map(String::as_str).collect();
+    states.extend(s.population.by_state.keys().map(String::as_str));
     for t in &s.lifecycle.transitions {
         states.insert(t.to.as_str());
         if !t.from.is_empty() {
@@ -284,7 +285,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::recorder::{Lifecycle, OrderCounts, Transition};
+    use crate::recorder::{Lifecycle, PopulationCounts, Transition};
     use crate::threshold::parse;
 
     fn step(name: &str, count: u64, errors: u64, p95_ms: f64) -> StepStats {
@@ -326,7 +327,7 @@ mod tests {
             speed: 1.0,
             started_at: "2024-01-01T00:00:00Z".into(),
             duration: Duration::from_secs(95),
-            orders: OrderCounts {
+            population: PopulationCounts {
                 total: 200,
                 created: 198,
                 failed: 2,
@@ -351,7 +352,7 @@ mod tests {
                 step("activate", 168, 0, 120.0),
                 step("never", 0, 0, 0.0),
             ],
-            by_type: vec![
+            by_flow: vec![
                 (
                     "activate".into(),
                     vec![
@@ -454,12 +455,12 @@ mod tests {
         assert!(!o.passed);
         assert_eq!(
             o.detail,
-            "no step named `activate` for type `accepted` in this run (steps: create)"
+            "no step named `activate` in flow `accepted` in this run (steps: create)"
         );
         let o = eval("p95(bogus/create) < 500ms");
         assert_eq!(
             o.detail,
-            "no order type named `bogus` in this run (types: activate, accepted)"
+            "no flow named `bogus` in this run (flows: activate, accepted)"
         );
     }
 

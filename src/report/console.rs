@@ -26,7 +26,7 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         }
     )?;
     writeln!(out)?;
-    let reached = |k: &str| s.orders.reached.get(k).copied().unwrap_or(0);
+    let reached = |k: &str| s.population.reached.get(k).copied().unwrap_or(0);
     let noun = if s.noun.is_empty() {
         "orders"
     } else {
@@ -35,8 +35,8 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     // The order API's states get their own counts; other scenarios show theirs under `final`.
     let order_states = ["Activated", "Cancelled", "Ended"]
         .iter()
-        .any(|k| s.orders.reached.contains_key(*k))
-        || s.orders.reached.is_empty();
+        .any(|k| s.population.reached.contains_key(*k))
+        || s.population.reached.is_empty();
     let states = if order_states {
         format!(
             "  activated {}  cancelled {}  ended {}",
@@ -50,21 +50,21 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "{noun:<7} total {}  created {}{states}  failed {}  stranded {}",
-        s.orders.total, s.orders.created, s.orders.failed, s.orders.stranded
+        s.population.total, s.population.created, s.population.failed, s.population.stranded
     )?;
-    if s.orders.interrupted > 0 {
+    if s.population.interrupted > 0 {
         writeln!(
             out,
             "        {} interrupted before their flow finished",
             plural(
-                s.orders.interrupted,
+                s.population.interrupted,
                 noun.strip_suffix('s').unwrap_or(noun),
                 noun
             )
         )?;
     }
     let states: Vec<String> = s
-        .orders
+        .population
         .by_state
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
@@ -110,19 +110,19 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "\nwarning: events.csv is incomplete: {e}")?;
     }
     let thresholds_failed = s.thresholds.iter().filter(|t| !t.passed).count() as u64;
-    let orders_ok = s.orders.failed + s.orders.stranded + s.orders.interrupted == 0;
+    let orders_ok = s.population.failed + s.population.stranded + s.population.interrupted == 0;
     if s.passed() {
-        writeln!(out, "\nresult: PASS, every order ended in a terminal state")
-    } else if s.interrupted && s.orders.stranded == 0 {
+        writeln!(out, "\nresult: PASS, all {noun} ended in a terminal state")
+    } else if s.interrupted && s.population.stranded == 0 {
         writeln!(
             out,
-            "\nresult: INTERRUPTED, every created order was cleaned up"
+            "\nresult: INTERRUPTED, all created {noun} were cleaned up"
         )
     } else if s.interrupted {
         writeln!(
             out,
-            "\nresult: INTERRUPTED, {} stranded",
-            plural(s.orders.stranded, "order", "orders")
+            "\nresult: INTERRUPTED, {noun} stranded: {}",
+            s.population.stranded
         )
     } else if thresholds_failed > 0 && orders_ok {
         writeln!(
@@ -144,9 +144,9 @@ fn list(out: &mut impl Write, title: &str, orders: &[OrderRef]) -> io::Result<()
         writeln!(
             out,
             "  {} (n {}, {}, id {}, state {}){}: {}",
-            o.order_number,
+            o.label,
             o.n,
-            o.order_type,
+            o.flow,
             o.id.as_deref().unwrap_or("-"),
             o.state.as_deref().unwrap_or("-"),
             o.step

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::recorder::{StepStats, Summary};
 
-/// Order-API states reported as their own `orders` keys (orders that ever reached
-/// the state); every state, whatever its name, is also under `reached` and `by_state`.
+/// Order-API states reported as their own `population` keys (members that ever
+/// reached the state); every state, whatever its name, is also under `reached` and `by_state`.
 const ORDER_STATES: &[(&str, &str)] = &[
     ("activated", "Activated"),
     ("cancelled", "Cancelled"),
@@ -16,18 +16,19 @@ const ORDER_STATES: &[(&str, &str)] = &[
 
 /// The report as a JSON value.
 pub fn to_value(s: &Summary) -> Value {
-    let mut orders = Map::new();
-    orders.insert("total".into(), s.orders.total.into());
-    orders.insert("created".into(), s.orders.created.into());
+    let mut population = Map::new();
+    population.insert("noun".into(), s.noun.clone().into());
+    population.insert("total".into(), s.population.total.into());
+    population.insert("created".into(), s.population.created.into());
     for (key, state) in ORDER_STATES {
-        let n = s.orders.reached.get(*state).copied().unwrap_or(0);
-        orders.insert((*key).into(), n.into());
+        let n = s.population.reached.get(*state).copied().unwrap_or(0);
+        population.insert((*key).into(), n.into());
     }
-    orders.insert("failed".into(), s.orders.failed.into());
-    orders.insert("interrupted".into(), s.orders.interrupted.into());
-    orders.insert("stranded".into(), s.orders.stranded.into());
-    orders.insert("by_state".into(), json!(s.orders.by_state));
-    orders.insert("reached".into(), json!(s.orders.reached));
+    population.insert("failed".into(), s.population.failed.into());
+    population.insert("interrupted".into(), s.population.interrupted.into());
+    population.insert("stranded".into(), s.population.stranded.into());
+    population.insert("by_state".into(), json!(s.population.by_state));
+    population.insert("reached".into(), json!(s.population.reached));
 
     let steps = |list: &[StepStats]| -> Map<String, Value> {
         list.iter()
@@ -53,8 +54,8 @@ pub fn to_value(s: &Summary) -> Value {
             })
             .collect()
     };
-    let by_type: Map<String, Value> = s
-        .by_type
+    let by_flow: Map<String, Value> = s
+        .by_flow
         .iter()
         .map(|(t, list)| (t.clone(), Value::Object(steps(list))))
         .collect();
@@ -70,9 +71,9 @@ pub fn to_value(s: &Summary) -> Value {
         "requests": s.requests(),
         "errors": s.errors(),
         "error_rate": s.error_rate(),
-        "orders": orders,
+        "population": population,
         "steps": steps(&s.steps),
-        "by_type": by_type,
+        "by_flow": by_flow,
         "thresholds": s.thresholds,
         "expected_errors": s.expected_errors(),
         "mix": s.mix,

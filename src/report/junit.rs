@@ -3,14 +3,14 @@
 //!
 //! One test suite named `runner: SCENARIO`; one test case per threshold
 //! (classname `thresholds`, named by its expression) and one test case
-//! `orders` (classname `run`) that fails when orders failed, were stranded or
+//! `population` (classname `run`) that fails when orders (users, …) failed, were stranded or
 //! interrupted, or the run was stopped by Ctrl-C.
 
 use std::io::{self, Write};
 
 use crate::recorder::{OrderRef, Summary};
 
-/// Orders listed by id in the body of the `orders` failure, per kind.
+/// Members listed by id in the body of the `population` failure, per kind.
 const LISTED_ORDERS: usize = 20;
 
 /// One test case.
@@ -35,7 +35,7 @@ pub fn write(summary: &Summary, out: &mut impl Write) -> io::Result<()> {
             out: t.detail.clone(),
         })
         .collect();
-    cases.push(orders_case(summary));
+    cases.push(population_case(summary));
 
     let tests = cases.len();
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
@@ -88,9 +88,9 @@ pub fn write(summary: &Summary, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "</testsuites>")
 }
 
-/// The `orders` case: every order completed and ended terminal.
-fn orders_case(s: &Summary) -> Case {
-    let o = &s.orders;
+/// The `population` case: every order (user, …) completed and ended terminal.
+fn population_case(s: &Summary) -> Case {
+    let o = &s.population;
     let counts = format!(
         "{} planned, {} created, {} failed, {} stranded, {} interrupted",
         o.total, o.created, o.failed, o.stranded, o.interrupted
@@ -104,11 +104,11 @@ fn orders_case(s: &Summary) -> Case {
         let mut body = message.clone();
         list_orders(&mut body, "failed", &s.failed);
         list_orders(&mut body, "stranded", &s.stranded);
-        (message, "orders", body)
+        (message, "population", body)
     });
     Case {
         classname: "run",
-        name: "orders".into(),
+        name: "population".into(),
         failure,
         out: counts,
     }
@@ -124,8 +124,8 @@ fn list_orders(body: &mut String, what: &str, orders: &[OrderRef]) {
         body.push_str(&format!(
             "\n  #{} {} ({}, batch {}) id={} state={}",
             o.n,
-            o.order_number,
-            o.order_type,
+            o.label,
+            o.flow,
             o.batch,
             o.id.as_deref().unwrap_or("-"),
             o.state.as_deref().unwrap_or("-"),
@@ -170,7 +170,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::recorder::{OrderCounts, ThresholdOutcome};
+    use crate::recorder::{PopulationCounts, ThresholdOutcome};
 
     fn summary(thresholds: Vec<ThresholdOutcome>) -> Summary {
         Summary {
@@ -180,12 +180,12 @@ mod tests {
             speed: 10.0,
             started_at: "2024-01-01T00:00:00Z".into(),
             duration: Duration::from_millis(95_250),
-            orders: OrderCounts {
+            population: PopulationCounts {
                 total: 200,
                 created: 200,
                 by_state: BTreeMap::new(),
                 reached: BTreeMap::new(),
-                ..OrderCounts::default()
+                ..PopulationCounts::default()
             },
             thresholds,
             ..Summary::default()
@@ -259,7 +259,7 @@ mod tests {
         );
         assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
         assert!(
-            xml.contains(r#"<testcase classname="run" name="orders" time="0"><system-out>"#),
+            xml.contains(r#"<testcase classname="run" name="population" time="0"><system-out>"#),
             "{xml}"
         );
     }
@@ -295,15 +295,15 @@ mod tests {
     }
 
     #[test]
-    fn failed_or_stranded_orders_fail_the_orders_case_with_counts() {
+    fn failed_or_stranded_orders_fail_the_population_case_with_counts() {
         let mut s = summary(Vec::new());
-        s.orders.failed = 2;
-        s.orders.stranded = 1;
+        s.population.failed = 2;
+        s.population.stranded = 1;
         s.stranded.push(OrderRef {
             n: 7,
-            order_number: "ORD-2024-000007".into(),
+            label: "ORD-2024-000007".into(),
             id: Some("abc".into()),
-            order_type: "activate".into(),
+            flow: "activate".into(),
             batch: 0,
             state: Some("Accepted".into()),
             step: None,
@@ -313,7 +313,7 @@ mod tests {
         assert!(xml.contains(r#"tests="1" failures="1""#), "{xml}");
         assert!(
             xml.contains(
-                r#"<failure message="200 planned, 200 created, 2 failed, 1 stranded, 0 interrupted" type="orders">"#
+                r#"<failure message="200 planned, 200 created, 2 failed, 1 stranded, 0 interrupted" type="population">"#
             ),
             "{xml}"
         );
@@ -325,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn an_interrupted_run_fails_the_orders_case() {
+    fn an_interrupted_run_fails_the_population_case() {
         let mut s = summary(Vec::new());
         s.interrupted = true;
         let xml = render(&s);

@@ -67,17 +67,17 @@ impl Runtime {
         params.saturating_sub(f.0.curry().len())
     }
 
-    /// Calls the payload closure for order `n` of type `kind`; the result must be a map.
+    /// Calls the payload closure for order `n` of flow `flow`; the result must be a map.
     pub fn payload(
         &self,
         f: &ScriptFn,
         n: i64,
-        kind: &str,
+        flow: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Box<ScriptError>> {
         let result: Result<Dynamic, _> = match self.arity(f) {
             0 => f.0.call(&self.engine, &self.ast, ()),
             1 => f.0.call(&self.engine, &self.ast, (n,)),
-            _ => f.0.call(&self.engine, &self.ast, (n, kind.to_owned())),
+            _ => f.0.call(&self.engine, &self.ast, (n, flow.to_owned())),
         };
         let value = result.map_err(|e| Box::new(self.sources.diagnose(&e)))?;
         match rhai::serde::from_dynamic::<serde_json::Value>(&value) {

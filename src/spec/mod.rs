@@ -36,9 +36,9 @@ pub struct Spec {
     pub population: Population,
     /// How orders are grouped and paced.
     pub batches: Batches,
-    /// One flow per order type, in the order the script defined them.
+    /// The flows, in the order the script defined them.
     pub flows: Vec<Flow>,
-    /// Cleanup rules by order type.
+    /// Cleanup rules by flow.
     pub cleanup: Vec<Cleanup>,
     /// Which captured variable identifies an order and which payload field labels it.
     pub track: Track,
@@ -102,15 +102,15 @@ impl Default for Http {
 pub struct Population {
     /// Total number of orders.
     pub total: i64,
-    /// Count per order type (alphabetical: Rhai maps are sorted).
+    /// Count per flow (alphabetical: Rhai maps are sorted).
     pub mix: Vec<(String, Count)>,
-    /// Seed for type assignment, shuffling and jitter (overridden by `--seed`).
+    /// Seed for flow assignment, shuffling and jitter (overridden by `--seed`).
     pub seed: Option<u64>,
     /// Shuffle which sequence numbers get which type, and the batch order (default true).
     pub shuffle: bool,
 }
 
-/// The count of one order type in the mix.
+/// The count of one flow in the mix.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Count {
     /// Exactly this many.
@@ -145,10 +145,10 @@ impl Default for Batches {
     }
 }
 
-/// The steps one order type walks through.
+/// The steps one kind of order (or user) walks through.
 #[derive(Debug, Clone)]
 pub struct Flow {
-    /// The order type this flow is for.
+    /// Its name: the population's mix, cleanup rules, reports and `{flow}` use it.
     pub name: String,
     /// Steps, run one after another.
     pub steps: Vec<Step>,
@@ -157,7 +157,7 @@ pub struct Flow {
 /// How orders of one type are brought to a terminal state after their flow.
 #[derive(Debug, Clone)]
 pub struct Cleanup {
-    /// The order type.
+    /// The flow it cleans up after.
     pub flow: String,
     /// Wait after the flow before the first attempt (skipped for failed orders and on Ctrl-C).
     pub after: Duration,

@@ -20,18 +20,18 @@
 //! | `error_rate(STEP)` | rate | errors / count of the step (0 without attempts) |
 //! | `requests` `errors` | count | over all steps |
 //! | `error_rate` | rate | over all steps |
-//! | `orders.total` `orders.created` | count | orders planned, created on the target |
-//! | `failed` `stranded` `interrupted` (also `orders.failed`, …) | count | orders |
-//! | `reached(STATE)` | count | orders that were ever in STATE |
-//! | `state(STATE)` | count | orders whose last known state is STATE |
+//! | `population.total` `population.created` | count | orders (or users, …) planned, created on the target (`orders.*` is the old name, kept one release) |
+//! | `failed` `stranded` `interrupted` (also `population.failed`, …) | count | the population |
+//! | `reached(STATE)` | count | members that were ever in STATE |
+//! | `state(STATE)` | count | members whose last known state is STATE |
 //! | `order_duration.S` `flow_duration.S` | time | S is one of mean, p50, p90, p95, p99, max |
 //! | `polls_per_order.S` | count | same statistics |
 //! | `time_to(STATE).S` | time | from create to first reaching STATE |
 //! | `duration` | time | wall-clock duration of the run |
 //!
-//! STEP is a step name (`create`), `TYPE/STEP` for one order type's steps
-//! (`activate/create`), `*` for every step or `TYPE/*` for every step of a
-//! type. With `*` the threshold holds only when it holds for every step, and
+//! STEP is a step name (`create`), `FLOW/STEP` for one flow's steps
+//! (`activate/create`), `*` for every step or `FLOW/*` for every step of a
+//! flow. With `*` the threshold holds only when it holds for every step, and
 //! the value reported is the worst one (the largest for `<`, the smallest for
 //! `>`); steps without any attempt are left out of latency statistics.
 //!
@@ -45,7 +45,7 @@ mod parser;
 mod types;
 
 pub use types::{
-    DistOf, DistStat, Kind, Limit, Metric, Op, OrderField, StepStat, StepTarget, Unit,
+    DistOf, DistStat, Kind, Limit, Metric, Op, PopulationField, StepStat, StepTarget, Unit,
 };
 
 use std::fmt;
@@ -60,7 +60,7 @@ a threshold is `METRIC OP VALUE`, e.g. `p95(create) < 500ms` or `error_rate < 1%
   METRIC  p50|p90|p95|p99|p99.9|max|mean|stddev(STEP)   latency (time)
           count(STEP), errors(STEP), error_rate(STEP)   STEP: name, TYPE/name, * or TYPE/*
           requests, errors, error_rate
-          orders.total, orders.created, failed, stranded, interrupted
+          population.total, population.created, failed, stranded, interrupted
           reached(STATE), state(STATE)
           order_duration.S, flow_duration.S, polls_per_order.S, time_to(STATE).S
                                                         S: mean|p50|p90|p95|p99|max

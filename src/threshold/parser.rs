@@ -10,7 +10,7 @@ use winnow::stream::{LocatingSlice, Location};
 use winnow::token::{none_of, rest, take_till, take_while};
 
 use super::{
-    DistOf, DistStat, Limit, Metric, Op, OrderField, StepStat, StepTarget, Threshold,
+    DistOf, DistStat, Limit, Metric, Op, PopulationField, StepStat, StepTarget, Threshold,
     ThresholdError, Unit, closest,
 };
 
@@ -28,11 +28,11 @@ const METRIC_NAMES: &[&str] = &[
     "errors",
     "error_rate",
     "requests",
-    "orders.total",
-    "orders.created",
-    "orders.failed",
-    "orders.stranded",
-    "orders.interrupted",
+    "population.total",
+    "population.created",
+    "population.failed",
+    "population.stranded",
+    "population.interrupted",
     "failed",
     "stranded",
     "interrupted",
@@ -259,15 +259,22 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
             },
         };
     }
-    if let Some(field) = match n {
-        "orders.total" => Some(OrderField::Total),
-        "orders.created" => Some(OrderField::Created),
-        "failed" | "orders.failed" => Some(OrderField::Failed),
-        "stranded" | "orders.stranded" => Some(OrderField::Stranded),
-        "interrupted" | "orders.interrupted" => Some(OrderField::Interrupted),
+    // `orders.X` is the old name of `population.X`, kept one release.
+    let renamed = n.strip_prefix("orders.").map(|rest| {
+        tracing::warn!(
+            "threshold metric `{n}` is deprecated; use `population.{rest}` (the old name goes away in the next release)"
+        );
+        format!("population.{rest}")
+    });
+    if let Some(field) = match renamed.as_deref().unwrap_or(n) {
+        "population.total" => Some(PopulationField::Total),
+        "population.created" => Some(PopulationField::Created),
+        "failed" | "population.failed" => Some(PopulationField::Failed),
+        "stranded" | "population.stranded" => Some(PopulationField::Stranded),
+        "interrupted" | "population.interrupted" => Some(PopulationField::Interrupted),
         _ => None,
     } {
-        return no_arg(Metric::Orders(field));
+        return no_arg(Metric::Population(field));
     }
     match n {
         "requests" => return no_arg(Metric::Requests),
@@ -353,12 +360,12 @@ fn step_target(arg: &Arg<'_>) -> Parsed<StepTarget> {
     };
     if let Some(ty) = &ty {
         if ty.text.is_empty() {
-            let message = "empty order type before `/`";
-            return Fault::at(ty.span.clone(), message, "expected an order type here").cut();
+            let message = "empty flow name before `/`";
+            return Fault::at(ty.span.clone(), message, "expected a flow name here").cut();
         }
         if ty.text == "*" {
-            let message = "the order type cannot be `*`; leave it out to look at every type";
-            return Fault::at(ty.span.clone(), message, "name an order type").cut();
+            let message = "the flow cannot be `*`; leave it out to look at every flow";
+            return Fault::at(ty.span.clone(), message, "name a flow").cut();
         }
     }
     if step.text.is_empty() {
@@ -371,7 +378,7 @@ fn step_target(arg: &Arg<'_>) -> Parsed<StepTarget> {
         return Fault::at(span, message, "expected a step here").cut();
     }
     Ok(StepTarget {
-        order_type: ty.map(|t| t.text.to_string()),
+        flow: ty.map(|t| t.text.to_string()),
         step: (step.text != "*").then(|| step.text.to_string()),
     })
 }
@@ -506,7 +513,7 @@ mod tests {
                 Metric::Step {
                     stat,
                     target: StepTarget {
-                        order_type: None,
+                        flow: None,
                         step: Some("create".into())
                     }
                 }
@@ -525,21 +532,21 @@ mod tests {
         assert_eq!(
             target("p95(activate/create) < 1s"),
             StepTarget {
-                order_type: Some("activate".into()),
+                flow: Some("activate".into()),
                 step: Some("create".into())
             }
         );
         assert_eq!(
             target("p95(*) < 1s"),
             StepTarget {
-                order_type: None,
+                flow: None,
                 step: None
             }
         );
         assert_eq!(
             target("p95( accepted / * ) < 1s"),
             StepTarget {
-                order_type: Some("accepted".into()),
+                flow: Some("accepted".into()),
                 step: None
             }
         );
@@ -575,28 +582,35 @@ mod tests {
     }
 
     #[test]
-    fn order_metrics_parse() {
+    fn population_metrics_parse_under_the_old_name_too() {
         let metric = |expr: &str| ok(expr).metric;
         assert_eq!(
+            metric("population.total >= 200"),
+            Metric::Population(PopulationField::Total)
+        );
+        assert_eq!(
             metric("orders.total >= 200"),
-            Metric::Orders(OrderField::Total)
+            Metric::Population(PopulationField::Total)
         );
         assert_eq!(
             metric("orders.created == 200"),
-            Metric::Orders(OrderField::Created)
+            Metric::Population(PopulationField::Created)
         );
-        assert_eq!(metric("failed == 0"), Metric::Orders(OrderField::Failed));
+        assert_eq!(
+            metric("failed == 0"),
+            Metric::Population(PopulationField::Failed)
+        );
         assert_eq!(
             metric("orders.failed == 0"),
-            Metric::Orders(OrderField::Failed)
+            Metric::Population(PopulationField::Failed)
         );
         assert_eq!(
             metric("stranded == 0"),
-            Metric::Orders(OrderField::Stranded)
+            Metric::Population(PopulationField::Stranded)
         );
         assert_eq!(
             metric("interrupted == 0"),
-            Metric::Orders(OrderField::Interrupted)
+            Metric::Population(PopulationField::Interrupted)
         );
         assert_eq!(
             metric("reached(Activated) == 170"),

@@ -14,8 +14,8 @@ pub enum Metric {
     Errors,
     /// `error_rate`: errors / requests over all steps.
     ErrorRate,
-    /// `orders.total`, `failed`, …
-    Orders(OrderField),
+    /// `population.total`, `failed`, …
+    Population(PopulationField),
     /// `reached(STATE)`.
     Reached(String),
     /// `state(STATE)`.
@@ -33,7 +33,7 @@ impl Metric {
             Metric::Step { stat, .. } => stat.kind(),
             Metric::Requests | Metric::Errors => Kind::Count,
             Metric::ErrorRate => Kind::Rate,
-            Metric::Orders(_) | Metric::Reached(_) | Metric::State(_) => Kind::Count,
+            Metric::Population(_) | Metric::Reached(_) | Metric::State(_) => Kind::Count,
             Metric::Dist {
                 of: DistOf::PollsPerOrder,
                 ..
@@ -50,12 +50,12 @@ impl fmt::Display for Metric {
             Metric::Requests => f.write_str("requests"),
             Metric::Errors => f.write_str("errors"),
             Metric::ErrorRate => f.write_str("error_rate"),
-            Metric::Orders(field) => f.write_str(match field {
-                OrderField::Total => "orders.total",
-                OrderField::Created => "orders.created",
-                OrderField::Failed => "failed",
-                OrderField::Stranded => "stranded",
-                OrderField::Interrupted => "interrupted",
+            Metric::Population(field) => f.write_str(match field {
+                PopulationField::Total => "population.total",
+                PopulationField::Created => "population.created",
+                PopulationField::Failed => "failed",
+                PopulationField::Stranded => "stranded",
+                PopulationField::Interrupted => "interrupted",
             }),
             Metric::Reached(state) => write!(f, "reached({state})"),
             Metric::State(state) => write!(f, "state({state})"),
@@ -69,14 +69,14 @@ impl fmt::Display for Metric {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepTarget {
     /// `Some` for `TYPE/STEP`.
-    pub order_type: Option<String>,
+    pub flow: Option<String>,
     /// `None` for `*`.
     pub step: Option<String>,
 }
 
 impl fmt::Display for StepTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(ty) = &self.order_type {
+        if let Some(ty) = &self.flow {
             write!(f, "{ty}/")?;
         }
         f.write_str(self.step.as_deref().unwrap_or("*"))
@@ -149,7 +149,7 @@ impl StepStat {
 
 /// An order total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderField {
+pub enum PopulationField {
     Total,
     Created,
     Failed,

@@ -314,7 +314,7 @@ fn a_mix_type_without_a_flow_lists_the_flows() {
     );
     assert_input_error(
         &out,
-        "order type `activate` has no flow; flows defined: activat",
+        "mix.activate: no flow named `activate`; flows defined: activat",
     );
 }
 

@@ -196,20 +196,29 @@ fn old_script_names_still_work_for_one_release_and_warn_with_the_line() {
         r#"let s = scenario("old");
 s.target("http://127.0.0.1:9");
 let n = s.option("users", 2, "How many");
-let browse = action(#{ name: "browse", category: "read", steps: [get("/x").name("browse")] });
+let browse = action(#{ name: "browse", category: "read", steps: [get("/x/{type}").name("browse")] });
 s.population(#{ total: n, mix: #{ a: "rest" } });
 s.flow("a", [choose(#{ requests: [1, 1], actions: [browse] })]);
 s
 "#,
     );
     let path = path.to_str().unwrap();
-    let out = runner_sync(&["check", path, "--set", "option.users=3"]);
+    let out = runner_sync(&[
+        "check",
+        path,
+        "--set",
+        "option.users=3",
+        "--threshold",
+        "orders.total >= 1",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let err = stderr_flat(&out);
     for warning in [
         "old.rhai:3: s.option(name, default, description) is deprecated; use param(name, default, description)",
         "old.rhai:6: choose(#{…}) is deprecated; use journey(#{…})",
         "`option.users` (from --set) is deprecated",
+        "step `browse`: the template variable {type} is deprecated; use {flow}",
+        "threshold metric `orders.total` is deprecated; use `population.total`",
     ] {
         assert!(err.contains(warning), "{warning:?} missing from\n{err}");
     }
@@ -223,9 +232,17 @@ s
     let new = std::fs::read_to_string(path)
         .unwrap()
         .replace("s.option(", "param(")
-        .replace("choose(", "journey(");
+        .replace("choose(", "journey(")
+        .replace("{type}", "{flow}");
     let path = crate::util::script(dir.path(), "new.rhai", &new);
-    let out = runner_sync(&["check", path.to_str().unwrap(), "--users", "3"]);
+    let out = runner_sync(&[
+        "check",
+        path.to_str().unwrap(),
+        "--users",
+        "3",
+        "--threshold",
+        "population.total >= 1",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!stderr_flat(&out).contains("deprecated"), "{}", text(&out));
 }

@@ -42,7 +42,7 @@ fn errors_of_class(report: &Value, class: &str) -> u64 {
 /// The no-loss checks: nothing failed or stranded, and the target agrees that
 /// every order the runner created is terminal.
 fn assert_every_order_terminal(book: &OrderBook, report: &Value, run: &str) {
-    let orders = &report["orders"];
+    let orders = &report["population"];
     assert_eq!(orders["failed"], 0, "{orders}\n{run}");
     assert_eq!(orders["stranded"], 0, "{orders}\n{run}");
     let stats = book.stats();
@@ -101,7 +101,7 @@ async fn errors_and_dropped_connections_leave_no_order_open() {
     // Exit 1 is expected: the shipped `error_rate < 1%` threshold fails.
     assert!(matches!(run.status.code(), Some(0 | 1)), "{shown}");
     let report = read_report(out.path());
-    assert_eq!(report["orders"]["created"], 200, "{shown}");
+    assert_eq!(report["population"]["created"], 200, "{shown}");
     assert_every_order_terminal(&book, &report, &shown);
     assert_only_the_error_rate_threshold_fails(&report, &shown);
 
@@ -129,7 +129,7 @@ async fn errors_and_dropped_connections_leave_no_order_open() {
     let retried_creates: HashSet<&str> = events
         .iter()
         .filter(|e| e["step"] == "create" && e["attempt"] != "1" && e["outcome"] == "ok")
-        .map(|e| e["order_number"].as_str())
+        .map(|e| e["label"].as_str())
         .collect();
     assert!(!retried_creates.is_empty(), "creates succeed on a retry");
     target.stop().await;
@@ -167,7 +167,7 @@ async fn a_stalled_request_times_out_on_the_client_and_is_retried() {
     let shown = text(&run);
     assert!(matches!(run.status.code(), Some(0 | 1)), "{shown}");
     let report = read_report(out.path());
-    assert_eq!(report["orders"]["created"], 20, "{shown}");
+    assert_eq!(report["population"]["created"], 20, "{shown}");
     assert_every_order_terminal(&book, &report, &shown);
     assert!(
         errors_of_class(&report, "timeout") > 0,
@@ -181,7 +181,7 @@ async fn a_stalled_request_times_out_on_the_client_and_is_retried() {
         .iter()
         .map(|e| {
             (
-                e["order_number"].as_str(),
+                e["label"].as_str(),
                 e["step"].as_str(),
                 e["attempt"].parse().unwrap(),
             )
@@ -195,7 +195,7 @@ async fn a_stalled_request_times_out_on_the_client_and_is_retried() {
     for e in timeouts {
         let attempt: u32 = e["attempt"].parse().unwrap();
         assert!(
-            attempts.contains(&(e["order_number"].as_str(), e["step"].as_str(), attempt + 1)),
+            attempts.contains(&(e["label"].as_str(), e["step"].as_str(), attempt + 1)),
             "timeout not retried: {e:?}"
         );
         let latency: f64 = e["latency_ms"].parse().unwrap();

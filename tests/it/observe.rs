@@ -84,7 +84,7 @@ async fn json_logs_record_every_state_transition_in_the_log_file() {
         .count();
     assert_eq!(ended, 25);
     let first = changes[0]["fields"].as_object().unwrap();
-    for key in ["order_id", "order_number", "type", "batch", "from", "to"] {
+    for key in ["id", "label", "flow", "batch", "from", "to"] {
         assert!(first.contains_key(key), "missing {key} in {first:?}");
     }
 }

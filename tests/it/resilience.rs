@@ -101,7 +101,7 @@ async fn a_target_that_stops_and_comes_back_opens_then_closes_the_breaker() {
     assert_eq!(states.last(), Some(&"closed"), "{states:?}");
     let stats = book.stats();
     assert_eq!(
-        report["orders"]["created"], stats.total,
+        report["population"]["created"], stats.total,
         "every order on the target is tracked"
     );
     assert_eq!(
@@ -109,7 +109,7 @@ async fn a_target_that_stops_and_comes_back_opens_then_closes_the_breaker() {
         stats.total,
         "all terminal: {stats:?}"
     );
-    assert_eq!(report["orders"]["stranded"], 0);
+    assert_eq!(report["population"]["stranded"], 0);
     stop.cancel();
     second.await.unwrap();
 }
@@ -169,8 +169,8 @@ async fn a_run_killed_with_sigkill_is_finished_by_resume_without_creating_twice(
     // Each order exactly once: orders whose create was cut off by the kill were
     // looked up by their number (s.recover) rather than created again.
     assert_eq!(stats.total, 60, "{stats:?}\n{}", text(&resumed));
-    assert_eq!(report["orders"]["created"], 60, "{}", text(&resumed));
-    assert_eq!(report["orders"]["failed"], 0, "{}", text(&resumed));
+    assert_eq!(report["population"]["created"], 60, "{}", text(&resumed));
+    assert_eq!(report["population"]["failed"], 0, "{}", text(&resumed));
     // Orders cut off mid-flow went on from their last journaled step: every
     // order of type activate was activated and ended, exactly as planned.
     assert_eq!(
@@ -179,7 +179,7 @@ async fn a_run_killed_with_sigkill_is_finished_by_resume_without_creating_twice(
         "the planned 40 / 20 split: {stats:?}\n{}",
         text(&resumed)
     );
-    assert_eq!(report["orders"]["stranded"], 0);
+    assert_eq!(report["population"]["stranded"], 0);
     // The report covers the whole run: requests of both processes are counted.
     let events = std::fs::read_to_string(out.path().join("events.csv")).unwrap();
     assert_eq!(
@@ -261,7 +261,10 @@ async fn resuming_a_finished_run_creates_nothing_new() {
         "no order created twice or retried by resume"
     );
     let report = crate::util::read_report(out.path());
-    assert_eq!(report["orders"]["created"], before.total);
-    assert_eq!(report["orders"]["failed"].as_u64(), Some(30 - before.total));
+    assert_eq!(report["population"]["created"], before.total);
+    assert_eq!(
+        report["population"]["failed"].as_u64(),
+        Some(30 - before.total)
+    );
     target.stop().await;
 }

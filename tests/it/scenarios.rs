@@ -32,7 +32,7 @@ async fn day_in_life_ends_with_every_order_terminal_on_the_target() {
     assert_eq!(stats.by_status.cancelled, 30);
 
     let report = read_report(out.path());
-    let orders = &report["orders"];
+    let orders = &report["population"];
     assert_eq!(orders["total"], 200);
     assert_eq!(orders["created"], 200);
     assert_eq!(orders["activated"], 170);
@@ -58,7 +58,7 @@ async fn day_in_life_ends_with_every_order_terminal_on_the_target() {
     let created: HashSet<&str> = events
         .iter()
         .filter(|e| e["step"] == "create" && e["outcome"] == "ok")
-        .map(|e| e["order_id"].as_str())
+        .map(|e| e["id"].as_str())
         .collect();
     assert_eq!(created.len(), 200);
     for id in &created {
@@ -77,7 +77,7 @@ async fn day_in_life_ends_with_every_order_terminal_on_the_target() {
     assert!(
         events
             .iter()
-            .all(|e| !e["order_number"].is_empty() && !e["batch"].is_empty())
+            .all(|e| !e["label"].is_empty() && !e["batch"].is_empty())
     );
     target.stop().await;
 }
@@ -111,8 +111,8 @@ async fn a_target_failing_a_fifth_of_creates_still_ends_every_order_terminal() {
     let report = read_report(out.path());
     assert_eq!(
         (
-            report["orders"]["failed"].as_u64(),
-            report["orders"]["stranded"].as_u64()
+            report["population"]["failed"].as_u64(),
+            report["population"]["stranded"].as_u64()
         ),
         (Some(0), Some(0))
     );
@@ -166,7 +166,7 @@ async fn the_embedded_target_runs_the_scenario_with_no_target_given() {
     );
     let report = read_report(out.path());
     assert_eq!(
-        report["orders"]["by_state"],
+        report["population"]["by_state"],
         serde_json::json!({"Ended": 25, "Cancelled": 15})
     );
 }
@@ -199,8 +199,8 @@ async fn an_unreachable_target_is_retried_counted_and_reported() {
     .await;
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     let report = read_report(out.path());
-    assert_eq!(report["orders"]["failed"], 3);
-    assert_eq!(report["orders"]["created"], 0);
+    assert_eq!(report["population"]["failed"], 3);
+    assert_eq!(report["population"]["created"], 0);
     assert_eq!(
         report["steps"]["create"]["count"], 9,
         "3 orders × (1 try + 2 retries)"
@@ -257,7 +257,7 @@ async fn ctrl_c_mid_run_cleans_up_every_created_order_and_writes_reports() {
     let report = read_report(out.path());
     assert_eq!(report["interrupted"], true);
     assert_eq!(
-        report["orders"]["created"], stats.total,
+        report["population"]["created"], stats.total,
         "every order on the target is tracked"
     );
     assert!(stats.total < 200, "the run was cut short");
@@ -266,7 +266,7 @@ async fn ctrl_c_mid_run_cleans_up_every_created_order_and_writes_reports() {
         stats.total,
         "all terminal on the target: {stats:?}"
     );
-    assert_eq!(report["orders"]["stranded"], 0);
+    assert_eq!(report["population"]["stranded"], 0);
     assert!(out.path().join("events.csv").exists());
     target.stop().await;
 }
@@ -320,7 +320,7 @@ async fn a_poll_gives_up_at_once_on_an_answer_that_cannot_match() {
     .await;
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     let report = read_report(out.path());
-    assert_eq!(report["orders"]["failed"], 2);
+    assert_eq!(report["population"]["failed"], 2);
     assert_eq!(
         report["steps"]["stats"]["count"], 2,
         "one poll per order, no waiting for the timeout"

@@ -67,8 +67,8 @@ async fn virtual_users_follow_the_mix_leave_nothing_behind_and_never_leak_tokens
         "no unexpected 4xx/5xx: {}",
         report["steps"]
     );
-    assert_eq!(report["orders"]["created"], 20);
-    assert_eq!(report["orders"]["stranded"], 0);
+    assert_eq!(report["population"]["created"], 20);
+    assert_eq!(report["population"]["stranded"], 0);
     let mix = report["mix"].as_array().unwrap();
     let journey: u64 = mix.iter().map(|m| m["requests"].as_u64().unwrap()).sum();
     assert!(journey >= 5000, "{journey} journey requests");

@@ -158,16 +158,16 @@ fn status(s: &Summary) -> Chart {
 fn funnel(s: &Summary) -> Chart {
     let order = state_order(s);
     let mut names = vec!["created".to_string()];
-    let mut values = vec![s.orders.created as f64];
+    let mut values = vec![s.population.created as f64];
     let mut colors = vec![GREY];
     for (i, state) in order.iter().enumerate() {
-        if let Some(&n) = s.orders.reached.get(state) {
+        if let Some(&n) = s.population.reached.get(state) {
             names.push(state.clone());
             values.push(n as f64);
             colors.push(state_color(i));
         }
     }
-    let has_data = s.orders.created > 0 || !s.orders.reached.is_empty();
+    let has_data = s.population.created > 0 || !s.population.reached.is_empty();
     let bars = Bars { values, colors };
     Chart::new(
         Vec::new(),
@@ -269,7 +269,7 @@ fn x_max(timeline: &[Second]) -> u32 {
 fn state_order(s: &Summary) -> Vec<String> {
     let mut order: Vec<String> = Vec::new();
     let known = s.lifecycle.time_to_state.iter().map(|(k, _)| k);
-    let reached = s.orders.reached.keys();
+    let reached = s.population.reached.keys();
     let over_time = s.timeline.iter().flat_map(|sec| sec.by_state.keys());
     for state in known.chain(reached).chain(over_time) {
         if !order.contains(state) {

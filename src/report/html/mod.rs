@@ -79,11 +79,11 @@ struct Page<'a> {
     compressed: bool,
     interrupted: bool,
     events_error: Option<&'a str>,
-    cards: Vec<Card>,
+    cards: Vec<Card<'a>>,
     final_states: &'a BTreeMap<String, u64>,
     thresholds: &'a [ThresholdOutcome],
     steps: &'a [StepStats],
-    by_type: &'a [(String, Vec<StepStats>)],
+    by_flow: &'a [(String, Vec<StepStats>)],
     /// (step, class, count) for every error class of every step.
     error_classes: Vec<(&'a str, &'a str, u64)>,
     charts: charts::Charts,
@@ -115,10 +115,10 @@ impl<'a> Page<'a> {
             interrupted: s.interrupted,
             events_error: s.events_error.as_deref(),
             cards: cards(s),
-            final_states: &s.orders.by_state,
+            final_states: &s.population.by_state,
             thresholds: &s.thresholds,
             steps: &s.steps,
-            by_type: &s.by_type,
+            by_flow: &s.by_flow,
             error_classes: s
                 .steps
                 .iter()
@@ -164,31 +164,31 @@ impl<'a, T> Capped<'a, T> {
 
 /// One summary card: a value, what it counts, and whether it is bad news.
 #[derive(Serialize)]
-struct Card {
-    key: &'static str,
+struct Card<'a> {
+    key: &'a str,
     value: String,
     bad: bool,
 }
 
 /// Order totals, requests and error rate as cards.
-fn cards(s: &Summary) -> Vec<Card> {
+fn cards(s: &Summary) -> Vec<Card<'_>> {
     let card = |key, value: u64, bad| Card {
         key,
         value: value.to_string(),
         bad,
     };
-    let reached = |k: &str| s.orders.reached.get(k).copied().unwrap_or(0);
+    let reached = |k: &str| s.population.reached.get(k).copied().unwrap_or(0);
     let mut list = vec![
-        card("orders", s.orders.total, false),
-        card("created", s.orders.created, false),
+        card(&s.noun, s.population.total, false),
+        card("created", s.population.created, false),
         card("activated", reached("Activated"), false),
         card("cancelled", reached("Cancelled"), false),
         card("ended", reached("Ended"), false),
-        card("failed", s.orders.failed, s.orders.failed > 0),
-        card("stranded", s.orders.stranded, s.orders.stranded > 0),
+        card("failed", s.population.failed, s.population.failed > 0),
+        card("stranded", s.population.stranded, s.population.stranded > 0),
     ];
-    if s.orders.interrupted > 0 {
-        list.push(card("interrupted", s.orders.interrupted, true));
+    if s.population.interrupted > 0 {
+        list.push(card("interrupted", s.population.interrupted, true));
     }
     let errors = s.errors();
     list.push(card("requests", s.requests(), false));

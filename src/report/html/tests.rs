@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::write;
 use crate::recorder::{
-    BatchTime, Dist, IntervalAccuracy, Lifecycle, OrderCounts, OrderRef, Second, StepStats,
+    BatchTime, Dist, IntervalAccuracy, Lifecycle, OrderRef, PopulationCounts, Second, StepStats,
     Summary, ThresholdOutcome, Transition,
 };
 
@@ -56,9 +56,9 @@ fn dist(mean: f64) -> Dist {
 fn order(n: u32, reason: &str) -> OrderRef {
     OrderRef {
         n,
-        order_number: format!("ORD-{n:06}"),
+        label: format!("ORD-{n:06}"),
         id: Some(format!("id-{n}")),
-        order_type: "activate".into(),
+        flow: "activate".into(),
         batch: 1,
         state: Some("Accepted".into()),
         step: Some("activate".into()),
@@ -109,7 +109,7 @@ fn full() -> Summary {
         speed: 100.0,
         started_at: "2024-01-01T00:00:00Z".into(),
         duration: Duration::from_secs(75),
-        orders: OrderCounts {
+        population: PopulationCounts {
             total: 50,
             created: 50,
             failed: 1,
@@ -123,7 +123,7 @@ fn full() -> Summary {
                 ("Ended".into(), 48),
             ]),
         },
-        by_type: vec![("activate".into(), steps.clone())],
+        by_flow: vec![("activate".into(), steps.clone())],
         steps,
         timeline,
         lifecycle: Lifecycle {
@@ -146,7 +146,7 @@ fn full() -> Summary {
             batch_duration_ms: dist(900.0),
             batches: vec![BatchTime {
                 batch: 0,
-                order_type: "activate".into(),
+                flow: "activate".into(),
                 orders: 20,
                 duration_ms: 900.0,
             }],
@@ -254,8 +254,8 @@ fn a_one_second_run_draws_single_points() {
     s.timeline.truncate(1);
     s.failed.clear();
     s.stranded.clear();
-    s.orders.failed = 0;
-    s.orders.stranded = 0;
+    s.population.failed = 0;
+    s.population.stranded = 0;
     let html = render(&s);
     assert!(html.contains("PASS"));
     for id in ["chart-latency", "chart-throughput", "chart-states"] {

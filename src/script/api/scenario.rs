@@ -94,7 +94,7 @@ fn population(s: &mut Spec, options: Map) -> RResult<()> {
     let mix = o
         .get("mix")
         .and_then(|m| m.clone().try_cast::<Map>())
-        .ok_or("population: `mix` is required, a map of order type to count or \"rest\"")?;
+        .ok_or("population: `mix` is required, a map of flow name to count or \"rest\"")?;
     s.population.mix = mix
         .into_iter()
         .map(|(kind, count)| {
