@@ -13,20 +13,36 @@
 //! builtin::serve  ◀── HTTP ── client   (when the target is `builtin:orders`)
 //! ```
 //!
-//! - [`config`]: parameters from `--config` and `--set`, read by scripts with `param()`.
+//! In pipeline order, each module with its one job:
+//!
+//! - [`cli`]: the command line, parsed; script-declared `--flags` split off for the script.
+//! - [`commands`]: one file per subcommand; `execute` runs a compiled plan for `run` and
+//!   `resume` (which continues killed orders from the journal), `manifest` is run.json.
+//! - [`config`]: parameters from `--config`, `--set` and declared `--flags`, read by scripts with `param()`.
 //! - [`script`]: the only module that knows Rhai; turns a script into a [`spec::Spec`].
 //! - [`spec`]: plain data the script described.
 //! - [`plan`]: validated, speed-scaled step lists plus the pre-generated population.
 //! - [`scheduler`]: batches in parallel, orders in a batch one after another, then cleanup.
-//! - [`executor`]: walks one order through its flow and its cleanup rule.
+//! - [`executor`]: walks one order through its flow (or, on resume, the rest of it) and its cleanup rule.
 //! - [`client`]: the HTTP client behind a small trait.
-//! - [`recorder`]: one aggregator task: HDR histograms, order states, the events journal;
-//!   `record` holds what the executor sends it.
+//! - [`recorder`]: one aggregator task: HDR histograms, order states, events.csv and the
+//!   journal; `record` holds what the executor sends it, `verdict` evaluates thresholds.
 //! - [`report`]: renders a [`recorder::Summary`]; never computes metrics.
-//! - [`threshold`]: the pass/fail expression language (`p95(create) < 500ms`).
-//! - [`commands`]: one file per subcommand; `execute` runs a compiled plan for `run` and `resume`,
-//!   `manifest` is run.json.
+//! - [`threshold`]: the pass/fail expression language (`p95(create) < 500ms`): grammar and parser.
+//! - [`error`]: the errors that reach the command line, rendered by miette.
 //! - [`builtin`]: the built-in targets served in-process or by `runner serve`.
+//!
+//! Imports point one way, from a stage to the data of the stages before it, and
+//! form no cycle (`python3 ../shared/tools/modgraph.py src` checks it):
+//!
+//! ```text
+//! script → config, spec          plan → config, script, spec, threshold
+//! recorder → plan, threshold     executor → plan, client, recorder
+//! scheduler → executor, client, recorder
+//! report → recorder              error → config, script, plan
+//! commands → script, plan, scheduler, executor, client, recorder, report, config, error, cli, builtin
+//! config, spec, threshold, client, cli, builtin → nothing of runner
+//! ```
 
 pub mod builtin;
 pub mod cli;
