@@ -34,7 +34,7 @@ impl fmt::Display for Plan {
             "seed      {}   speed ×{} (intervals below are already scaled)",
             self.seed, self.speed
         )?;
-        writeln!(f, "\npopulation  {} orders", self.orders.len())?;
+        writeln!(f, "\npopulation  {} {}", self.orders.len(), self.noun)?;
         for (i, flow) in self.flows.iter().enumerate() {
             let n = self.orders.iter().filter(|o| o.flow as usize == i).count();
             writeln!(f, "  {:<12} {n}", flow.name)?;
@@ -58,9 +58,10 @@ fn write_batches(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let last = &plan.orders[b.orders.end - 1];
         writeln!(
             f,
-            "  #{i:<4} {:<10} {:>4} orders  {} … {}",
+            "  #{i:<4} {:<10} {:>4} {}  {} … {}",
             plan.flows[b.flow as usize].name,
             b.orders.len(),
+            plan.noun,
             plan.arena.label(first),
             plan.arena.label(last)
         )?;

@@ -58,7 +58,7 @@ use miette::SourceSpan;
 const GRAMMAR: &str = "\
 a threshold is `METRIC OP VALUE`, e.g. `p95(create) < 500ms` or `error_rate < 1%`
   METRIC  p50|p90|p95|p99|p99.9|max|mean|stddev(STEP)   latency (time)
-          count(STEP), errors(STEP), error_rate(STEP)   STEP: name, TYPE/name, * or TYPE/*
+          count(STEP), errors(STEP), error_rate(STEP)   STEP: name, FLOW/name, * or FLOW/*
           requests, errors, error_rate
           population.total, population.created, failed, stranded, interrupted
           reached(STATE), state(STATE)

@@ -352,7 +352,7 @@ fn dist_stat(of: DistOf, stat: &Piece<'_>, whole: &Piece<'_>) -> Parsed<Metric> 
     }
 }
 
-/// STEP, TYPE/STEP, * or TYPE/*.
+/// STEP, FLOW/STEP, * or FLOW/*.
 fn step_target(arg: &Arg<'_>) -> Parsed<StepTarget> {
     let (ty, step) = match arg.inner.split_once('/') {
         Some((ty, step)) => (Some(ty.trim()), step.trim()),
@@ -374,7 +374,7 @@ fn step_target(arg: &Arg<'_>) -> Parsed<StepTarget> {
         } else {
             arg.parens.clone()
         };
-        let message = "missing step name; use a step name, TYPE/STEP or *";
+        let message = "missing step name; use a step name, FLOW/STEP or *";
         return Fault::at(span, message, "expected a step here").cut();
     }
     Ok(StepTarget {

@@ -68,7 +68,7 @@ impl fmt::Display for Metric {
 /// Which steps a step metric looks at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepTarget {
-    /// `Some` for `TYPE/STEP`.
+    /// `Some` for `FLOW/STEP`.
     pub flow: Option<String>,
     /// `None` for `*`.
     pub step: Option<String>,
