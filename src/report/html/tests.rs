@@ -275,27 +275,3 @@ fn odd_values_do_not_break_charts() {
     assert!(section(&html, "chart-timing").contains("<svg"));
     assert!(section(&html, "chart-latency").contains("no data"));
 }
-
-/// Render time of a typical summary (10 minutes of timeline) and of an empty one.
-#[test]
-#[ignore = "a measurement: cargo test --lib report::html -- --ignored --nocapture"]
-fn render_time() {
-    let mut typical = full();
-    let base = typical.timeline.clone();
-    typical.timeline = (0..600)
-        .map(|t| Second {
-            t,
-            ..base[t as usize % base.len()].clone()
-        })
-        .collect();
-    for (name, s) in [("typical", typical), ("empty", empty())] {
-        const RUNS: u32 = 20;
-        let start = std::time::Instant::now();
-        let mut bytes = 0;
-        for _ in 0..RUNS {
-            bytes = render(&s).len();
-        }
-        let each = start.elapsed() / RUNS;
-        println!("render_time {name}: {each:?} per page, {bytes} bytes");
-    }
-}
