@@ -26,7 +26,7 @@ pub struct Ledger {
     created: u64,
     transitions: BTreeMap<(u8, u8), u64>,
     time_to_state: Vec<Histogram<u64>>,
-    order_duration: Histogram<u64>,
+    lifetime: Histogram<u64>,
     flow_duration: Histogram<u64>,
 }
 
@@ -72,7 +72,7 @@ impl Ledger {
             created: 0,
             transitions: BTreeMap::new(),
             time_to_state: Vec::new(),
-            order_duration: latency_histogram(),
+            lifetime: latency_histogram(),
             flow_duration: latency_histogram(),
         }
     }
@@ -129,7 +129,7 @@ impl Ledger {
             let was_terminal = (0..self.states.len())
                 .any(|s| s != i && self.terminal[s] && e.reached & (1 << s) != 0);
             if self.terminal[i] && !was_terminal {
-                self.order_duration.saturating_record(since_create);
+                self.lifetime.saturating_record(since_create);
             }
         }
         Some(Change {
@@ -264,9 +264,9 @@ impl Ledger {
                 .filter(|(_, h)| !h.is_empty())
                 .map(|(s, h)| (s.to_string(), dist(h, 1000.0)))
                 .collect(),
-            order_duration_ms: dist(&self.order_duration, 1000.0),
+            lifetime_ms: dist(&self.lifetime, 1000.0),
             flow_duration_ms: dist(&self.flow_duration, 1000.0),
-            polls_per_order: dist(&polls, 1.0),
+            polls: dist(&polls, 1.0),
             ..Lifecycle::default()
         }
     }

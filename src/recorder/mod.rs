@@ -318,7 +318,7 @@ impl Aggregator {
                 self.batches.push(BatchTime {
                     batch,
                     flow: self.plan.flows[b.flow as usize].name.to_string(),
-                    orders: b.orders.len() as u32,
+                    size: b.orders.len() as u32,
                     duration_ms: took.as_secs_f64() * 1000.0,
                 });
             }

@@ -82,7 +82,11 @@ impl Default for Metrics {
             "HTTP requests that failed, by step and error class",
             errors.clone(),
         );
-        registry.register("orders", "Orders by current state", orders.clone());
+        registry.register(
+            "population",
+            "Members of the population (orders, users, …) by current state",
+            orders.clone(),
+        );
         registry.register(
             "in_flight_requests",
             "Requests sent or waiting for a connection slot, not yet answered",

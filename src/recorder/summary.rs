@@ -220,12 +220,12 @@ pub struct Lifecycle {
     pub transitions: Vec<Transition>,
     /// Time from an order's create to first reaching each state, in ms.
     pub time_to_state: Vec<(String, Dist)>,
-    /// Time from create to a terminal state, in ms (the order's whole life).
-    pub order_duration_ms: Dist,
+    /// Time from create to a terminal state, in ms (a member's whole life).
+    pub lifetime_ms: Dist,
     /// Time each order's flow took, in ms.
     pub flow_duration_ms: Dist,
-    /// Poll requests per order (orders that polled at all).
-    pub polls_per_order: Dist,
+    /// Poll requests per member (those that polled at all).
+    pub polls: Dist,
     /// Time each batch took, in ms.
     pub batch_duration_ms: Dist,
     /// Every batch with its type, size and duration.
@@ -248,10 +248,10 @@ pub struct Transition {
 pub struct BatchTime {
     /// Batch index.
     pub batch: u32,
-    /// Order type.
+    /// The flow its members share.
     pub flow: String,
-    /// Orders in it.
-    pub orders: u32,
+    /// Members in it.
+    pub size: u32,
     /// From its first create to its last order's flow end, in ms.
     pub duration_ms: f64,
 }

@@ -89,9 +89,9 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
         }
         Metric::Dist { of, stat } => {
             let dist = match of {
-                DistOf::OrderDuration => &s.lifecycle.order_duration_ms,
+                DistOf::Lifetime => &s.lifecycle.lifetime_ms,
                 DistOf::FlowDuration => &s.lifecycle.flow_duration_ms,
-                DistOf::PollsPerOrder => &s.lifecycle.polls_per_order,
+                DistOf::Polls => &s.lifecycle.polls,
                 DistOf::TimeTo(state) => {
                     let times = &s.lifecycle.time_to_state;
                     match times.iter().find(|(name, _)| name == state) {
@@ -369,9 +369,9 @@ mod tests {
                     count: 168,
                 }],
                 time_to_state: vec![("Accepted".into(), dist(197, 5_500.0))],
-                order_duration_ms: dist(197, 70_000.0),
+                lifetime_ms: dist(197, 70_000.0),
                 flow_duration_ms: dist(198, 9_000.0),
-                polls_per_order: dist(198, 3.0),
+                polls: dist(198, 3.0),
                 ..Lifecycle::default()
             },
             ..Summary::default()
@@ -424,9 +424,10 @@ mod tests {
         assert_eq!(o.detail, "failed = 2, limit == 0");
         assert!(eval("reached(Activated) == 168").passed);
         assert!(eval("state(Pending) <= 1").passed);
+        assert!(eval("lifetime.p95 < 2m").passed);
         assert!(eval("order_duration.p95 < 2m").passed);
         assert!(!eval("time_to(Accepted).p95 < 5s").passed);
-        assert!(eval("polls_per_order.max <= 4").passed);
+        assert!(eval("polls.max <= 4").passed);
         let o = eval("duration < 2m");
         assert!(o.passed);
         assert_eq!(o.detail, "duration = 1.583 m, limit < 2 m");
@@ -488,10 +489,10 @@ mod tests {
         assert_eq!(o.detail, "step `never` has no requests in this run");
         assert!(eval("count(never) == 0").passed);
         let mut s = summary();
-        s.lifecycle.order_duration_ms = Dist::default();
-        let o = evaluate(&ok("order_duration.p95 < 1s"), &s);
+        s.lifecycle.lifetime_ms = Dist::default();
+        let o = evaluate(&ok("lifetime.p95 < 1s"), &s);
         assert!(!o.passed);
-        assert_eq!(o.detail, "no samples of order_duration in this run");
+        assert_eq!(o.detail, "no samples of lifetime in this run");
     }
 
     #[test]

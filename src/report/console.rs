@@ -188,11 +188,11 @@ fn lifecycle(out: &mut impl Write, s: &Summary) -> io::Result<()> {
             d.mean, d.p50, d.p95, d.max
         )?;
     }
-    let p = &l.polls_per_order;
+    let p = &l.polls;
     if p.count > 0 {
         writeln!(
             out,
-            "polls per order       mean {:.1}  p95 {:.0}  max {:.0}",
+            "polls                 mean {:.1}  p95 {:.0}  max {:.0}",
             p.mean, p.p95, p.max
         )?;
     }

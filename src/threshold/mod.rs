@@ -24,8 +24,8 @@
 //! | `failed` `stranded` `interrupted` (also `population.failed`, …) | count | the population |
 //! | `reached(STATE)` | count | members that were ever in STATE |
 //! | `state(STATE)` | count | members whose last known state is STATE |
-//! | `order_duration.S` `flow_duration.S` | time | S is one of mean, p50, p90, p95, p99, max |
-//! | `polls_per_order.S` | count | same statistics |
+//! | `lifetime.S` `flow_duration.S` | time | create to terminal, the flow; S is one of mean, p50, p90, p95, p99, max (`order_duration` is the old name of `lifetime`) |
+//! | `polls.S` | count | poll requests per member that polled; same statistics (`polls_per_order` is the old name) |
 //! | `time_to(STATE).S` | time | from create to first reaching STATE |
 //! | `duration` | time | wall-clock duration of the run |
 //!
@@ -62,7 +62,7 @@ a threshold is `METRIC OP VALUE`, e.g. `p95(create) < 500ms` or `error_rate < 1%
           requests, errors, error_rate
           population.total, population.created, failed, stranded, interrupted
           reached(STATE), state(STATE)
-          order_duration.S, flow_duration.S, polls_per_order.S, time_to(STATE).S
+          lifetime.S, flow_duration.S, polls.S, time_to(STATE).S
                                                         S: mean|p50|p90|p95|p99|max
           duration                                      the run's wall-clock time
   OP      <  <=  >  >=  ==  !=

@@ -38,9 +38,9 @@ const METRIC_NAMES: &[&str] = &[
     "interrupted",
     "reached",
     "state",
-    "order_duration",
+    "lifetime",
     "flow_duration",
-    "polls_per_order",
+    "polls",
     "time_to",
     "duration",
 ];
@@ -310,10 +310,21 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
         Some((base, stat)) => (base.text, Some(stat)),
         None => (n, None),
     };
-    let of = match base {
-        "order_duration" => DistOf::OrderDuration,
+    // `order_duration` and `polls_per_order` are the old names, kept one release.
+    let renamed = match base {
+        "order_duration" => Some("lifetime"),
+        "polls_per_order" => Some("polls"),
+        _ => None,
+    };
+    if let Some(new) = renamed {
+        tracing::warn!(
+            "threshold metric `{base}` is deprecated; use `{new}` (the old name goes away in the next release)"
+        );
+    }
+    let of = match renamed.unwrap_or(base) {
+        "lifetime" => DistOf::Lifetime,
         "flow_duration" => DistOf::FlowDuration,
-        "polls_per_order" => DistOf::PollsPerOrder,
+        "polls" => DistOf::Polls,
         _ => {
             let hint = closest(n, METRIC_NAMES.iter().copied());
             return Fault::at(
@@ -633,12 +644,12 @@ mod tests {
             ("max", DistStat::Max),
         ] {
             for (base, of) in [
-                ("order_duration", DistOf::OrderDuration),
+                ("lifetime", DistOf::Lifetime),
                 ("flow_duration", DistOf::FlowDuration),
-                ("polls_per_order", DistOf::PollsPerOrder),
+                ("polls", DistOf::Polls),
                 ("time_to(Accepted)", DistOf::TimeTo("Accepted".into())),
             ] {
-                let unit = if of == DistOf::PollsPerOrder { "" } else { "s" };
+                let unit = if of == DistOf::Polls { "" } else { "s" };
                 let t = ok(&format!("{base}.{stat_name} < 10{unit}"));
                 assert_eq!(t.metric, Metric::Dist { of, stat });
             }
@@ -705,9 +716,9 @@ mod tests {
     fn a_statistic_without_its_step_or_state_is_labelled_at_the_name() {
         assert_eq!(label(&err("p95 < 5ms")), (0, 3));
         assert_eq!(label(&err("reached == 3")), (0, 7));
-        assert_eq!(label(&err("order_duration < 5s")), (0, 14));
-        let e = err("order_duration.p42 < 5s");
-        assert_eq!(label(&e), (15, 3));
+        assert_eq!(label(&err("lifetime < 5s")), (0, 8));
+        let e = err("lifetime.p42 < 5s");
+        assert_eq!(label(&e), (9, 3));
         let e = err("time_to(Accepted).p42 < 5s");
         assert_eq!(label(&e), (18, 3));
         let e = err("time_to(Accepted) < 5s");
@@ -778,7 +789,7 @@ mod tests {
         let e = err("count(create) > 1s");
         assert_eq!(label(&e), (17, 1));
         assert!(e.to_string().contains("a count"), "{e}");
-        assert_eq!(label(&err("polls_per_order.max < 3ms")), (23, 2));
+        assert_eq!(label(&err("polls.max < 3ms")), (13, 2));
     }
 
     #[test]

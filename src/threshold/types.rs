@@ -20,7 +20,7 @@ pub enum Metric {
     Reached(String),
     /// `state(STATE)`.
     State(String),
-    /// `order_duration.p95`, `time_to(STATE).max`, …
+    /// `lifetime.p95`, `time_to(STATE).max`, …
     Dist { of: DistOf, stat: DistStat },
     /// `duration`: the run's wall-clock time.
     Duration,
@@ -35,8 +35,7 @@ impl Metric {
             Metric::ErrorRate => Kind::Rate,
             Metric::Population(_) | Metric::Reached(_) | Metric::State(_) => Kind::Count,
             Metric::Dist {
-                of: DistOf::PollsPerOrder,
-                ..
+                of: DistOf::Polls, ..
             } => Kind::Count,
             Metric::Dist { .. } | Metric::Duration => Kind::Time,
         }
@@ -160,18 +159,18 @@ pub enum PopulationField {
 /// A lifecycle distribution.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DistOf {
-    OrderDuration,
+    Lifetime,
     FlowDuration,
-    PollsPerOrder,
+    Polls,
     TimeTo(String),
 }
 
 impl fmt::Display for DistOf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DistOf::OrderDuration => f.write_str("order_duration"),
+            DistOf::Lifetime => f.write_str("lifetime"),
             DistOf::FlowDuration => f.write_str("flow_duration"),
-            DistOf::PollsPerOrder => f.write_str("polls_per_order"),
+            DistOf::Polls => f.write_str("polls"),
             DistOf::TimeTo(state) => write!(f, "time_to({state})"),
         }
     }

@@ -210,6 +210,8 @@ s
         "option.users=3",
         "--threshold",
         "orders.total >= 1",
+        "--threshold",
+        "polls_per_order.max < 100",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let err = stderr_flat(&out);
@@ -219,6 +221,7 @@ s
         "`option.users` (from --set) is deprecated",
         "step `browse`: the template variable {type} is deprecated; use {flow}",
         "threshold metric `orders.total` is deprecated; use `population.total`",
+        "threshold metric `polls_per_order` is deprecated; use `polls`",
     ] {
         assert!(err.contains(warning), "{warning:?} missing from\n{err}");
     }
@@ -242,6 +245,8 @@ s
         "3",
         "--threshold",
         "population.total >= 1",
+        "--threshold",
+        "polls.max < 100",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!stderr_flat(&out).contains("deprecated"), "{}", text(&out));

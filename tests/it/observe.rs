@@ -136,7 +136,7 @@ async fn prometheus_metrics_are_served_during_the_run() {
         "runner_request_duration_seconds_bucket{",
         "runner_requests_total{",
         "runner_in_flight_requests",
-        "runner_orders{",
+        "runner_population{",
         "# TYPE runner_batch_duration_seconds histogram",
     ] {
         assert!(body.contains(name), "missing {name} in\n{body}");

@@ -171,7 +171,7 @@ fn funnel(s: &Summary) -> Chart {
     let bars = Bars { values, colors };
     Chart::new(
         Vec::new(),
-        has_data.then(|| bar_chart(&names, &[bars], "orders", None)),
+        has_data.then(|| bar_chart(&names, &[bars], &s.noun, None)),
         1,
     )
 }
@@ -207,7 +207,7 @@ fn states(s: &Summary) -> Chart {
     ));
     Chart::new(
         legend(&lines),
-        has_data.then(|| line_chart(&lines, "orders", x_max(&s.timeline))),
+        has_data.then(|| line_chart(&lines, &s.noun, x_max(&s.timeline))),
         stride,
     )
 }
