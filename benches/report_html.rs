@@ -17,7 +17,11 @@ const RUNS: u32 = 20;
 #[tokio::main]
 async fn main() -> miette::Result<()> {
     let params = Arc::new(Params::load(None, &[])?);
-    let loaded = script::load("scenarios/day_in_life.rhai".as_ref(), params.clone())?;
+    let loaded = script::load(
+        "scenarios/day_in_life.rhai".as_ref(),
+        params.clone(),
+        Default::default(),
+    )?;
     let options = Options {
         speed: 1000.0,
         ..Options::default()

@@ -23,7 +23,7 @@ async fn main() -> miette::Result<()> {
             "simulation.activatedCount=15".into(),
         ],
     )?);
-    let loaded = script::load(path.as_ref(), params.clone())?;
+    let loaded = script::load(path.as_ref(), params.clone(), Default::default())?;
     let options = Options {
         speed: 200.0,
         ..Options::default()

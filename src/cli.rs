@@ -47,13 +47,53 @@ pub enum Command {
     Serve(ServeArgs),
     /// Finish a run that was killed, from its --out folder (run.json, journal.jsonl, events.csv).
     Resume(ResumeArgs),
+    /// Scenario packs: create one, list the known ones, show one.
+    #[command(subcommand)]
+    Pack(PackCommand),
+}
+
+/// `runner pack …`.
+#[derive(Debug, Subcommand)]
+pub enum PackCommand {
+    /// Create a pack that passes `runner check`: pack.toml, README, a scenario and a module.
+    New {
+        /// The pack's name: lower-case letters, digits and `-`.
+        name: String,
+        /// The folder to create it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// List the packs runner knows here: name, version, folder.
+    List(PackPath),
+    /// Show a pack: its scenarios with their descriptions, modules, params and profiles.
+    Show {
+        /// The pack's name.
+        name: String,
+        /// Where packs are looked for.
+        #[command(flatten)]
+        path: PackPath,
+    },
+}
+
+/// Where packs are looked for, besides runner.toml and RUNNER_PACK_PATH.
+#[derive(Debug, Args)]
+pub struct PackPath {
+    /// A pack, or a folder of packs, to look in (repeatable; also RUNNER_PACK_PATH, `:`-separated).
+    #[arg(long = "pack-path", value_name = "DIR")]
+    pub pack_paths: Vec<PathBuf>,
 }
 
 /// What selects and parameterises a scenario.
 #[derive(Debug, Args)]
 pub struct ScenarioArgs {
-    /// The scenario script (.rhai).
+    /// The scenario: a script (.rhai), or PACK:SCENARIO from a known pack.
     pub script: PathBuf,
+    /// Where packs are looked for.
+    #[command(flatten)]
+    pub packs: PackPath,
+    /// A named set of parameters from the scenario's pack (`[profiles.NAME]` in pack.toml).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Base URL of the system under test; replaces the script's target (e.g. http://127.0.0.1:8080).
     #[arg(long)]
     pub target: Option<String>,
@@ -171,7 +211,7 @@ impl Cli {
     /// loaded. `--help` after a script shows those options too.
     pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, clap::Error> {
         let mut args: Vec<String> = args.into_iter().collect();
-        let known = ["run", "check", "serve", "resume", "help"];
+        let known = ["run", "check", "serve", "resume", "pack", "help"];
         if let Some(first) = args.get(1)
             && !first.starts_with('-')
             && !known.contains(&first.as_str())
@@ -234,7 +274,7 @@ impl Cli {
                 c.options = options;
                 c.help = help;
             }
-            Command::Serve(_) | Command::Resume(_) => {}
+            Command::Serve(_) | Command::Resume(_) | Command::Pack(_) => {}
         }
         Ok(cli)
     }

@@ -21,6 +21,9 @@ pub enum Origin {
     Set,
     /// A declared parameter given as a flag, such as `--users 100`.
     Flag,
+    /// A default of the scenario's pack (`[params]` or a `--profile` of its
+    /// pack.toml), named; a scenario need not read every one.
+    Pack(String),
 }
 
 /// The prefix `s.option()` parameters had in `--set` and `--config`
@@ -33,6 +36,7 @@ impl std::fmt::Display for Origin {
             Origin::File(p) => write!(f, "{}", p.display()),
             Origin::Set => write!(f, "--set"),
             Origin::Flag => write!(f, "the command line"),
+            Origin::Pack(what) => write!(f, "{what}"),
         }
     }
 }
@@ -161,7 +165,7 @@ impl Params {
         let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Toml {
             path: match &origin {
                 Origin::File(p) => p.clone(),
-                Origin::Set | Origin::Flag => PathBuf::from("--set"),
+                Origin::Set | Origin::Flag | Origin::Pack(_) => PathBuf::from("--set"),
             },
             message: e.to_string(),
         })?;
@@ -178,6 +182,18 @@ impl Params {
             );
         }
         Ok(())
+    }
+
+    /// Adds every leaf of `table` that nothing given so far sets: defaults
+    /// below `--config`, `--set` and flags (a pack's `[params]`, a profile).
+    pub fn add_defaults(&mut self, table: &toml::Table, origin: Origin) {
+        for (key, value) in leaves(table) {
+            self.overrides.entry(key).or_insert(Override {
+                value,
+                raw: None,
+                origin: origin.clone(),
+            });
+        }
     }
 
     /// Adds one `key=value`, typing the value as bool, integer, float or string.
@@ -281,7 +297,9 @@ impl Params {
                 key.strip_prefix(t.as_str())
                     .is_some_and(|s| s.starts_with('.'))
             };
-            let used = read.contains_key(key) || tables.iter().any(under_table);
+            let used = read.contains_key(key)
+                || tables.iter().any(under_table)
+                || matches!(o.origin, Origin::Pack(_));
             let given = flag(key);
             if o.origin == Origin::Flag && !declared.contains(&given) {
                 let suggestion = declared
@@ -350,6 +368,13 @@ fn renamed(key: &str, origin: &Origin) -> String {
         }
         None => key.to_owned(),
     }
+}
+
+/// A TOML table's leaves under their dotted keys (`[a] b = 1` is `a.b`).
+pub fn leaves(table: &toml::Table) -> Vec<(String, toml::Value)> {
+    let mut out = Vec::new();
+    flatten("", &toml::Value::Table(table.clone()), &mut out);
+    out
 }
 
 fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, toml::Value)>) {

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use crate::config::ConfigError;
+use crate::pack::PackError;
 use crate::plan::PlanError;
 use crate::script::LoadError;
 
@@ -24,6 +25,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Config(#[from] ConfigError),
+    /// A pack could not be found or used.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Pack(#[from] PackError),
     /// The script did not load.
     #[error(transparent)]
     #[diagnostic(transparent)]

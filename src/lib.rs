@@ -19,6 +19,7 @@
 //! - [`commands`]: one file per subcommand; `execute` runs a compiled plan for `run` and
 //!   `resume` (which continues killed orders from the journal), `manifest` is run.json.
 //! - [`config`]: parameters from `--config`, `--set` and declared `--flags`, read by scripts with `param()`.
+//! - [`pack`]: scenario packs: `pack.toml`, where packs are found, `PACK/MODULE` and `PACK:SCENARIO`.
 //! - [`script`]: the only module that knows Rhai; turns a script into a [`spec::Spec`].
 //! - [`spec`]: plain data the script described.
 //! - [`plan`]: validated, speed-scaled step lists plus the pre-generated population.
@@ -36,12 +37,13 @@
 //! form no cycle (`python3 ../shared/tools/modgraph.py src` checks it):
 //!
 //! ```text
-//! script → config, spec          plan → config, script, spec, threshold
+//! script → config, pack, spec    plan → config, script, spec, threshold
 //! recorder → plan, threshold     executor → plan, client, recorder
 //! scheduler → executor, client, recorder
-//! report → recorder              error → config, script, plan
-//! commands → script, plan, scheduler, executor, client, recorder, report, config, error, cli, builtin
-//! config, spec, threshold, client, cli, builtin → nothing of runner
+//! report → recorder
+//! commands → script, pack, plan, scheduler, executor, client, recorder, report, config, error, cli, builtin
+//! error → config, pack, script, plan
+//! config, pack, spec, threshold, client, cli, builtin → nothing of runner
 //! ```
 
 pub mod builtin;
@@ -51,6 +53,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod executor;
+pub mod pack;
 pub mod plan;
 pub mod recorder;
 pub mod report;

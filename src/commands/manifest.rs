@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::ScenarioArgs;
+use crate::cli::{PackPath, ScenarioArgs};
 use crate::error::Error;
 use crate::plan::{Plan, Target};
 
@@ -22,21 +22,28 @@ pub struct Manifest {
     sets: Vec<String>,
     options: Vec<(String, String)>,
     thresholds: Vec<String>,
+    /// `--pack-path` folders, absolute.
+    #[serde(default)]
+    pack_paths: Vec<PathBuf>,
+    #[serde(default)]
+    profile: Option<String>,
     seed: u64,
     speed: f64,
     target: String,
 }
 
 impl Manifest {
-    /// The manifest of a run about to start.
-    pub fn new(args: &ScenarioArgs, plan: &Plan) -> Result<Manifest, Error> {
+    /// The manifest of a run about to start; `script` is the file `args` named.
+    pub fn new(args: &ScenarioArgs, script: &Path, plan: &Plan) -> Result<Manifest, Error> {
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
         Ok(Manifest {
-            script: absolute(&args.script),
+            script: absolute(script),
             config: args.config.as_deref().map(absolute),
             sets: args.sets.clone(),
             options: args.options.clone(),
             thresholds: args.thresholds.clone(),
+            pack_paths: args.packs.pack_paths.iter().map(|p| absolute(p)).collect(),
+            profile: args.profile.clone(),
             seed: plan.seed,
             speed: plan.speed,
             target: match &plan.target {
@@ -75,6 +82,10 @@ impl Manifest {
             speed: self.speed,
             seed: Some(self.seed),
             thresholds: self.thresholds.clone(),
+            packs: PackPath {
+                pack_paths: self.pack_paths.clone(),
+            },
+            profile: self.profile.clone(),
             options: self.options.clone(),
             help: false,
         }

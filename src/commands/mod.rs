@@ -3,8 +3,10 @@
 pub mod check;
 pub mod execute;
 pub mod manifest;
+pub mod pack;
 pub mod resume;
 pub mod run;
+pub mod scenario;
 pub mod serve;
 
 use crate::cli::{Cli, Command};
@@ -25,5 +27,6 @@ pub async fn dispatch(cli: Cli, display: Display) -> Result<u8, Error> {
             .await
             .map(|outcome| outcome.exit_code()),
         Command::Serve(args) => serve::serve(args).await.map(|()| 0),
+        Command::Pack(command) => pack::pack(command).map(|()| 0),
     }
 }

@@ -15,7 +15,7 @@ use crate::report::progress::{Display, Mode};
 
 /// Runs the scenario selected on the command line.
 pub async fn run(args: RunArgs, display: Display) -> Result<RunOutcome, Error> {
-    let plan = check::load(&args.scenario)?;
+    let (plan, script) = check::load(&args.scenario)?;
     if args.dry_run {
         let mut out = std::io::stdout().lock();
         let _ = write!(
@@ -31,7 +31,7 @@ pub async fn run(args: RunArgs, display: Display) -> Result<RunOutcome, Error> {
     let abort = CancellationToken::new();
     tokio::spawn(watch_ctrl_c(stop.clone(), abort.clone()));
     if let Some(dir) = &args.out {
-        Manifest::new(&args.scenario, &plan)?.write(dir)?;
+        Manifest::new(&args.scenario, &script, &plan)?.write(dir)?;
     }
     let outputs = Outputs {
         out: args.out,

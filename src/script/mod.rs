@@ -18,6 +18,7 @@ use std::sync::Arc;
 use rhai::{AST, Dynamic, Engine};
 
 use crate::config::Params;
+use crate::pack::Packs;
 use crate::spec::{ScriptFn, Spec};
 use resolver::Sources;
 
@@ -97,14 +98,15 @@ impl Runtime {
     }
 }
 
-/// Loads a script file; imports resolve beside it first, then in the embedded stdlib.
-pub fn load(path: &Path, params: Arc<Params>) -> Result<Loaded, LoadError> {
+/// Loads a script file; `import "PACK/MODULE"` resolves in `packs`, other
+/// imports beside it first, then in the embedded stdlib.
+pub fn load(path: &Path, params: Arc<Params>, packs: Arc<Packs>) -> Result<Loaded, LoadError> {
     let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_owned(),
         source,
     })?;
     let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-    load_source(&path.display().to_string(), &source, &dir, params)
+    load_source(&path.display().to_string(), &source, &dir, params, packs)
 }
 
 /// Loads script text; `name` is shown in diagnostics, `dir` is searched for imports.
@@ -113,10 +115,11 @@ pub fn load_source(
     source: &str,
     dir: &Path,
     params: Arc<Params>,
+    packs: Arc<Packs>,
 ) -> Result<Loaded, LoadError> {
     let sources = Sources::default();
     sources.add(name, source);
-    let resolver = resolver::SearchPath::new(vec![dir.to_owned()], sources.clone());
+    let resolver = resolver::SearchPath::new(vec![dir.to_owned()], packs, sources.clone());
     let modules = resolver.modules();
     let engine = engine::new(params.clone(), resolver);
 

@@ -1,13 +1,16 @@
-//! `import "name"` resolution: the importing file's folder, then the scenario's
-//! folder, then the stdlib embedded in the binary. Sets real file names as
-//! module sources so errors point at the right file, and records every module
-//! so closures defined in modules stay callable after loading (rhai #526).
+//! `import "name"` resolution: `PACK/MODULE` in a known pack; otherwise the
+//! importing file's folder, then the scenario's folder, then the stdlib
+//! embedded in the binary. Sets real file names as module sources so errors
+//! point at the right file, refuses import cycles, and records every module so
+//! closures defined in modules stay callable after loading (rhai #526).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
+
+use crate::pack::{PackError, Packs, valid_name};
 
 /// The stdlib modules compiled into the binary, by import name.
 pub const STDLIB: &[(&str, &str)] = &[
@@ -63,17 +66,22 @@ impl Sources {
 /// The module resolver used by every engine `runner` builds.
 pub struct SearchPath {
     dirs: Vec<PathBuf>,
+    packs: Arc<Packs>,
     sources: Sources,
+    /// Modules being loaded, outermost first: an import of one of them is a cycle.
+    loading: Mutex<Vec<String>>,
     modules: Arc<Mutex<Vec<Shared<Module>>>>,
     cache: Mutex<HashMap<String, Shared<Module>>>,
 }
 
 impl SearchPath {
-    /// Searches `dirs` in order, then the embedded stdlib.
-    pub fn new(dirs: Vec<PathBuf>, sources: Sources) -> Self {
+    /// Searches `packs` for `PACK/MODULE`, else `dirs` in order, then the embedded stdlib.
+    pub fn new(dirs: Vec<PathBuf>, packs: Arc<Packs>, sources: Sources) -> Self {
         SearchPath {
             dirs,
+            packs,
             sources,
+            loading: Mutex::default(),
             modules: Arc::default(),
             cache: Mutex::default(),
         }
@@ -84,7 +92,20 @@ impl SearchPath {
         self.modules.clone()
     }
 
-    fn find(&self, importer: Option<&str>, path: &str) -> Option<(String, String)> {
+    /// The file and text of an import; `Err` when a pack was meant but cannot give it.
+    fn find(
+        &self,
+        importer: Option<&str>,
+        path: &str,
+    ) -> Result<Option<(String, String)>, PackError> {
+        if let Some(file) = self.packs.module(path) {
+            let file = file?;
+            let text = std::fs::read_to_string(&file).map_err(|source| PackError::Read {
+                path: file.clone(),
+                source,
+            })?;
+            return Ok(Some((file.display().to_string(), text)));
+        }
         let file = format!("{path}.rhai");
         let importer_dir = importer
             .map(Path::new)
@@ -96,13 +117,20 @@ impl SearchPath {
         {
             let candidate = dir.join(&file);
             if let Ok(text) = std::fs::read_to_string(&candidate) {
-                return Some((candidate.display().to_string(), text));
+                return Ok(Some((candidate.display().to_string(), text)));
             }
         }
-        STDLIB
-            .iter()
-            .find(|(name, _)| *name == path)
-            .map(|(name, text)| (format!("<stdlib>/{name}.rhai"), (*text).to_owned()))
+        if let Some(found) = STDLIB.iter().find(|(name, _)| *name == path) {
+            return Ok(Some((
+                format!("<stdlib>/{}.rhai", found.0),
+                found.1.to_owned(),
+            )));
+        }
+        // `shop/api` found nowhere: most likely a pack that is not on the pack path.
+        match path.split_once('/') {
+            Some((pack, _)) if valid_name(pack) => self.packs.get(pack).map(|_| None),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -114,7 +142,14 @@ impl ModuleResolver for SearchPath {
         path: &str,
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
-        let Some((name, text)) = self.find(source, path) else {
+        let found = self.find(source, path).map_err(|e| {
+            let message = match miette::Diagnostic::help(&e) {
+                Some(help) => format!("import \"{path}\": {e} ({help})"),
+                None => format!("import \"{path}\": {e}"),
+            };
+            EvalAltResult::ErrorRuntime(message.into(), pos)
+        })?;
+        let Some((name, text)) = found else {
             return Err(EvalAltResult::ErrorModuleNotFound(path.into(), pos).into());
         };
         self.sources.add(&name, &text);
@@ -122,9 +157,34 @@ impl ModuleResolver for SearchPath {
         if let Some(m) = self.cache.lock().expect("cache lock").get(&name) {
             return Ok(m.clone());
         }
+        {
+            let mut loading = self.loading.lock().expect("loading lock");
+            if let Some(at) = loading.iter().position(|m| *m == name) {
+                let cycle: Vec<&str> = loading[at..].iter().map(String::as_str).collect();
+                let message = format!("import cycle: {} → {name}", cycle.join(" → "));
+                return Err(EvalAltResult::ErrorRuntime(message.into(), pos).into());
+            }
+            loading.push(name.clone());
+        }
+        let module = self.load(engine, &name, &text, pos);
+        self.loading.lock().expect("loading lock").pop();
+        module
+    }
+}
+
+impl SearchPath {
+    /// Evaluates one module's text and remembers the module.
+    fn load(
+        &self,
+        engine: &Engine,
+        name: &str,
+        text: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let name = name.to_owned();
         let wrap =
             |e: Box<EvalAltResult>| Box::new(EvalAltResult::ErrorInModule(name.clone(), e, pos));
-        let mut ast = engine.compile(&text).map_err(|e| wrap(e.into()))?;
+        let mut ast = engine.compile(text).map_err(|e| wrap(e.into()))?;
         ast.set_source(name.as_str());
         let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)
             .map_err(wrap)?

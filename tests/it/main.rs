@@ -29,3 +29,6 @@ mod resilience;
 
 // Fault injection on the built-in orders target (500s, dropped connections, stalls): nothing is lost.
 mod faults;
+
+// Scenario packs: scaffold, discovery, PACK/MODULE imports, PACK:SCENARIO, and every mistake refused.
+mod packs;

@@ -23,7 +23,7 @@ fn params(sets: &[&str]) -> Arc<Params> {
 
 fn compile(sets: &[&str], options: Options) -> Plan {
     let p = params(sets);
-    let loaded = script::load(&day_in_life(), p.clone()).unwrap();
+    let loaded = script::load(&day_in_life(), p.clone(), Default::default()).unwrap();
     plan::compile(&loaded.spec, loaded.runtime, &p, &options).unwrap()
 }
 
@@ -33,7 +33,7 @@ fn payload(plan: &Plan, i: usize) -> serde_json::Value {
 
 #[test]
 fn the_shipped_script_describes_the_reference_scenario() {
-    let loaded = script::load(&day_in_life(), params(&[])).unwrap();
+    let loaded = script::load(&day_in_life(), params(&[]), Default::default()).unwrap();
     let spec = loaded.spec;
     assert_eq!(spec.name, "day_in_life");
     assert_eq!(spec.target, "builtin:orders");
@@ -117,7 +117,7 @@ checkInterval = "13s"
     let path = dir.path().join("c.toml");
     std::fs::write(&path, config).unwrap();
     let p = Arc::new(Params::load(Some(&path), &[]).unwrap());
-    let loaded = script::load(&day_in_life(), p.clone()).unwrap();
+    let loaded = script::load(&day_in_life(), p.clone(), Default::default()).unwrap();
     let plan = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()).unwrap();
 
     assert_eq!(plan.orders.len(), 30);
@@ -274,7 +274,7 @@ fn a_mix_larger_than_the_total_is_refused_naming_the_keys() {
         "simulation.totalOrders=100",
         "simulation.activatedCount=150",
     ]);
-    let loaded = script::load(&day_in_life(), p.clone()).unwrap();
+    let loaded = script::load(&day_in_life(), p.clone(), Default::default()).unwrap();
     let err = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default())
         .err()
         .unwrap()
@@ -298,7 +298,7 @@ fn a_template_using_an_unset_variable_is_refused_before_the_run() {
            s"#,
     );
     let p = params(&[]);
-    let loaded = script::load(&path, p.clone()).unwrap();
+    let loaded = script::load(&path, p.clone(), Default::default()).unwrap();
     let err = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default())
         .err()
         .unwrap()
@@ -323,7 +323,9 @@ fn a_module_beside_the_script_overrides_the_embedded_stdlib() {
            s.flow("a", [orders::create()]);
            s"#,
     );
-    let spec = script::load(&path, params(&[])).unwrap().spec;
+    let spec = script::load(&path, params(&[]), Default::default())
+        .unwrap()
+        .spec;
     assert_eq!(spec.flows[0].steps[0].name(), "local_create");
 }
 
@@ -352,7 +354,9 @@ fn nested_imports_resolve_beside_the_importing_module() {
            s"#,
     );
     // The process's working directory is not the script's folder: resolution must not depend on it.
-    let spec = script::load(&path, params(&[])).unwrap().spec;
+    let spec = script::load(&path, params(&[]), Default::default())
+        .unwrap()
+        .spec;
     assert_eq!(spec.flows[0].steps[0].name(), "inner");
 }
 
@@ -369,7 +373,7 @@ fn an_error_inside_a_module_names_the_module_file_and_line() {
         "s.rhai",
         "import \"m\" as m;\nlet x = m::bad();\n",
     );
-    let Err(err) = script::load(&path, params(&[])) else {
+    let Err(err) = script::load(&path, params(&[]), Default::default()) else {
         panic!("the script must fail")
     };
     let report = format!("{:?}", miette::Report::new(err));
@@ -391,7 +395,7 @@ fn the_payload_closure_sees_the_sequence_number_and_type() {
            s"#,
     );
     let p = params(&[]);
-    let loaded = script::load(&path, p.clone()).unwrap();
+    let loaded = script::load(&path, p.clone(), Default::default()).unwrap();
     let plan = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()).unwrap();
     let mut seen: Vec<(u32, String, String)> = plan
         .orders
@@ -429,7 +433,9 @@ fn chaining_on_a_step_variable_leaves_the_variable_as_it_was() {
            s.flow("a", [base, other]);
            s"#,
     );
-    let spec = script::load(&path, params(&[])).unwrap().spec;
+    let spec = script::load(&path, params(&[]), Default::default())
+        .unwrap()
+        .spec;
     let names: Vec<_> = spec.flows[0]
         .steps
         .iter()
@@ -440,7 +446,7 @@ fn chaining_on_a_step_variable_leaves_the_variable_as_it_was() {
 
 fn compile_err(sets: &[&str]) -> String {
     let p = params(sets);
-    match script::load(&day_in_life(), p.clone()) {
+    match script::load(&day_in_life(), p.clone(), Default::default()) {
         Err(e) => format!("{:?}", miette::Report::new(e)),
         Ok(loaded) => match plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()) {
             Err(e) => e.to_string(),
@@ -483,7 +489,7 @@ fn parameters_read_inside_the_payload_closure_can_be_overridden() {
            s"#,
     );
     let p = params(&["payload.prefix=B-"]);
-    let loaded = script::load(&path, p.clone()).unwrap();
+    let loaded = script::load(&path, p.clone(), Default::default()).unwrap();
     let plan = plan::compile(&loaded.spec, loaded.runtime, &p, &Options::default()).unwrap();
     assert_eq!(plan.arena.label(&plan.orders[0]), "B-1");
 }

@@ -1,0 +1,263 @@
+//! Scenario packs: scaffolded, found through --pack-path, RUNNER_PACK_PATH and
+//! runner.toml, imported as PACK/MODULE, run as PACK:SCENARIO; every mistake
+//! a clear message with exit 2.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::util::{stderr_flat, text};
+
+/// Runs the binary in `dir`, with RUNNER_PACK_PATH set to `env` (or unset).
+fn runner_in(dir: &Path, env: Option<&str>, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_runner"));
+    command.args(args).current_dir(dir).env_remove("RUST_LOG");
+    match env {
+        Some(v) => command.env("RUNNER_PACK_PATH", v),
+        None => command.env_remove("RUNNER_PACK_PATH"),
+    };
+    command.output().expect("runner starts")
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn manifest(name: &str, runner: &str) -> String {
+    format!(
+        "[pack]\nname = \"{name}\"\nversion = \"1.0.0\"\ndescription = \"test pack\"\nrunner = \"{runner}\"\n"
+    )
+}
+
+/// A library pack `lib` with one module, and a pack `app` whose scenario imports it.
+fn two_packs(root: &Path) {
+    write(&root.join("lib/pack.toml"), &manifest("lib", "*"));
+    write(
+        &root.join("lib/modules/steps.rhai"),
+        "fn ping() { get(\"/stats\").name(\"ping\").expect(200) }\n",
+    );
+    write(
+        &root.join("app/pack.toml"),
+        &(manifest("app", ">=0.1")
+            + "[params]\n\"app.requests\" = 2\n[profiles.more]\n\"app.requests\" = 3\n"),
+    );
+    write(
+        &root.join("app/ping.rhai"),
+        "import \"lib/steps\" as steps;\n\
+         let s = scenario(\"ping\");\ns.description(\"Ping the stats\");\n\
+         s.target(param(\"api.baseUrl\", \"builtin:orders\"));\n\
+         s.population(#{ total: param(\"app.requests\", 1), mix: #{ ping: \"rest\" } });\n\
+         s.flow(\"ping\", [steps::ping()]);\ns\n",
+    );
+}
+
+#[test]
+fn a_new_pack_passes_check_by_path_and_by_name_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = runner_in(dir.path(), None, &["pack", "new", "shop"]);
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made));
+    for file in ["pack.toml", "README.md", "smoke.rhai", "modules/api.rhai"] {
+        assert!(dir.path().join("shop").join(file).is_file(), "{file}");
+    }
+    let by_path = runner_in(dir.path(), None, &["check", "shop/smoke.rhai"]);
+    assert_eq!(by_path.status.code(), Some(0), "{}", text(&by_path));
+    // The pack's [params] default (4 orders) is what the plan uses.
+    assert!(
+        String::from_utf8_lossy(&by_path.stdout).contains("population  4 orders"),
+        "{}",
+        text(&by_path)
+    );
+    let by_name = runner_in(
+        dir.path(),
+        None,
+        &["shop:smoke", "--pack-path", ".", "--speed", "10", "-q"],
+    );
+    assert_eq!(by_name.status.code(), Some(0), "{}", text(&by_name));
+    let again = runner_in(dir.path(), None, &["pack", "new", "shop"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(
+        stderr_flat(&again).contains("already exists"),
+        "{}",
+        text(&again)
+    );
+}
+
+#[test]
+fn packs_are_found_through_the_flag_the_environment_and_runner_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let packs = dir.path().join("packs");
+    two_packs(&packs);
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let packs_arg = packs.to_str().unwrap();
+    // A folder of packs on --pack-path.
+    let out = runner_in(
+        &project,
+        None,
+        &["check", "app:ping", "--pack-path", packs_arg],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The same through RUNNER_PACK_PATH (`:`-separated, the packs one by one).
+    let env = format!(
+        "{}:{}",
+        packs.join("lib").display(),
+        packs.join("app").display()
+    );
+    let out = runner_in(&project, Some(&env), &["check", "app:ping"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // And through the project's runner.toml, paths relative to it.
+    write(
+        &project.join("runner.toml"),
+        "[packs]\nlib = { path = \"../packs/lib\" }\napp = { path = \"../packs/app\" }\n",
+    );
+    let out = runner_in(&project, None, &["check", "app:ping"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let list = runner_in(&project, None, &["pack", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("app") && listed.contains("lib") && listed.contains("1.0.0"),
+        "{listed}"
+    );
+    let show = runner_in(&project, None, &["pack", "show", "app"]);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    for part in [
+        "ping",
+        "Ping the stats",
+        "app.requests = 2",
+        "more",
+        "app.requests = 3",
+    ] {
+        assert!(shown.contains(part), "{part:?} missing from\n{shown}");
+    }
+}
+
+#[test]
+fn pack_params_sit_under_the_profile_and_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    two_packs(dir.path());
+    let packs = dir.path().to_str().unwrap();
+    let population = |extra: &[&str]| {
+        let mut args = vec!["check", "app:ping", "--pack-path", packs];
+        args.extend_from_slice(extra);
+        let out = runner_in(dir.path(), None, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("population  ").map(str::to_owned))
+            .unwrap()
+    };
+    assert_eq!(population(&[]), "2 orders");
+    assert_eq!(population(&["--profile", "more"]), "3 orders");
+    assert_eq!(
+        population(&["--profile", "more", "--set", "app.requests=5"]),
+        "5 orders"
+    );
+}
+
+/// Each bad pack setup: exit 2 and a message with `expected`.
+fn refused(dir: &Path, args: &[&str], expected: &str) {
+    let out = runner_in(dir, None, args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr_flat(&out).contains(expected),
+        "{expected:?}\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn pack_mistakes_are_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    two_packs(&root.join("packs"));
+    let packs = root.join("packs");
+    let packs = packs.to_str().unwrap();
+    refused(
+        root,
+        &["check", "nope:ping", "--pack-path", packs],
+        "no pack named `nope`",
+    );
+    refused(
+        root,
+        &["check", "nope:ping", "--pack-path", packs],
+        &format!("looked in: --pack-path {packs}"),
+    );
+    refused(
+        root,
+        &["check", "app:pong", "--pack-path", packs],
+        "pack `app` has no scenario `pong`",
+    );
+    write(
+        &root.join("uses.rhai"),
+        "import \"lib/nothing\" as n;\nimport \"ghost/steps\" as g;\n",
+    );
+    refused(
+        root,
+        &["check", "uses.rhai", "--pack-path", packs],
+        "pack `lib` has no module `nothing`",
+    );
+    write(&root.join("ghost.rhai"), "import \"ghost/steps\" as g;\n");
+    refused(
+        root,
+        &["check", "ghost.rhai", "--pack-path", packs],
+        "no pack named `ghost`",
+    );
+    // Two packs of one name.
+    write(&root.join("copy/lib/pack.toml"), &manifest("lib", "*"));
+    let copy = root.join("copy");
+    refused(
+        root,
+        &[
+            "check",
+            "app:ping",
+            "--pack-path",
+            packs,
+            "--pack-path",
+            copy.to_str().unwrap(),
+        ],
+        "two packs are named `lib`",
+    );
+    // A runner version the pack does not accept.
+    write(&root.join("future/pack.toml"), &manifest("future", ">=99"));
+    let future = root.join("future");
+    refused(
+        root,
+        &["pack", "list", "--pack-path", future.to_str().unwrap()],
+        "pack `future` needs runner >=99",
+    );
+    // A malformed manifest names the key.
+    write(&root.join("bad/pack.toml"), &manifest("Bad_Name", "*"));
+    let bad = root.join("bad");
+    refused(
+        root,
+        &["pack", "list", "--pack-path", bad.to_str().unwrap()],
+        "pack.name",
+    );
+    // runner.toml with a source this runner cannot use.
+    let project = root.join("project");
+    write(
+        &project.join("runner.toml"),
+        "[packs]\nshop = { git = \"file:///nowhere\", rev = \"v1\" }\n",
+    );
+    refused(&project, &["pack", "list"], "packs.shop: git sources");
+}
+
+#[test]
+fn an_import_cycle_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("a.rhai"),
+        "import \"b\" as b;\nfn f() { 1 }\n",
+    );
+    write(
+        &dir.path().join("b.rhai"),
+        "import \"a\" as a;\nfn g() { 2 }\n",
+    );
+    write(&dir.path().join("main.rhai"), "import \"a\" as a;\n");
+    refused(
+        dir.path(),
+        &["check", "main.rhai"],
+        "import cycle: a.rhai → b.rhai → a.rhai",
+    );
+}
