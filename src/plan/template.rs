@@ -226,63 +226,77 @@ impl Lookup for NoVars {
 }
 
 /// A path into a JSON document: `status`, `$.data.id`, `items[0].id`, `items.0.id`,
-/// or `$` for the whole document.
+/// or `$` for the whole document; `accessToken | access_token` tries each
+/// alternative in turn (one script for camelCase and snake_case services).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonPath {
     text: String,
-    segments: Vec<(String, Option<usize>)>,
+    /// Each alternative's segments: a key, and the key as an index when it is a number.
+    alternatives: Vec<Vec<(String, Option<usize>)>>,
 }
 
 impl JsonPath {
     /// Parses a path; fails on empty segments.
     pub fn parse(text: &str) -> Result<JsonPath, String> {
-        let body = text.trim().trim_start_matches('$').trim_start_matches('.');
-        let mut segments = Vec::new();
-        for raw in body.split('.').filter(|_| !body.is_empty()) {
-            let (key, indexes) = match raw.find('[') {
-                Some(i) => (&raw[..i], &raw[i..]),
-                None => (raw, ""),
-            };
-            if !key.is_empty() {
-                segments.push((key.to_owned(), key.parse().ok()));
-            } else if indexes.is_empty() {
-                return Err(format!("empty segment in JSON path {text:?}"));
-            }
-            for idx in indexes.split('[').skip(1) {
-                let n = idx
-                    .strip_suffix(']')
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .ok_or_else(|| format!("bad index `[{idx}` in JSON path {text:?}"))?;
-                segments.push((n.to_string(), Some(n)));
-            }
-        }
-        if segments.is_empty() && text.trim() != "$" {
-            return Err(format!(
-                "empty JSON path {text:?} (use `$` for the whole response)"
-            ));
-        }
+        let alternatives = text
+            .split('|')
+            .map(|alt| segments(alt, text))
+            .collect::<Result<_, _>>()?;
         Ok(JsonPath {
             text: text.to_owned(),
-            segments,
+            alternatives,
         })
     }
 
-    /// The value at this path, if there is one.
-    pub fn find<'a>(&self, mut value: &'a Value) -> Option<&'a Value> {
-        for (key, index) in &self.segments {
-            value = match value {
-                Value::Object(map) => map.get(key)?,
-                Value::Array(items) => items.get((*index)?)?,
-                _ => return None,
-            };
-        }
-        Some(value)
+    /// The value at the first alternative that has one.
+    pub fn find<'a>(&self, value: &'a Value) -> Option<&'a Value> {
+        self.alternatives.iter().find_map(|segments| {
+            let mut value = value;
+            for (key, index) in segments {
+                value = match value {
+                    Value::Object(map) => map.get(key)?,
+                    Value::Array(items) => items.get((*index)?)?,
+                    _ => return None,
+                };
+            }
+            Some(value)
+        })
     }
 
     /// The path as written.
     pub fn as_str(&self) -> &str {
         &self.text
     }
+}
+
+/// One alternative of a path (`whole` is the path as written, for errors).
+fn segments(alt: &str, whole: &str) -> Result<Vec<(String, Option<usize>)>, String> {
+    let body = alt.trim().trim_start_matches('$').trim_start_matches('.');
+    let mut segments = Vec::new();
+    for raw in body.split('.').filter(|_| !body.is_empty()) {
+        let (key, indexes) = match raw.find('[') {
+            Some(i) => (&raw[..i], &raw[i..]),
+            None => (raw, ""),
+        };
+        if !key.is_empty() {
+            segments.push((key.to_owned(), key.parse().ok()));
+        } else if indexes.is_empty() {
+            return Err(format!("empty segment in JSON path {whole:?}"));
+        }
+        for idx in indexes.split('[').skip(1) {
+            let n = idx
+                .strip_suffix(']')
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| format!("bad index `[{idx}` in JSON path {whole:?}"))?;
+            segments.push((n.to_string(), Some(n)));
+        }
+    }
+    if segments.is_empty() && alt.trim() != "$" {
+        return Err(format!(
+            "empty JSON path {whole:?} (use `$` for the whole response)"
+        ));
+    }
+    Ok(segments)
 }
 
 #[cfg(test)]
@@ -349,6 +363,9 @@ mod tests {
             Some(&json!(1))
         );
         assert_eq!(JsonPath::parse("data.missing").unwrap().find(&doc), None);
+        let either = JsonPath::parse("data.accessToken | status").unwrap();
+        assert_eq!(either.find(&doc), Some(&json!("Accepted")));
+        assert!(JsonPath::parse("status | ").is_err());
         assert!(JsonPath::parse("a..b").is_err());
         assert!(JsonPath::parse("").is_err());
         assert_eq!(JsonPath::parse("$").unwrap().find(&doc), Some(&doc));
