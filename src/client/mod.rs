@@ -35,6 +35,8 @@ pub struct HttpRequest {
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
+    /// Response headers (moved out of the response, not copied).
+    pub headers: reqwest::header::HeaderMap,
     /// Body bytes.
     pub body: Bytes,
 }
@@ -110,6 +112,7 @@ impl Reqwest {
         }
         let mut response = builder.send().await.map_err(ClientError::from_reqwest)?;
         let status = response.status().as_u16();
+        let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(ClientError::from_reqwest)? {
             if body.len() + chunk.len() > MAX_BODY {
@@ -119,6 +122,7 @@ impl Reqwest {
         }
         Ok(HttpResponse {
             status,
+            headers,
             body: body.into(),
         })
     }

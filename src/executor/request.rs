@@ -1,6 +1,7 @@
 //! One request step: render, send with retries, check the status, apply
 //! captures and state, and record every attempt.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -9,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::breaker::Admit;
 use super::{Executor, OrderRun, StepFailure, backoff};
-use crate::client::{ClientError, HttpClient, HttpRequest, Sent};
-use crate::plan::{Body, Lookup, MissingVar, Request, Until};
+use crate::client::{ClientError, HttpClient, HttpRequest, HttpResponse, Sent};
+use crate::plan::{Body, Lookup, MissingVar, Request, Source, Until};
 use crate::recorder::BreakerState;
 use crate::recorder::journal::Entry;
 use crate::recorder::{Exchange, Outcome, Record, Wait};
@@ -112,7 +113,7 @@ impl<C: HttpClient> Executor<C> {
                     )
                 }
                 Ok(resp) => {
-                    let mut checked = self.absorb(run, r, until, &resp.body).await;
+                    let mut checked = self.absorb(run, r, until, &resp).await;
                     if r.deliberate && checked.outcome == Outcome::Ok {
                         checked.outcome = Outcome::ExpectedError;
                     }
@@ -289,20 +290,24 @@ impl<C: HttpClient> Executor<C> {
         Ok((http, shown))
     }
 
-    /// Reads the JSON body when the step needs it: captures, state, poll condition.
+    /// Reads the JSON body when the step needs it (captures, state, poll
+    /// condition), and header and status captures.
     async fn absorb(
         &self,
         run: &mut OrderRun,
         r: &Request,
         until: Option<&Until>,
-        body: &[u8],
+        resp: &HttpResponse,
     ) -> Checked {
+        let body = &resp.body[..];
         let ok = |met| Checked {
             outcome: Outcome::Ok,
             reason: None,
             met,
         };
-        let needs_json = !r.captures.is_empty() || r.state_from.is_some() || until.is_some();
+        let needs_json = r.captures.iter().any(|(_, s)| matches!(s, Source::Json(_)))
+            || r.state_from.is_some()
+            || until.is_some();
         let json = if needs_json {
             match serde_json::from_slice::<Value>(body) {
                 Ok(v) => v,
@@ -320,20 +325,29 @@ impl<C: HttpClient> Executor<C> {
         } else {
             Value::Null
         };
-        for (var, path) in &r.captures {
-            let Some(value) = path.find(&json) else {
+        for (var, source) in &r.captures {
+            let value = match source {
+                Source::Json(path) => path.find(&json).map(Cow::Borrowed),
+                Source::Header(name) => resp
+                    .headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| Cow::Owned(Value::String(v.to_owned()))),
+                Source::Status => Some(Cow::Owned(Value::from(resp.status))),
+            };
+            let Some(value) = value else {
                 return Checked {
                     outcome: Outcome::CaptureMissing,
                     reason: Some(format!(
                         "capture `{var}`: no `{}` in response {}",
-                        path.as_str(),
+                        source.describe(),
                         snippet(body, &self.plan.secrets)
                     )),
                     met: false,
                 };
             };
             if *var == self.plan.track_id {
-                let id: std::sync::Arc<str> = match value {
+                let id: std::sync::Arc<str> = match &*value {
                     Value::String(s) => s.as_str().into(),
                     other => other.to_string().into(),
                 };
@@ -350,7 +364,7 @@ impl<C: HttpClient> Executor<C> {
                     })
                     .await;
             }
-            run.vars.set(var.clone(), value.clone());
+            run.vars.set(var.clone(), value.into_owned());
         }
         if let Some(path) = &r.state_from {
             match path.find(&json) {

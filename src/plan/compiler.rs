@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::PlanError;
 use super::model::Cleanup;
 use super::settings::Speed;
-use super::step::{Action, Body, Journey, Poll, Request, Step, Until, requests_in};
+use super::step::{Action, Body, Journey, Poll, Request, Source, Step, Until, requests_in};
 use super::template::{JsonPath, JsonTemplate, Template};
 use crate::spec;
 
@@ -246,7 +246,20 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
         captures: r
             .captures
             .iter()
-            .map(|(var, path)| Ok((var.as_str().into(), JsonPath::parse(path).map_err(invalid)?)))
+            .map(|(var, from)| {
+                let source = match from {
+                    spec::Capture::Json(path) => {
+                        Source::Json(JsonPath::parse(path).map_err(invalid)?)
+                    }
+                    spec::Capture::Header(name) => Source::Header(
+                        reqwest::header::HeaderName::try_from(name.as_str()).map_err(|_| {
+                            invalid(format!("capture_header: `{name}` is not a header name"))
+                        })?,
+                    ),
+                    spec::Capture::Status => Source::Status,
+                };
+                Ok((var.as_str().into(), source))
+            })
             .collect::<Result<_, PlanError>>()?,
         marks: r.marks.as_deref().map(Into::into),
         deliberate: r.deliberate,

@@ -16,7 +16,7 @@ pub use compiler::BUILTIN_VARS;
 pub use model::{Auth, Cleanup, Flow, Plan};
 pub use population::{Arena, Batch, Order};
 pub use settings::{BreakerConfig, Http, Target};
-pub use step::{Action, Body, Journey, Poll, Request, Step, Until};
+pub use step::{Action, Body, Journey, Poll, Request, Source, Step, Until};
 pub use template::{JsonPath, JsonTemplate, Lookup, MissingVar, Template};
 pub use timeline::timeline;
 

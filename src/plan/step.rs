@@ -24,8 +24,8 @@ pub struct Request {
     pub body: Body,
     /// Accepted statuses; empty means any 2xx.
     pub expect: Vec<u16>,
-    /// Captures: variable ← path in the JSON response.
-    pub captures: Vec<(Arc<str>, JsonPath)>,
+    /// Captures: variable ← where in the response.
+    pub captures: Vec<(Arc<str>, Source)>,
     /// State the order is in after this step succeeds.
     pub marks: Option<Arc<str>>,
     /// Response field holding the order's state.
@@ -41,6 +41,28 @@ impl Request {
             (200..300).contains(&status)
         } else {
             self.expect.contains(&status)
+        }
+    }
+}
+
+/// Where a compiled capture reads its value.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A JSON path into the body.
+    Json(JsonPath),
+    /// A response header.
+    Header(reqwest::header::HeaderName),
+    /// The status code.
+    Status,
+}
+
+impl Source {
+    /// As written in the script, for messages and `runner check`.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Json(path) => path.as_str().to_owned(),
+            Source::Header(name) => format!("header {name}"),
+            Source::Status => "status".to_owned(),
         }
     }
 }
@@ -117,7 +139,7 @@ pub enum Step {
 
 impl Step {
     /// What the step captures from its answers (a journey's actions capture for themselves).
-    pub fn captures(&self) -> &[(Arc<str>, JsonPath)] {
+    pub fn captures(&self) -> &[(Arc<str>, Source)] {
         match self {
             Step::Request(r) => &r.captures,
             Step::Poll(p) => &p.request.captures,

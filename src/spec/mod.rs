@@ -4,7 +4,7 @@
 
 mod step;
 
-pub use step::{Action, Body, Journey, Poll, Request, Step, Until};
+pub use step::{Action, Body, Capture, Journey, Poll, Request, Step, Until};
 
 use std::time::Duration;
 

@@ -85,8 +85,8 @@ pub struct Request {
     pub body: Body,
     /// Accepted statuses; empty means any 2xx.
     pub expect: Vec<u16>,
-    /// Variables captured from the JSON response: (variable, path).
-    pub captures: Vec<(String, String)>,
+    /// Variables captured from the response: (variable, where from).
+    pub captures: Vec<(String, Capture)>,
     /// State the order is in once this step succeeds.
     pub marks: Option<String>,
     /// Response field holding the order's state.
@@ -112,6 +112,17 @@ impl Request {
             deliberate: false,
         }
     }
+}
+
+/// Where a capture reads its value.
+#[derive(Debug, Clone)]
+pub enum Capture {
+    /// A JSON path into the body (`id`, `data.items[0].id`, `accessToken | access_token`).
+    Json(String),
+    /// A response header, by name (`Location`), as a string.
+    Header(String),
+    /// The status code, as a number.
+    Status,
 }
 
 /// A request body.

@@ -32,3 +32,6 @@ mod faults;
 
 // Scenario packs: scaffold, discovery, PACK/MODULE imports, PACK:SCENARIO, and every mistake refused.
 mod packs;
+
+// Script features for other systems: captures from headers, status and either-or paths.
+mod dsl;

@@ -5,7 +5,7 @@ use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
 use super::{Options, RResult, deprecated, duration};
 use crate::spec::ScriptFn;
-use crate::spec::{Action, Body, Journey, Poll, Request, Step, Until};
+use crate::spec::{Action, Body, Capture, Journey, Poll, Request, Step, Until};
 
 /// Registers the `Step` type and its builders.
 pub fn register(engine: &mut Engine) {
@@ -60,7 +60,19 @@ pub fn register(engine: &mut Engine) {
     });
     engine.register_fn("capture", |s: Step, var: &str, path: &str| {
         edit(s, "capture", |r| {
-            r.captures.push((var.to_owned(), path.to_owned()))
+            r.captures
+                .push((var.to_owned(), Capture::Json(path.to_owned())))
+        })
+    });
+    engine.register_fn("capture_header", |s: Step, var: &str, header: &str| {
+        edit(s, "capture_header", |r| {
+            r.captures
+                .push((var.to_owned(), Capture::Header(header.to_owned())))
+        })
+    });
+    engine.register_fn("capture_status", |s: Step, var: &str| {
+        edit(s, "capture_status", |r| {
+            r.captures.push((var.to_owned(), Capture::Status))
         })
     });
     engine.register_fn("marks", |s: Step, state: &str| {
