@@ -21,6 +21,8 @@ pub enum Origin {
     Set,
     /// A declared parameter given as a flag, such as `--users 100`.
     Flag,
+    /// An environment variable read with `env(NAME, default)`.
+    Env(String),
     /// A default of the scenario's pack (`[params]` or a `--profile` of its
     /// pack.toml), named; a scenario need not read every one.
     Pack(String),
@@ -37,6 +39,7 @@ impl std::fmt::Display for Origin {
             Origin::Set => write!(f, "--set"),
             Origin::Flag => write!(f, "the command line"),
             Origin::Pack(what) => write!(f, "{what}"),
+            Origin::Env(name) => write!(f, "environment variable {name}"),
         }
     }
 }
@@ -141,6 +144,7 @@ pub struct Params {
     read: Mutex<BTreeMap<String, String>>,
     tables: Mutex<std::collections::BTreeSet<String>>,
     declared: Mutex<Vec<Declared>>,
+    env: Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl Params {
@@ -165,7 +169,9 @@ impl Params {
         let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Toml {
             path: match &origin {
                 Origin::File(p) => p.clone(),
-                Origin::Set | Origin::Flag | Origin::Pack(_) => PathBuf::from("--set"),
+                Origin::Set | Origin::Flag | Origin::Pack(_) | Origin::Env(_) => {
+                    PathBuf::from("--set")
+                }
             },
             message: e.to_string(),
         })?;
@@ -228,27 +234,26 @@ impl Params {
         Ok(())
     }
 
+    /// Notes that the script read environment variable `name` (`None`: unset).
+    pub fn note_env(&self, name: &str, value: Option<String>) {
+        let mut env = self.env.lock().expect("params lock");
+        if !env.iter().any(|(n, _)| n == name) {
+            env.push((name.to_owned(), value));
+        }
+    }
+
+    /// The environment variables the script read, in order, with their values.
+    pub fn env_reads(&self) -> Vec<(String, Option<String>)> {
+        self.env.lock().expect("params lock").clone()
+    }
+
     /// The declared parameters, in the order the script declared them.
     pub fn declared(&self) -> Vec<Declared> {
         self.declared.lock().expect("params lock").clone()
     }
 
     fn insert_typed(&mut self, key: &str, raw: &str, origin: Origin) {
-        let value = match raw {
-            "true" => toml::Value::Boolean(true),
-            "false" => toml::Value::Boolean(false),
-            _ => raw
-                .parse::<i64>()
-                .map(toml::Value::Integer)
-                .ok()
-                .or_else(|| {
-                    raw.parse::<f64>()
-                        .ok()
-                        .filter(|f| f.is_finite())
-                        .map(toml::Value::Float)
-                })
-                .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
-        };
+        let value = typed(raw);
         // A `--set` of a leaf replaces a whole table given earlier for that key.
         let prefix = format!("{key}.");
         self.overrides.retain(|k, _| !k.starts_with(&prefix));
@@ -367,6 +372,25 @@ fn renamed(key: &str, origin: &Origin) -> String {
             name.to_owned()
         }
         None => key.to_owned(),
+    }
+}
+
+/// Text from the command line or the environment as a bool, integer, float or string.
+pub fn typed(raw: &str) -> toml::Value {
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => raw
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .ok()
+            .or_else(|| {
+                raw.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(toml::Value::Float)
+            })
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
     }
 }
 

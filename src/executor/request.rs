@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::breaker::Admit;
 use super::{Executor, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, HttpResponse, Sent};
-use crate::plan::{Body, Lookup, MissingVar, Request, Source, Until};
+use crate::plan::{Body, Lookup, MissingVar, Request, Source, Until, is_secret};
 use crate::recorder::BreakerState;
 use crate::recorder::journal::Entry;
 use crate::recorder::{Exchange, Outcome, Record, Wait};
@@ -450,16 +450,6 @@ fn snippet(body: &[u8], secrets: &[Arc<str>]) -> String {
     } else {
         text.to_owned()
     }
-}
-
-/// Whether a field or parameter name holds a secret: it mentions token,
-/// password, secret or authorization, or the script marked it with `s.secret(name)`.
-fn is_secret(name: &str, secrets: &[Arc<str>]) -> bool {
-    let lower = name.to_ascii_lowercase();
-    ["token", "password", "secret", "authorization"]
-        .iter()
-        .any(|s| lower.contains(s))
-        || secrets.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
 
 /// Replaces the values of secret fields.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::model::Plan;
+use super::model::{Plan, is_secret};
 use super::settings::Target;
 use super::step::{Request, Step, Until};
 
@@ -34,6 +34,14 @@ impl fmt::Display for Plan {
             "seed      {}   speed ×{} (intervals below are already scaled)",
             self.seed, self.speed
         )?;
+        for (name, value) in &self.env {
+            let shown = match value {
+                None => "unset, the script's default is used".to_owned(),
+                Some(_) if is_secret(name, &self.secrets) => "set (hidden)".to_owned(),
+                Some(v) => format!("{v:?}"),
+            };
+            writeln!(f, "env       {name} = {shown}")?;
+        }
         writeln!(f, "\npopulation  {} {}", self.orders.len(), self.noun)?;
         for (i, flow) in self.flows.iter().enumerate() {
             let n = self.orders.iter().filter(|o| o.flow as usize == i).count();

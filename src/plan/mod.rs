@@ -13,7 +13,7 @@ pub mod template;
 mod timeline;
 
 pub use compiler::BUILTIN_VARS;
-pub use model::{Auth, Cleanup, Flow, Plan};
+pub use model::{Auth, Cleanup, Flow, Plan, is_secret};
 pub use population::{Arena, Batch, Order};
 pub use settings::{BreakerConfig, Http, Target};
 pub use step::{Action, Body, Journey, Poll, Request, Source, Step, Until};
@@ -147,6 +147,7 @@ pub fn compile(
         between: speed.scale(spec.batches.between),
         ramp: speed.scale(spec.batches.ramp),
         secrets: spec.secrets.iter().map(|s| s.as_str().into()).collect(),
+        env: params.env_reads(),
         recover,
         rate_limits: spec
             .rate_limits

@@ -73,6 +73,8 @@ pub struct Plan {
     pub rate_limits: Vec<(Arc<str>, f64)>,
     /// Names whose values are redacted (besides token/password/secret/authorization).
     pub secrets: Vec<Arc<str>>,
+    /// Environment variables the script read with `env()`, with their values (`None`: unset).
+    pub env: Vec<(String, Option<String>)>,
     /// Finds an order whose id was lost (see [`crate::spec::Spec::recover`]).
     pub recover: Option<Request>,
     /// Variable holding an order's id on the target.
@@ -97,4 +99,14 @@ pub struct Plan {
     pub duration: Option<Duration>,
     /// Circuit breaker settings (open time scaled).
     pub breaker: BreakerConfig,
+}
+
+/// Whether a field, parameter or variable name holds a secret: it mentions token,
+/// password, secret or authorization, or the script marked it with `s.secret(name)`.
+pub fn is_secret(name: &str, secrets: &[Arc<str>]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["token", "password", "secret", "authorization"]
+        .iter()
+        .any(|s| lower.contains(s))
+        || secrets.iter().any(|s| s.eq_ignore_ascii_case(name))
 }

@@ -42,3 +42,48 @@ s
         "{failed}"
     );
 }
+
+#[test]
+fn env_is_read_at_load_time_typed_by_its_default_and_shown_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "env.rhai",
+        r#"let s = scenario("env");
+s.target(env("RUNNER_TEST_URL", "http://127.0.0.1:9"));
+s.population(#{ total: env("RUNNER_TEST_ORDERS", 2), mix: #{ a: "rest" } });
+let token = env("RUNNER_TEST_TOKEN", "none");
+s.flow("a", [get("/stats").header("Authorization", "Bearer " + token)]);
+s
+"#,
+    );
+    let check = |vars: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+            .args(["check", path.to_str().unwrap()])
+            .env_remove("RUNNER_TEST_URL")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = check(&[("RUNNER_TEST_ORDERS", "3"), ("RUNNER_TEST_TOKEN", "s3cr3t")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "env       RUNNER_TEST_URL = unset, the script's default is used",
+        "env       RUNNER_TEST_ORDERS = \"3\"",
+        "env       RUNNER_TEST_TOKEN = set (hidden)",
+        "population  3 orders",
+    ] {
+        assert!(shown.contains(line), "{line:?} missing from\n{shown}");
+    }
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+    let bad = check(&[("RUNNER_TEST_ORDERS", "many")]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        crate::util::stderr_flat(&bad).contains(
+            "environment variable `RUNNER_TEST_ORDERS`: expected an integer (the script's default is 2), got many"
+        ),
+        "{}",
+        text(&bad)
+    );
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, Map, NativeCallContext};
 
 use super::{RResult, deprecated};
-use crate::config::{Origin, Override, Params};
+use crate::config::{Origin, Override, Params, typed};
 use crate::spec::Spec;
 
 /// Registers `param(key, default)`, `param(key, default, description)` and the
@@ -28,6 +28,10 @@ pub fn register(engine: &mut Engine, params: Arc<Params>) {
             declare(&p, key, default, description)
         },
     );
+    let p = params.clone();
+    engine.register_fn("env", move |name: &str, default: Dynamic| {
+        env(&p, name, default)
+    });
     engine.register_fn(
         "option",
         move |ctx: NativeCallContext,
@@ -44,6 +48,30 @@ pub fn register(engine: &mut Engine, params: Arc<Params>) {
             declare(&params, &name.replace('-', "_"), default, description)
         },
     );
+}
+
+/// `env(NAME, default)`: the environment variable, typed like the default, read
+/// once at load time; `runner check` lists what was read.
+fn env(params: &Params, name: &str, default: Dynamic) -> RResult<Dynamic> {
+    match std::env::var(name) {
+        Ok(raw) => {
+            let o = Override {
+                value: typed(&raw),
+                raw: Some(raw.clone()),
+                origin: Origin::Env(name.to_owned()),
+            };
+            let value = coerce(name, &o, &default)?;
+            params.note_env(name, Some(raw));
+            Ok(value)
+        }
+        Err(std::env::VarError::NotPresent) => {
+            params.note_env(name, None);
+            Ok(default)
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(format!("env({name:?}): the variable's value is not valid UTF-8").into())
+        }
+    }
 }
 
 /// A declared parameter: a flag (`--min-request-count` for `min_request_count`)
@@ -117,8 +145,9 @@ fn plain(o: &Override) -> RResult<Dynamic> {
 fn coerce(key: &str, o: &Override, default: &Dynamic) -> RResult<Dynamic> {
     let got = o.raw.clone().unwrap_or_else(|| o.value.to_string());
     let wrong = |expected: &str| -> Box<rhai::EvalAltResult> {
-        let what = match o.origin {
+        let what = match &o.origin {
             Origin::Flag => format!("option `--{}`", key.replace('_', "-")),
+            Origin::Env(name) => format!("environment variable `{name}`"),
             _ => format!("config key `{key}` (from {})", o.origin),
         };
         format!("{what}: expected {expected} (the script's default is {default}), got {got}").into()
