@@ -4,6 +4,7 @@
 
 mod breaker;
 mod cleanup;
+mod control;
 mod journey;
 mod limit;
 mod poll;
@@ -67,6 +68,9 @@ pub struct OrderRun {
     renewing: bool,
     /// True while trying one of several cleanup alternatives (a 409 is then a refusal).
     alternative: bool,
+    /// The last accepted response (status, body), kept only when a branch,
+    /// loop or `set` of the plan reads it.
+    last: Option<(u16, Value)>,
     rng: ChaCha8Rng,
 }
 
@@ -137,6 +141,7 @@ impl<C: HttpClient> Executor<C> {
             category: None,
             renewing: false,
             alternative: false,
+            last: None,
             rng: ChaCha8Rng::seed_from_u64(
                 self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ),
@@ -256,6 +261,7 @@ impl<C: HttpClient> Executor<C> {
                 }
                 Step::Poll(p) => self.poll(run, p, at).await.map_err(failed)?,
                 Step::Journey(c) => Box::pin(self.journey(run, c, flow)).await?,
+                Step::Control(c) => self.control(run, c, flow).await?,
             }
             if !nested {
                 self.journal_step(run, step, i + 1);
@@ -341,6 +347,7 @@ fn step_name(step: &Step) -> Arc<str> {
         Step::Poll(p) => p.request.name.clone(),
         Step::Pause { .. } => "pause".into(),
         Step::Journey(_) => "journey".into(),
+        Step::Control(c) => c.name().into(),
     }
 }
 

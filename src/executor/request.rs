@@ -322,9 +322,14 @@ impl<C: HttpClient> Executor<C> {
                     };
                 }
             }
+        } else if self.plan.keep_response {
+            serde_json::from_slice(body).unwrap_or(Value::Null)
         } else {
             Value::Null
         };
+        if self.plan.keep_response {
+            run.last = Some((resp.status, json.clone()));
+        }
         for (var, source) in &r.captures {
             let value = match source {
                 Source::Json(path) => path.find(&json).map(Cow::Borrowed),

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use super::PlanError;
 use super::model::Cleanup;
 use super::settings::Speed;
-use super::step::{Action, Body, Journey, Poll, Request, Source, Step, Until, requests_in};
+use super::step::{
+    Action, Body, Condition, Control, Journey, Loop, Poll, Request, Source, Step, Subject, Test,
+    Until, requests_in,
+};
 use super::template::{JsonPath, JsonTemplate, Template};
 use crate::spec;
 
@@ -126,11 +129,127 @@ impl<'a> Compiler<'a> {
                 timeout: p.timeout,
             }),
             spec::Step::Journey(c) => Step::Journey(self.journey(c, known)?),
+            spec::Step::Control(c) => Step::Control(self.control(c, known)?),
         };
         if let Step::Request(r) | Step::Poll(Poll { request: r, .. }) = &compiled {
             known.extend(r.captures.iter().map(|(v, _)| v.to_string()));
         }
         Ok(compiled)
+    }
+
+    /// A branch, loop or `set`; later steps may use what any of its bodies
+    /// captured (unset when that body did not run).
+    fn control(
+        &mut self,
+        c: &spec::Control,
+        known: &mut BTreeSet<String>,
+    ) -> Result<Control, PlanError> {
+        Ok(match c {
+            spec::Control::Set { var, f } => {
+                known.insert(var.clone());
+                Control::Set {
+                    var: var.as_str().into(),
+                    f: f.clone(),
+                }
+            }
+            spec::Control::When {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let cond = self.condition(cond, known)?;
+                let mut after = known.clone();
+                let then = self.branch(then, None, &mut after)?;
+                let otherwise = self.branch(otherwise, None, &mut after)?;
+                *known = after;
+                Control::When {
+                    cond,
+                    then,
+                    otherwise,
+                }
+            }
+            spec::Control::Repeat {
+                until,
+                max,
+                timeout,
+                steps,
+            } => {
+                let mut after = known.clone();
+                let steps = self.branch(steps, None, &mut after)?;
+                // `until` is checked after a round: it may use what the round captured.
+                let until = match until {
+                    spec::Loop::Times(n) => Loop::Times(*n),
+                    spec::Loop::Until(cond) => Loop::Until(self.condition(cond, &after)?),
+                    spec::Loop::While(cond) => Loop::While(self.condition(cond, known)?),
+                };
+                *known = after;
+                Control::Repeat {
+                    until,
+                    max: *max,
+                    timeout: *timeout,
+                    steps,
+                }
+            }
+            spec::Control::ForEach { list, item, steps } => Control::ForEach {
+                list: list.as_str().into(),
+                item: item.as_str().into(),
+                steps: self.branch(steps, Some(item), known)?,
+            },
+        })
+    }
+
+    /// A body of a branch or loop, seeing `known` (plus `extra`); adds what it
+    /// captured to `known`.
+    fn branch(
+        &mut self,
+        steps: &[spec::Step],
+        extra: Option<&str>,
+        known: &mut BTreeSet<String>,
+    ) -> Result<Vec<Step>, PlanError> {
+        let mut inside = known.clone();
+        inside.extend(extra.map(str::to_owned));
+        let compiled = self.steps(steps, &mut inside)?;
+        known.extend(inside);
+        Ok(compiled)
+    }
+
+    /// A condition; placeholders in its values must be known here.
+    fn condition(
+        &self,
+        c: &spec::Condition,
+        known: &BTreeSet<String>,
+    ) -> Result<Condition, PlanError> {
+        let invalid = |message: String| PlanError::Invalid {
+            what: format!("flow `{}`, condition", self.flow),
+            message,
+        };
+        let (subject, test) = match c {
+            spec::Condition::Script(f) => return Ok(Condition::Script(f.clone())),
+            spec::Condition::Compare { subject, test } => (subject, test),
+        };
+        let subject = match subject {
+            spec::Subject::Var(v) => Subject::Var(v.as_str().into()),
+            spec::Subject::Field(path) => Subject::Field(JsonPath::parse(path).map_err(invalid)?),
+            spec::Subject::Status => Subject::Status,
+        };
+        let template = |v: &serde_json::Value| -> Result<JsonTemplate, PlanError> {
+            let t = JsonTemplate::parse(v).map_err(invalid)?;
+            if let Some(var) = t.vars().into_iter().find(|v| !known.contains(v.as_ref())) {
+                return Err(invalid(format!(
+                    "{{{var}}} is not set before this condition"
+                )));
+            }
+            Ok(t)
+        };
+        let test = match test {
+            spec::Test::Equals(v) => Test::Equals(template(v)?),
+            spec::Test::OneOf(list) => {
+                Test::OneOf(list.iter().map(template).collect::<Result<_, _>>()?)
+            }
+            spec::Test::Exists(b) => Test::Exists(*b),
+            spec::Test::Compare(cmp, n) => Test::Compare(*cmp, *n),
+        };
+        Ok(Condition::Compare { subject, test })
     }
 
     fn journey(

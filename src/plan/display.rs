@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::model::{Plan, is_secret};
 use super::settings::Target;
-use super::step::{Request, Step, Until};
+use super::step::{Condition, Control, Loop, Request, Step, Subject, Test, Until};
 
 /// Batches listed by `runner check`; the rest are counted.
 const BATCHES_SHOWN: usize = 30;
@@ -139,6 +139,7 @@ fn describe_step(step: &Step) -> String {
                 }
             )
         }
+        Step::Control(c) => describe_control(c),
         Step::Request(r) => describe_request(r),
         Step::Pause { duration, jitter } if *jitter > 0.0 => {
             format!("pause {duration:?} ±{:.0}%", jitter * 100.0)
@@ -181,4 +182,69 @@ fn describe_request(r: &Request) -> String {
             .join("|")
     };
     format!("{} [{} \"{}\" → {expect}]", r.name, r.method, r.path)
+}
+
+/// A branch, loop or `set`, its bodies in brackets.
+fn describe_control(c: &Control) -> String {
+    let list = |steps: &[Step]| {
+        let inner: Vec<String> = steps.iter().map(describe_step).collect();
+        format!("[{}]", inner.join("; "))
+    };
+    let cond = |c: &Condition| match c {
+        Condition::Script(_) => "a closure".to_owned(),
+        Condition::Compare { subject, test } => {
+            let subject = match subject {
+                Subject::Var(v) => format!("{{{v}}}"),
+                Subject::Field(p) => format!("response {}", p.as_str()),
+                Subject::Status => "status".to_owned(),
+            };
+            let test = match test {
+                Test::Equals(t) => format!("== {t}"),
+                Test::OneOf(list) => {
+                    let list: Vec<String> = list.iter().map(ToString::to_string).collect();
+                    format!("in [{}]", list.join(", "))
+                }
+                Test::Exists(true) => "exists".to_owned(),
+                Test::Exists(false) => "is absent".to_owned(),
+                Test::Compare(cmp, n) => format!("{cmp:?} {n}").to_lowercase(),
+            };
+            format!("{subject} {test}")
+        }
+    };
+    match c {
+        Control::Set { var, .. } => format!("set {{{var}}} from a closure"),
+        Control::When {
+            cond: c,
+            then,
+            otherwise,
+        } => format!(
+            "when {} then {} else {}",
+            cond(c),
+            list(then),
+            list(otherwise)
+        ),
+        Control::Repeat {
+            until,
+            max,
+            timeout,
+            steps,
+        } => {
+            let how = match until {
+                Loop::Times(n) => format!("{n} times"),
+                Loop::Until(c) => format!("until {} (at most {max} rounds)", cond(c)),
+                Loop::While(c) => format!("while {} (at most {max} rounds)", cond(c)),
+            };
+            let timeout = timeout
+                .map(|t| format!(", timeout {t:?}"))
+                .unwrap_or_default();
+            format!("repeat {how}{timeout}: {}", list(steps))
+        }
+        Control::ForEach {
+            list: l,
+            item,
+            steps,
+        } => {
+            format!("for each {{{item}}} in {{{l}}}: {}", list(steps))
+        }
+    }
 }

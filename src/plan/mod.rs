@@ -16,7 +16,10 @@ pub use compiler::BUILTIN_VARS;
 pub use model::{Auth, Cleanup, Flow, Plan, is_secret};
 pub use population::{Arena, Batch, Order};
 pub use settings::{BreakerConfig, Http, Target};
-pub use step::{Action, Body, Journey, Poll, Request, Source, Step, Until};
+pub use step::{
+    Action, Body, Condition, Control, Journey, Loop, Poll, Request, Source, Step, Subject, Test,
+    Until,
+};
 pub use template::{JsonPath, JsonTemplate, Lookup, MissingVar, Template};
 pub use timeline::timeline;
 
@@ -126,6 +129,7 @@ pub fn compile(
     let payload_keys = payload_keys(&orders, &arena);
     let mut payload_vars = BTreeSet::new();
     let (flows, all_known) = flows(spec, speed, &payload_keys, &mut payload_vars)?;
+    let keep_response = flows.iter().any(|f| step::reads_response(&f.steps));
     let auth = auth(spec, speed, &payload_keys, &mut payload_vars, &all_known)?;
     references::cleanup_flows(&spec.cleanup, &flow_names)?;
     let http = settings::http(&spec.http, speed, params)?;
@@ -148,6 +152,7 @@ pub fn compile(
         ramp: speed.scale(spec.batches.ramp),
         secrets: spec.secrets.iter().map(|s| s.as_str().into()).collect(),
         env: params.env_reads(),
+        keep_response,
         recover,
         rate_limits: spec
             .rate_limits

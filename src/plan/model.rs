@@ -73,6 +73,8 @@ pub struct Plan {
     pub rate_limits: Vec<(Arc<str>, f64)>,
     /// Names whose values are redacted (besides token/password/secret/authorization).
     pub secrets: Vec<Arc<str>>,
+    /// Whether a branch, loop or `set` reads the last response, so orders keep it.
+    pub keep_response: bool,
     /// Environment variables the script read with `env()`, with their values (`None`: unset).
     pub env: Vec<(String, Option<String>)>,
     /// Finds an order whose id was lost (see [`crate::spec::Spec::recover`]).

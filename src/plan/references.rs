@@ -101,6 +101,11 @@ fn request_names(steps: &[Step], out: &mut BTreeSet<String>) {
                     request_names(&a.steps, out);
                 }
             }
+            Step::Control(c) => {
+                for body in c.bodies() {
+                    request_names(body, out);
+                }
+            }
             Step::Pause { .. } => {}
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::template::{JsonPath, JsonTemplate, Template};
-use crate::spec::ScriptFn;
+use crate::spec::{Cmp, ScriptFn};
 
 /// A compiled request.
 #[derive(Debug, Clone)]
@@ -135,6 +135,157 @@ pub enum Step {
     Poll(Poll),
     /// A journey of weighted actions.
     Journey(Journey),
+    /// A branch, a loop or a computed variable.
+    Control(Control),
+}
+
+/// A compiled `set`, `when`, `repeat` or `for_each` (see [`crate::spec::Control`]).
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// A variable computed by a closure.
+    Set {
+        /// The variable.
+        var: Arc<str>,
+        /// `|ctx| value`.
+        f: ScriptFn,
+    },
+    /// One list of steps or the other.
+    When {
+        /// The condition.
+        cond: Condition,
+        /// Run when it holds.
+        then: Vec<Step>,
+        /// Run when it does not.
+        otherwise: Vec<Step>,
+    },
+    /// The steps again and again.
+    Repeat {
+        /// When to stop.
+        until: Loop,
+        /// Most rounds.
+        max: u32,
+        /// Longest time for all rounds.
+        timeout: Option<Duration>,
+        /// One round.
+        steps: Vec<Step>,
+    },
+    /// The steps once per element of an array variable.
+    ForEach {
+        /// The array's variable.
+        list: Arc<str>,
+        /// Each element's variable.
+        item: Arc<str>,
+        /// The steps.
+        steps: Vec<Step>,
+    },
+}
+
+impl Control {
+    /// The name shown in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Control::Set { .. } => "set",
+            Control::When { .. } => "when",
+            Control::Repeat { .. } => "repeat",
+            Control::ForEach { .. } => "for_each",
+        }
+    }
+
+    /// The step lists it may run.
+    pub fn bodies(&self) -> Vec<&[Step]> {
+        match self {
+            Control::Set { .. } => Vec::new(),
+            Control::When {
+                then, otherwise, ..
+            } => vec![then, otherwise],
+            Control::Repeat { steps, .. } | Control::ForEach { steps, .. } => vec![steps],
+        }
+    }
+
+    /// Whether it reads the last response (so the executor keeps it).
+    pub fn reads_response(&self) -> bool {
+        let own = match self {
+            Control::Set { .. } => true,
+            Control::When { cond, .. } => cond.reads_response(),
+            Control::Repeat { until, .. } => match until {
+                Loop::Times(_) => false,
+                Loop::Until(c) | Loop::While(c) => c.reads_response(),
+            },
+            Control::ForEach { .. } => false,
+        };
+        own || self.bodies().into_iter().any(reads_response)
+    }
+}
+
+/// Whether any step of `steps` (nested ones included) reads the last response.
+pub fn reads_response(steps: &[Step]) -> bool {
+    steps.iter().any(|s| match s {
+        Step::Control(c) => c.reads_response(),
+        Step::Journey(j) => j
+            .actions
+            .iter()
+            .chain(&j.errors)
+            .any(|a| reads_response(&a.steps)),
+        Step::Request(_) | Step::Poll(_) | Step::Pause { .. } => false,
+    })
+}
+
+/// How a `repeat` ends.
+#[derive(Debug, Clone)]
+pub enum Loop {
+    /// After this many rounds.
+    Times(u32),
+    /// After the first round after which the condition holds.
+    Until(Condition),
+    /// Before the first round at which it does not.
+    While(Condition),
+}
+
+/// A compiled condition.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// `|ctx| bool`.
+    Script(ScriptFn),
+    /// A declarative comparison.
+    Compare {
+        /// What is looked at.
+        subject: Subject,
+        /// The test.
+        test: Test,
+    },
+}
+
+impl Condition {
+    fn reads_response(&self) -> bool {
+        match self {
+            Condition::Script(_) => true,
+            Condition::Compare { subject, .. } => !matches!(subject, Subject::Var(_)),
+        }
+    }
+}
+
+/// What a declarative condition looks at.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    /// A variable.
+    Var(Arc<str>),
+    /// A path into the last response's body.
+    Field(JsonPath),
+    /// The last response's status.
+    Status,
+}
+
+/// A compiled test: values are templates, filled in per order.
+#[derive(Debug, Clone)]
+pub enum Test {
+    /// Equal to the value.
+    Equals(JsonTemplate),
+    /// Equal to one of the values.
+    OneOf(Vec<JsonTemplate>),
+    /// Present or absent (`null` is absent).
+    Exists(bool),
+    /// A number compared.
+    Compare(Cmp, f64),
 }
 
 impl Step {
@@ -143,7 +294,7 @@ impl Step {
         match self {
             Step::Request(r) => &r.captures,
             Step::Poll(p) => &p.request.captures,
-            Step::Pause { .. } | Step::Journey(_) => &[],
+            Step::Pause { .. } | Step::Journey(_) | Step::Control(_) => &[],
         }
     }
 }
@@ -190,6 +341,12 @@ pub(super) fn requests_in(steps: &[Step]) -> usize {
         .map(|s| match s {
             Step::Request(_) | Step::Poll(_) => 1,
             Step::Pause { .. } | Step::Journey(_) => 0,
+            Step::Control(Control::Repeat {
+                until: Loop::Times(n),
+                steps,
+                ..
+            }) => requests_in(steps) * *n as usize,
+            Step::Control(c) => c.bodies().into_iter().map(requests_in).max().unwrap_or(0),
         })
         .sum()
 }

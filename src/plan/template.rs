@@ -1,6 +1,7 @@
 //! `{name}` templates and JSON paths, parsed once when the plan is compiled
 //! so the hot path only looks variables up and copies bytes.
 
+use std::fmt;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -136,6 +137,24 @@ pub enum JsonTemplate {
     Array(Vec<JsonTemplate>),
     /// An object with at least one placeholder inside.
     Object(Vec<(String, JsonTemplate)>),
+}
+
+impl fmt::Display for JsonTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonTemplate::Fixed(v) => write!(f, "{v}"),
+            JsonTemplate::Text(t) => write!(f, "\"{t}\""),
+            JsonTemplate::Array(items) => {
+                let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+                write!(f, "[{}]", items.join(", "))
+            }
+            JsonTemplate::Object(fields) => {
+                let fields: Vec<String> =
+                    fields.iter().map(|(k, v)| format!("{k:?}: {v}")).collect();
+                write!(f, "{{{}}}", fields.join(", "))
+            }
+        }
+    }
 }
 
 impl JsonTemplate {

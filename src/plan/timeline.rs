@@ -17,6 +17,17 @@ fn steps_time(steps: &[Step]) -> Duration {
             Step::Request(_) => Duration::ZERO,
             Step::Pause { duration, .. } => *duration,
             Step::Poll(p) => p.every,
+            Step::Control(super::step::Control::Repeat {
+                until: super::step::Loop::Times(n),
+                steps,
+                ..
+            }) => steps_time(steps) * *n,
+            Step::Control(c) => c
+                .bodies()
+                .into_iter()
+                .map(steps_time)
+                .max()
+                .unwrap_or_default(),
             Step::Journey(c) => {
                 let budget = f64::from(c.requests.0 + c.requests.1) / 2.0;
                 let per_action: f64 = c

@@ -253,12 +253,12 @@ impl Wait {
             Wait::Pause {
                 flow: f,
                 step: u16::MAX,
-            } => format!("pause · {} journey", flow(f)),
+            } => format!("pause · {} nested (journey, branch or loop)", flow(f)),
             Wait::Pause { flow: f, step } => format!("pause · {} step {}", flow(f), step + 1),
             Wait::PollInterval { flow: f, step } => {
                 let name = match plan.flows[f as usize].steps.get(step as usize) {
                     Some(crate::plan::Step::Poll(p)) => p.request.name.to_string(),
-                    _ => "in journey".into(),
+                    _ => "nested".into(),
                 };
                 format!("poll interval · {name} ({})", flow(f))
             }

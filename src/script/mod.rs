@@ -90,6 +90,16 @@ impl Runtime {
         }
     }
 
+    /// Calls a `|ctx| value` closure (`set`, conditions) with one argument;
+    /// errors are returned as text.
+    pub fn call(&self, f: &ScriptFn, arg: serde_json::Value) -> Result<serde_json::Value, String> {
+        let arg = rhai::serde::to_dynamic(&arg).map_err(|e| e.to_string())?;
+        let out: Dynamic =
+            f.0.call(&self.engine, &self.ast, (arg,))
+                .map_err(|e| e.to_string().replace('\n', " "))?;
+        rhai::serde::from_dynamic(&out).map_err(|e| e.to_string())
+    }
+
     /// Calls a `|response| bool` predicate. Errors are returned as text for the event log.
     pub fn predicate(&self, f: &ScriptFn, response: &serde_json::Value) -> Result<bool, String> {
         let arg = rhai::serde::to_dynamic(response).map_err(|e| e.to_string())?;

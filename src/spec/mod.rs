@@ -4,7 +4,10 @@
 
 mod step;
 
-pub use step::{Action, Body, Capture, Journey, Poll, Request, Step, Until};
+pub use step::{
+    Action, Body, Capture, Cmp, Condition, Control, Journey, Loop, Poll, Request, Step, Subject,
+    Test, Until,
+};
 
 use std::time::Duration;
 

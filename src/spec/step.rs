@@ -20,6 +20,123 @@ pub enum Step {
     Poll(Poll),
     /// A journey: weighted actions picked one after another until a request budget is spent.
     Journey(Journey),
+    /// A branch, a loop or a computed variable.
+    Control(Control),
+}
+
+/// Steps that decide what runs: `when`, `repeat`, `for_each`, and `set`.
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// `set(var, |ctx| value)`: a variable computed by a closure.
+    Set {
+        /// The variable.
+        var: String,
+        /// The closure, given the context map.
+        f: ScriptFn,
+    },
+    /// `when(condition, then, otherwise)`.
+    When {
+        /// The condition.
+        cond: Condition,
+        /// Run when it holds.
+        then: Vec<Step>,
+        /// Run when it does not.
+        otherwise: Vec<Step>,
+    },
+    /// `repeat(#{ times | until | while, max, timeout }, steps)`.
+    Repeat {
+        /// When to stop.
+        until: Loop,
+        /// Most rounds (a condition not met by then fails the step).
+        max: u32,
+        /// Longest time for all rounds (not scaled).
+        timeout: Option<Duration>,
+        /// The steps of one round.
+        steps: Vec<Step>,
+    },
+    /// `for_each(list, item, steps)`: once per element of an array variable.
+    ForEach {
+        /// The variable holding the array.
+        list: String,
+        /// The variable each element is put in.
+        item: String,
+        /// The steps run for each element.
+        steps: Vec<Step>,
+    },
+}
+
+/// How a `repeat` ends.
+#[derive(Debug, Clone)]
+pub enum Loop {
+    /// After this many rounds.
+    Times(u32),
+    /// After the first round after which the condition holds.
+    Until(Condition),
+    /// Before the first round at which the condition does not hold.
+    While(Condition),
+}
+
+/// A condition over the variables and the last response.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// `|ctx| bool`.
+    Script(ScriptFn),
+    /// A declarative comparison: `#{ var: "x", equals: 3 }`.
+    Compare {
+        /// What is looked at.
+        subject: Subject,
+        /// The test.
+        test: Test,
+    },
+}
+
+/// What a declarative condition looks at.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    /// A variable.
+    Var(String),
+    /// A JSON path into the last response's body.
+    Field(String),
+    /// The last response's status.
+    Status,
+}
+
+/// A declarative test; values may hold `{name}` placeholders.
+#[derive(Debug, Clone)]
+pub enum Test {
+    /// Equal to the value.
+    Equals(serde_json::Value),
+    /// Equal to one of the values.
+    OneOf(Vec<serde_json::Value>),
+    /// Present (`true`) or absent (`false`); `null` counts as absent.
+    Exists(bool),
+    /// A number compared with `>`, `>=`, `<` or `<=`.
+    Compare(Cmp, f64),
+}
+
+/// A numeric comparison.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cmp {
+    /// `gt`.
+    Gt,
+    /// `ge`.
+    Ge,
+    /// `lt`.
+    Lt,
+    /// `le`.
+    Le,
+}
+
+impl Cmp {
+    /// Whether `a` compares so with `b`.
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+        }
+    }
 }
 
 /// A journey step: pick a category by the mix, then an action of that category
@@ -64,6 +181,19 @@ impl Step {
             Step::Pause { .. } => "pause",
             Step::Poll(p) => &p.request.name,
             Step::Journey(_) => "journey",
+            Step::Control(c) => c.name(),
+        }
+    }
+}
+
+impl Control {
+    /// The name shown in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Control::Set { .. } => "set",
+            Control::When { .. } => "when",
+            Control::Repeat { .. } => "repeat",
+            Control::ForEach { .. } => "for_each",
         }
     }
 }

@@ -87,3 +87,140 @@ s
         text(&bad)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branches_loops_and_set_steer_each_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "control.rhai",
+        r#"let s = scenario("control");
+s.target("builtin:orders");
+s.population(#{ total: 2, mix: #{ a: "rest" } });
+s.payload(|n| #{ orderNumber: "C-" + n });
+s.flow("a", [
+  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id").state_from("status"),
+  set("double", |ctx| ctx.vars.n * 2),
+  when(#{ variable: "double", equals: 2 }, [get("/stats").name("first")], [get("/stats").name("second")]),
+  repeat_until(#{ field: "status", equals: "Accepted" },
+      [pause("10ms"), get("/details").name("look").query("orderId", "{orderId}").state_from("status")],
+      #{ max: 5000, timeout: "20s" }),
+  // Both look at the last response, the details of the accepted order.
+  when(#{ field: "id", equals: "{orderId}" }, [get("/stats").name("templated_ok")]),
+  when(|ctx| ctx.status == 200 && ctx.response.total >= 1, [get("/stats").name("closure_ok")]),
+  set("ids", |ctx| ["a", "b", "c"]),
+  for_each("ids", "x", [get("/details").name("each").query("orderId", "{x}").expect(404)]),
+  repeat(2, [get("/stats").name("twice")]),
+  repeat_while(#{ variable: "nothing", exists: true }, [get("/stats").name("never")]),
+]);
+s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[
+        path.to_str().unwrap(),
+        "--speed",
+        "20",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = crate::util::read_report(&out);
+    let count = |step: &str| report["steps"][step]["count"].as_u64().unwrap_or(0);
+    // Order 1 doubles to 2 and takes `first`, order 2 takes `second`.
+    assert_eq!((count("first"), count("second")), (1, 1), "{report}");
+    assert!(count("look") >= 2, "{report}");
+    assert_eq!(count("closure_ok"), 2, "{report}");
+    assert_eq!(count("templated_ok"), 2, "{report}");
+    assert_eq!(count("each"), 6, "{report}");
+    assert_eq!(count("twice"), 4, "{report}");
+    assert_eq!(count("never"), 0, "{report}");
+    assert_eq!(report["population"]["cancelled"], 2, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loop_that_never_ends_and_a_list_that_is_not_one_fail_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "bad.rhai",
+        r#"let s = scenario("bad");
+s.target("builtin:orders");
+s.population(#{ total: 2, mix: #{ spin: 1, list: 1 } });
+s.flow("spin", [repeat_until(#{ status: true, equals: 999 }, [get("/stats").name("spin")], #{ max: 3 })]);
+s.flow("list", [set("x", |ctx| 5), for_each("x", "i", [get("/stats")])]);
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let report = crate::util::read_report(&out);
+    let reasons: Vec<String> = report["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                f["step"].as_str().unwrap(),
+                f["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        reasons.contains(
+            &"repeat: repeat: the condition still did not hold after 3 rounds".to_owned()
+        ),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"for_each: for_each: `x` is not an array but 5".to_owned()),
+        "{reasons:?}"
+    );
+    assert_eq!(report["steps"]["spin"]["count"], 3, "{report}");
+}
+
+#[test]
+fn malformed_conditions_are_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    for (cond, expected) in [
+        (
+            r#"#{ variable: "x", equals: 1, gt: 2 }"#,
+            "give exactly one test",
+        ),
+        (
+            r#"#{ equals: 1 }"#,
+            "looks at exactly one of `variable`, `field`",
+        ),
+        (
+            r#"#{ variable: "x", equal: 1 }"#,
+            "unknown option `equal` (did you mean `equals`?)",
+        ),
+        (r#""yes""#, "expected a closure |ctx| … or a map"),
+        (
+            r#"#{ field: "id", equals: "{nope}" }"#,
+            "{nope} is not set before this condition",
+        ),
+    ] {
+        let path = script(
+            dir.path(),
+            "cond.rhai",
+            &format!(
+                "let s = scenario(\"c\");\ns.target(\"http://127.0.0.1:9\");\n\
+                 s.population(#{{ total: 1, mix: #{{ a: 1 }} }});\n\
+                 s.flow(\"a\", [when({cond}, [get(\"/x\")])]);\ns\n"
+            ),
+        );
+        let out = crate::util::runner_sync(&["check", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{cond}: {}", text(&out));
+        assert!(
+            crate::util::stderr_flat(&out).contains(expected),
+            "{cond}: {expected:?}\n{}",
+            text(&out)
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! What scripts may call. Each file registers one concern; every function
 //! only builds data (a [`crate::spec::Spec`] or its steps), never does I/O.
 
+mod control;
 mod params;
 mod scenario;
 mod steps;
@@ -21,6 +22,7 @@ pub fn register_all(engine: &mut Engine, params: Arc<Params>) {
     params::register(engine, params);
     values::register(engine);
     steps::register(engine);
+    control::register(engine);
     scenario::register(engine);
 }
 

@@ -3,6 +3,7 @@
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 
+use super::steps::steps;
 use super::{Options, RResult};
 use crate::spec::ScriptFn;
 use crate::spec::{Cleanup, Count, Spec, Step};
@@ -141,18 +142,6 @@ fn batches(s: &mut Spec, options: Map) -> RResult<()> {
         s.batches.between = between;
     }
     Ok(())
-}
-
-fn steps(list: Array, what: &str) -> RResult<Vec<Step>> {
-    list.into_iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let t = d.type_name();
-            d.try_cast::<Step>().ok_or_else(|| {
-                format!("{what}: item {i} is a {t}, not a step (get/post/pause/poll …)").into()
-            })
-        })
-        .collect()
 }
 
 fn flow(s: &mut Spec, name: &str, list: Array) -> RResult<()> {

@@ -128,8 +128,10 @@ fn edit(mut s: Step, what: &str, f: impl FnOnce(&mut Request)) -> RResult<Step> 
     match &mut s {
         Step::Request(r) => f(r),
         Step::Poll(p) => f(&mut p.request),
-        Step::Pause { .. } | Step::Journey(_) => {
-            return Err(format!("{what}() applies to a request step, not to a pause").into());
+        Step::Pause { .. } | Step::Journey(_) | Step::Control(_) => {
+            return Err(
+                format!("{what}() applies to a request step, not to a {}", s.name()).into(),
+            );
         }
     }
     Ok(s)
@@ -237,11 +239,18 @@ fn step_list(v: Option<&Dynamic>, what: &str) -> RResult<Vec<Step>> {
     let list = v
         .and_then(|d| d.clone().try_cast::<Array>())
         .ok_or_else(|| format!("{what}: `steps` is required, a list of steps"))?;
+    steps(list, what)
+}
+
+/// A script array of steps.
+pub(super) fn steps(list: Array, what: &str) -> RResult<Vec<Step>> {
     list.into_iter()
-        .map(|d| {
+        .enumerate()
+        .map(|(i, d)| {
             let t = d.type_name();
-            d.try_cast::<Step>()
-                .ok_or_else(|| format!("{what}: {t} is not a step").into())
+            d.try_cast::<Step>().ok_or_else(|| {
+                format!("{what}: item {i} is a {t}, not a step (get/post/pause/poll …)").into()
+            })
         })
         .collect()
 }

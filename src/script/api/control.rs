@@ -1,0 +1,157 @@
+//! Branches, loops and computed variables: `when`, `repeat`, `repeat_until`,
+//! `repeat_while`, `for_each`, `set`. (`until`, `while` and `var` are Rhai
+//! keywords, hence the function names and the `variable` key.)
+
+use rhai::{Array, Dynamic, Engine, FnPtr, Map};
+
+use super::steps::steps;
+use super::{Options, RResult};
+use crate::spec::{Cmp, Condition, Control, Loop, ScriptFn, Step, Subject, Test};
+
+/// Most rounds of a `repeat` with `until` or `while`, unless `max` says otherwise.
+const DEFAULT_MAX: u32 = 100;
+
+/// Registers `when`, `repeat`, `repeat_until`, `repeat_while`, `for_each` and `set`.
+pub fn register(engine: &mut Engine) {
+    engine.register_fn("when", |cond: Dynamic, then: Array| {
+        when(cond, then, Array::new())
+    });
+    engine.register_fn("when", when);
+    engine.register_fn("repeat", |times: i64, body: Array| {
+        let n = u32::try_from(times)
+            .map_err(|_| format!("repeat: the count must be 0 or more, got {times}"))?;
+        repeat(Loop::Times(n), n, None, body)
+    });
+    for (name, until) in [("repeat_until", true), ("repeat_while", false)] {
+        engine.register_fn(name, move |cond: Dynamic, body: Array| {
+            repeat_on(name, until, cond, body, Map::new())
+        });
+        engine.register_fn(name, move |cond: Dynamic, body: Array, options: Map| {
+            repeat_on(name, until, cond, body, options)
+        });
+    }
+    engine.register_fn("for_each", |list: &str, item: &str, body: Array| {
+        Ok::<_, Box<rhai::EvalAltResult>>(Step::Control(Control::ForEach {
+            list: list.to_owned(),
+            item: item.to_owned(),
+            steps: steps(body, "for_each")?,
+        }))
+    });
+    engine.register_fn("set", |var: &str, f: FnPtr| {
+        Step::Control(Control::Set {
+            var: var.to_owned(),
+            f: ScriptFn(f),
+        })
+    });
+}
+
+/// `when(condition, then, otherwise)`.
+fn when(cond: Dynamic, then: Array, otherwise: Array) -> RResult<Step> {
+    Ok(Step::Control(Control::When {
+        cond: condition(cond, "when")?,
+        then: steps(then, "when")?,
+        otherwise: steps(otherwise, "when (else)")?,
+    }))
+}
+
+/// `repeat_until(cond, steps, #{ max, timeout })` or `repeat_while(…)`.
+fn repeat_on(name: &str, until: bool, cond: Dynamic, body: Array, options: Map) -> RResult<Step> {
+    let o = Options::new(options, "repeat", &["max", "timeout"])?;
+    let max = match o.int("max")? {
+        Some(m) => {
+            u32::try_from(m).map_err(|_| format!("{name}: `max` must be 0 or more, got {m}"))?
+        }
+        None => DEFAULT_MAX,
+    };
+    let cond = condition(cond, name)?;
+    let how = if until {
+        Loop::Until(cond)
+    } else {
+        Loop::While(cond)
+    };
+    repeat(how, max, o.duration("timeout")?, body)
+}
+
+fn repeat(
+    until: Loop,
+    max: u32,
+    timeout: Option<std::time::Duration>,
+    body: Array,
+) -> RResult<Step> {
+    Ok(Step::Control(Control::Repeat {
+        until,
+        max,
+        timeout,
+        steps: steps(body, "repeat")?,
+    }))
+}
+
+/// A closure `|ctx| bool`, or `#{ variable | field | status, equals | one_of | exists | gt | ge | lt | le }`.
+fn condition(value: Dynamic, what: &str) -> RResult<Condition> {
+    if let Some(f) = value.clone().try_cast::<FnPtr>() {
+        return Ok(Condition::Script(ScriptFn(f)));
+    }
+    let t = value.type_name();
+    let Some(map) = value.try_cast::<Map>() else {
+        return Err(format!(
+            "{what}: expected a closure |ctx| … or a map like #{{ variable: \"x\", equals: 1 }}, got {t}"
+        )
+        .into());
+    };
+    let keys = [
+        "variable", "field", "status", "equals", "one_of", "exists", "gt", "ge", "lt", "le",
+    ];
+    let o = Options::new(map, "condition", &keys)?;
+    let subject = match (o.string("variable")?, o.string("field")?, o.get("status")) {
+        (Some(v), None, None) => Subject::Var(v),
+        (None, Some(f), None) => Subject::Field(f),
+        (None, None, Some(_)) => Subject::Status,
+        _ => {
+            return Err(format!(
+                "{what}: a condition looks at exactly one of `variable`, `field` (of the last response) or `status`"
+            )
+            .into());
+        }
+    };
+    let mut tests = Vec::new();
+    if let Some(v) = o.get("equals") {
+        tests.push(Test::Equals(rhai::serde::from_dynamic(v)?));
+    }
+    if let Some(v) = o.get("one_of") {
+        let list = v
+            .clone()
+            .try_cast::<Array>()
+            .ok_or(format!("{what}: `one_of` expects an array"))?;
+        let values = list
+            .iter()
+            .map(rhai::serde::from_dynamic)
+            .collect::<RResult<Vec<_>>>()?;
+        tests.push(Test::OneOf(values));
+    }
+    if let Some(v) = o.get("exists") {
+        let b = v
+            .as_bool()
+            .map_err(|t| format!("{what}: `exists` expects true or false, got {t}"))?;
+        tests.push(Test::Exists(b));
+    }
+    for (key, cmp) in [
+        ("gt", Cmp::Gt),
+        ("ge", Cmp::Ge),
+        ("lt", Cmp::Lt),
+        ("le", Cmp::Le),
+    ] {
+        if let Some(n) = o.float(key)? {
+            tests.push(Test::Compare(cmp, n));
+        }
+    }
+    match tests.len() {
+        1 => Ok(Condition::Compare {
+            subject,
+            test: tests.pop().expect("one test"),
+        }),
+        _ => Err(format!(
+            "{what}: give exactly one test: equals, one_of, exists, gt, ge, lt or le"
+        )
+        .into()),
+    }
+}
