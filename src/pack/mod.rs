@@ -278,7 +278,12 @@ impl Packs {
 
     /// The pack a script file belongs to (a scenario at its top), if any.
     pub fn owner(&self, script: &Path) -> Option<&Pack> {
-        let dir = script.parent()?.canonicalize().ok()?;
+        self.at(script.parent()?)
+    }
+
+    /// The pack whose folder is `dir`, if any.
+    pub fn at(&self, dir: &Path) -> Option<&Pack> {
+        let dir = dir.canonicalize().ok()?;
         self.packs
             .iter()
             .find(|p| p.dir.canonicalize().ok().as_deref() == Some(dir.as_path()))

@@ -1,5 +1,6 @@
 //! The one place that builds the Rhai engine: sandbox limits, imports, print hook, API.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rhai::Engine;
@@ -11,7 +12,7 @@ use crate::config::Params;
 pub const MAX_OPERATIONS: u64 = 1_000_000;
 
 /// A sandboxed engine: no file, process or network access beyond `import` of `.rhai` modules.
-pub fn new(params: Arc<Params>, resolver: SearchPath) -> Engine {
+pub fn new(params: Arc<Params>, resolver: SearchPath, data_dirs: Vec<PathBuf>) -> Engine {
     let mut engine = Engine::new();
     engine
         .set_max_operations(MAX_OPERATIONS)
@@ -28,6 +29,6 @@ pub fn new(params: Arc<Params>, resolver: SearchPath) -> Engine {
         |s, src, pos| tracing::debug!(target: "script", "{} {pos}: {s}", src.unwrap_or("")),
     );
     engine.set_module_resolver(resolver);
-    api::register_all(&mut engine, params);
+    api::register_all(&mut engine, params, data_dirs);
     engine
 }

@@ -129,9 +129,12 @@ pub fn load_source(
 ) -> Result<Loaded, LoadError> {
     let sources = Sources::default();
     sources.add(name, source);
+    // Data files: the scenario's folder, and `data/` when that folder is a pack.
+    let mut data_dirs = vec![dir.to_owned()];
+    data_dirs.extend(packs.at(dir).map(|p| p.dir.join("data")));
     let resolver = resolver::SearchPath::new(vec![dir.to_owned()], packs, sources.clone());
     let modules = resolver.modules();
-    let engine = engine::new(params.clone(), resolver);
+    let engine = engine::new(params.clone(), resolver, data_dirs);
 
     let mut ast = engine
         .compile(source)

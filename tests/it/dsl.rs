@@ -224,3 +224,87 @@ fn malformed_conditions_are_refused_before_anything_is_sent() {
         );
     }
 }
+
+#[test]
+fn data_files_feed_the_payload_from_the_pack_and_nowhere_else() {
+    use std::sync::Arc;
+
+    use runner::config::Params;
+    use runner::pack::{Packs, Search};
+    use runner::plan::{self, Options};
+
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("shop");
+    std::fs::create_dir_all(pack.join("data")).unwrap();
+    std::fs::write(
+        pack.join("pack.toml"),
+        "[pack]\nname = \"shop\"\nversion = \"1.0.0\"\nrunner = \"*\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("data/customers.csv"),
+        "name,tier\nAda,1\nBob,2\nCyd,3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("data/items.json"),
+        r#"[{"sku": "A-1"}, {"sku": "B-2"}]"#,
+    )
+    .unwrap();
+    let path = script(
+        &pack,
+        "buy.rhai",
+        r#"let customers = data("customers.csv");
+let items = data("items.json");
+let s = scenario("buy");
+s.target("http://127.0.0.1:9");
+s.payload(|n| #{ customer: row(customers, n).name, tier: row(customers, n).tier,
+                 sku: random_row(items, n).sku });
+s.population(#{ total: 4, mix: #{ a: "rest" } });
+s.flow("a", [post("/buy").send_payload()]);
+s
+"#,
+    );
+    let params = Arc::new(Params::default());
+    let search = Search {
+        scenario_dir: Some(pack.clone()),
+        ..Search::default()
+    };
+    let packs = Arc::new(Packs::discover(&search).unwrap());
+    let loaded = runner::script::load(&path, params.clone(), packs).unwrap();
+    let plan = plan::compile(&loaded.spec, loaded.runtime, &params, &Options::default()).unwrap();
+    let mut by_n: Vec<(u32, serde_json::Value)> = plan
+        .orders
+        .iter()
+        .map(|o| (o.n, serde_json::from_slice(plan.arena.payload(o)).unwrap()))
+        .collect();
+    by_n.sort_by_key(|(n, _)| *n);
+    // Round-robin by sequence number; CSV numbers typed; JSON rows picked by n.
+    let customers: Vec<&str> = by_n
+        .iter()
+        .map(|(_, p)| p["customer"].as_str().unwrap())
+        .collect();
+    assert_eq!(customers, ["Ada", "Bob", "Cyd", "Ada"]);
+    assert_eq!(by_n[1].1["tier"], 2);
+    assert!(
+        by_n.iter()
+            .all(|(_, p)| ["A-1", "B-2"].contains(&p["sku"].as_str().unwrap()))
+    );
+
+    // Outside the scenario's folder and its pack: refused, nothing read.
+    std::fs::write(dir.path().join("secret.csv"), "a\n1\n").unwrap();
+    for (name, expected) in [
+        ("../secret.csv", "by a relative name without `..`"),
+        ("/etc/hostname", "by a relative name without `..`"),
+        ("nope.csv", "no such file in"),
+    ] {
+        let bad = script(&pack, "bad.rhai", &format!("data({name:?});\n"));
+        let out = crate::util::runner_sync(&["check", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out));
+        assert!(
+            crate::util::stderr_flat(&out).contains(expected),
+            "{name}: {}",
+            text(&out)
+        );
+    }
+}

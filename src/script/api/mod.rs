@@ -2,11 +2,13 @@
 //! only builds data (a [`crate::spec::Spec`] or its steps), never does I/O.
 
 mod control;
+mod data;
 mod params;
 mod scenario;
 mod steps;
 mod values;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,11 +20,12 @@ use crate::config::Params;
 pub type RResult<T> = Result<T, Box<EvalAltResult>>;
 
 /// Registers every script function, in a fixed order.
-pub fn register_all(engine: &mut Engine, params: Arc<Params>) {
+pub fn register_all(engine: &mut Engine, params: Arc<Params>, data_dirs: Vec<PathBuf>) {
     params::register(engine, params);
     values::register(engine);
     steps::register(engine);
     control::register(engine);
+    data::register(engine, data_dirs);
     scenario::register(engine);
 }
 
