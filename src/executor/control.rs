@@ -101,7 +101,12 @@ impl<C: HttpClient> Executor<C> {
     }
 
     /// Whether `cond` holds for this order now.
-    fn holds(&self, run: &mut OrderRun, cond: &Condition, what: &str) -> Result<bool, Halt> {
+    pub(super) fn holds(
+        &self,
+        run: &mut OrderRun,
+        cond: &Condition,
+        what: &str,
+    ) -> Result<bool, Halt> {
         let (subject, test) = match cond {
             Condition::Script(f) => {
                 return match self.plan.runtime.call(f, self.context(run)) {

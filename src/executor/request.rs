@@ -9,12 +9,12 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::breaker::Admit;
-use super::{Executor, OrderRun, StepFailure, backoff};
+use super::{Executor, Halt, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, HttpResponse, Sent};
 use crate::plan::{Body, Lookup, MissingVar, Request, Source, Until, is_secret};
 use crate::recorder::BreakerState;
 use crate::recorder::journal::Entry;
-use crate::recorder::{Exchange, Outcome, Record, Wait};
+use crate::recorder::{Checks, Exchange, Outcome, Record, Wait};
 use std::sync::Arc;
 
 /// The result of one attempt that got past transport and status checks.
@@ -22,6 +22,7 @@ struct Checked {
     outcome: Outcome,
     reason: Option<String>,
     met: bool,
+    checks: Checks,
 }
 
 impl<C: HttpClient> Executor<C> {
@@ -108,6 +109,7 @@ impl<C: HttpClient> Executor<C> {
                             outcome: Outcome::UnexpectedStatus,
                             reason: Some(reason),
                             met: false,
+                            checks: Checks::default(),
                         },
                         retryable,
                     )
@@ -156,6 +158,7 @@ impl<C: HttpClient> Executor<C> {
                 } else {
                     run.category.clone()
                 },
+                checks: checked.checks,
             };
             self.recorder.record(Record::Exchange(exchange)).await;
             let Some(reason) = checked.reason else {
@@ -304,8 +307,10 @@ impl<C: HttpClient> Executor<C> {
             outcome: Outcome::Ok,
             reason: None,
             met,
+            checks: Checks::default(),
         };
         let needs_json = r.captures.iter().any(|(_, s)| matches!(s, Source::Json(_)))
+            || !r.checks.is_empty()
             || r.state_from.is_some()
             || until.is_some();
         let json = if needs_json {
@@ -319,6 +324,7 @@ impl<C: HttpClient> Executor<C> {
                             snippet(body, &self.plan.secrets)
                         )),
                         met: false,
+                        checks: Checks::default(),
                     };
                 }
             }
@@ -349,6 +355,7 @@ impl<C: HttpClient> Executor<C> {
                         snippet(body, &self.plan.secrets)
                     )),
                     met: false,
+                    checks: Checks::default(),
                 };
             };
             if *var == self.plan.track_id {
@@ -383,6 +390,7 @@ impl<C: HttpClient> Executor<C> {
                             snippet(body, &self.plan.secrets)
                         )),
                         met: false,
+                        checks: Checks::default(),
                     };
                 }
             }
@@ -390,7 +398,19 @@ impl<C: HttpClient> Executor<C> {
         if let Some(state) = &r.marks {
             self.set_state(run, state.clone()).await;
         }
-        match until {
+        let checks = match self.checks(run, r, resp.status, &json) {
+            Ok(checks) => checks,
+            Err(mut failed) => {
+                if let Some(reason) = &mut failed.reason {
+                    reason.push_str(&format!(
+                        " in response {}",
+                        snippet(body, &self.plan.secrets)
+                    ));
+                }
+                return failed;
+            }
+        };
+        let mut checked = match until {
             None => ok(true),
             Some(Until::Field { path, one_of }) => {
                 let met = path.find(&json).is_some_and(|v| one_of.contains(v));
@@ -398,6 +418,7 @@ impl<C: HttpClient> Executor<C> {
                     outcome: if met { Outcome::Ok } else { Outcome::Pending },
                     reason: None,
                     met,
+                    checks: Checks::default(),
                 }
             }
             Some(Until::Script(f)) => match self.plan.runtime.predicate(f, &json) {
@@ -405,14 +426,58 @@ impl<C: HttpClient> Executor<C> {
                     outcome: if met { Outcome::Ok } else { Outcome::Pending },
                     reason: None,
                     met,
+                    checks: Checks::default(),
                 },
                 Err(e) => Checked {
                     outcome: Outcome::ScriptError,
                     reason: Some(format!("poll check failed: {}", e.replace('\n', " "))),
                     met: false,
+                    checks: Checks::default(),
                 },
             },
+        };
+        checked.checks = checks;
+        checked
+    }
+
+    /// Evaluates the step's `.check(…)`s against this response; `Err` when a
+    /// check that fails the step did not hold (or a check could not be evaluated).
+    fn checks(
+        &self,
+        run: &mut OrderRun,
+        r: &Request,
+        status: u16,
+        json: &Value,
+    ) -> Result<Checks, Checked> {
+        let mut checks = Checks::default();
+        if r.checks.is_empty() {
+            return Ok(checks);
         }
+        // Checks look at this response.
+        run.last = Some((status, json.clone()));
+        for check in &r.checks {
+            let failed = |outcome, reason: String, checks| Checked {
+                outcome,
+                reason: Some(reason),
+                met: false,
+                checks,
+            };
+            match self.holds(run, &check.cond, "check") {
+                Ok(true) => checks.passed += 1,
+                Ok(false) => {
+                    checks.failed += 1;
+                    if check.fail {
+                        let reason = format!("check failed: {}", check.text);
+                        return Err(failed(Outcome::CheckFailed, reason, checks));
+                    }
+                }
+                Err(Halt::Failed { reason, .. }) => {
+                    return Err(failed(Outcome::ScriptError, reason, checks));
+                }
+                Err(Halt::Interrupted) => {}
+            }
+        }
+        Ok(checks)
     }
 }
 
@@ -433,6 +498,7 @@ fn transport(e: &ClientError, timeout: std::time::Duration) -> Checked {
         outcome,
         reason: Some(reason),
         met: false,
+        checks: Checks::default(),
     }
 }
 

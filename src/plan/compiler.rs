@@ -6,11 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::PlanError;
+use super::display::describe_condition;
 use super::model::Cleanup;
 use super::settings::Speed;
 use super::step::{
-    Action, Body, Condition, Control, Journey, Loop, Poll, Request, Source, Step, Subject, Test,
-    Until, requests_in,
+    Action, Body, Check, Condition, Control, Journey, Loop, Poll, Request, Source, Step, Subject,
+    Test, Until, requests_in,
 };
 use super::template::{JsonPath, JsonTemplate, Template};
 use crate::spec;
@@ -59,7 +60,23 @@ impl<'a> Compiler<'a> {
         r: &spec::Request,
         known: &BTreeSet<String>,
     ) -> Result<Request, PlanError> {
-        let compiled = request(r, self.flow, known)?;
+        let mut compiled = request(r, self.flow, known)?;
+        // Checks see this request's captures too.
+        let mut seen = known.clone();
+        seen.extend(compiled.captures.iter().map(|(v, _)| v.to_string()));
+        compiled.checks = r
+            .checks
+            .iter()
+            .map(|(cond, fail)| {
+                let cond = self.condition(cond, &seen)?;
+                let text = describe_condition(&cond);
+                Ok(Check {
+                    cond,
+                    fail: *fail,
+                    text,
+                })
+            })
+            .collect::<Result<_, PlanError>>()?;
         if !self.payload_keys.contains("type")
             && template_vars(&compiled).iter().any(|v| &***v == "type")
         {
@@ -382,6 +399,7 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
             .collect::<Result<_, PlanError>>()?,
         marks: r.marks.as_deref().map(Into::into),
         deliberate: r.deliberate,
+        checks: Vec::new(),
         state_from: r
             .state_from
             .as_deref()

@@ -190,27 +190,7 @@ fn describe_control(c: &Control) -> String {
         let inner: Vec<String> = steps.iter().map(describe_step).collect();
         format!("[{}]", inner.join("; "))
     };
-    let cond = |c: &Condition| match c {
-        Condition::Script(_) => "a closure".to_owned(),
-        Condition::Compare { subject, test } => {
-            let subject = match subject {
-                Subject::Var(v) => format!("{{{v}}}"),
-                Subject::Field(p) => format!("response {}", p.as_str()),
-                Subject::Status => "status".to_owned(),
-            };
-            let test = match test {
-                Test::Equals(t) => format!("== {t}"),
-                Test::OneOf(list) => {
-                    let list: Vec<String> = list.iter().map(ToString::to_string).collect();
-                    format!("in [{}]", list.join(", "))
-                }
-                Test::Exists(true) => "exists".to_owned(),
-                Test::Exists(false) => "is absent".to_owned(),
-                Test::Compare(cmp, n) => format!("{cmp:?} {n}").to_lowercase(),
-            };
-            format!("{subject} {test}")
-        }
-    };
+    let cond = describe_condition;
     match c {
         Control::Set { var, .. } => format!("set {{{var}}} from a closure"),
         Control::When {
@@ -245,6 +225,31 @@ fn describe_control(c: &Control) -> String {
             steps,
         } => {
             format!("for each {{{item}}} in {{{l}}}: {}", list(steps))
+        }
+    }
+}
+
+/// A condition in words: `{items} gt 3`, `response status == "Accepted"`, `a closure`.
+pub(super) fn describe_condition(c: &Condition) -> String {
+    match c {
+        Condition::Script(_) => "a closure".to_owned(),
+        Condition::Compare { subject, test } => {
+            let subject = match subject {
+                Subject::Var(v) => format!("{{{v}}}"),
+                Subject::Field(p) => format!("response {}", p.as_str()),
+                Subject::Status => "status".to_owned(),
+            };
+            let test = match test {
+                Test::Equals(t) => format!("== {t}"),
+                Test::OneOf(list) => {
+                    let list: Vec<String> = list.iter().map(ToString::to_string).collect();
+                    format!("in [{}]", list.join(", "))
+                }
+                Test::Exists(true) => "exists".to_owned(),
+                Test::Exists(false) => "is absent".to_owned(),
+                Test::Compare(cmp, n) => format!("{cmp:?} {n}").to_lowercase(),
+            };
+            format!("{subject} {test}")
         }
     }
 }

@@ -32,6 +32,19 @@ pub struct Request {
     pub state_from: Option<JsonPath>,
     /// A deliberate bad request: its expected status counts as an expected error.
     pub deliberate: bool,
+    /// Conditions on the response (`.check(…)`), counted per step.
+    pub checks: Vec<Check>,
+}
+
+/// One `.check(…)` of a request.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The condition, on this response and the variables.
+    pub cond: Condition,
+    /// Whether the step fails when it does not hold.
+    pub fail: bool,
+    /// As shown in messages.
+    pub text: String,
 }
 
 impl Request {

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::Exchange;
 use super::ledger::Ledger;
+use super::{Checks, Exchange};
 use crate::plan::Plan;
 
 /// Streams rows to a CSV file as exchanges arrive.
@@ -121,6 +121,7 @@ pub fn read(path: &Path, plan: &Plan) -> io::Result<Vec<Exchange>> {
             continue;
         };
         out.push(Exchange {
+            checks: Checks::default(),
             at: humantime::parse_rfc3339(&row.timestamp)
                 .unwrap_or(std::time::SystemTime::UNIX_EPOCH),
             order,

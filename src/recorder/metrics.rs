@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use super::{Dist, Exchange, StepStats};
+use super::{Checks, Dist, Exchange, StepStats};
 
 /// A histogram of microseconds from 1 µs to one hour.
 pub fn latency_histogram() -> Histogram<u64> {
@@ -47,6 +47,7 @@ struct Step {
     statuses: BTreeMap<u16, u64>,
     outcomes: BTreeMap<&'static str, u64>,
     classes: BTreeMap<&'static str, u64>,
+    checks: Checks,
 }
 
 impl StepMetrics {
@@ -61,6 +62,7 @@ impl StepMetrics {
                     statuses: BTreeMap::new(),
                     outcomes: BTreeMap::new(),
                     classes: BTreeMap::new(),
+                    checks: Checks::default(),
                 };
                 self.steps.push((x.step.clone(), step));
                 self.steps.len() - 1
@@ -77,6 +79,7 @@ impl StepMetrics {
             *s.statuses.entry(code).or_default() += 1;
         }
         *s.outcomes.entry(x.outcome.as_str()).or_default() += 1;
+        s.checks.add(x.checks);
     }
 
     /// Statistics per step.
@@ -104,6 +107,7 @@ impl StepMetrics {
                         .map(|(k, v)| (k.to_string(), *v))
                         .collect(),
                     error_classes: s.classes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    checks: s.checks,
                 }
             })
             .collect()
@@ -120,6 +124,7 @@ mod tests {
 
     fn exchange(step: &str, us: u64, outcome: Outcome, status: u16) -> Exchange {
         Exchange {
+            checks: Checks::default(),
             at: SystemTime::now(),
             order: 0,
             step: step.into(),

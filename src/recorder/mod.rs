@@ -15,7 +15,7 @@ pub mod verdict;
 pub use events::EventsWriter;
 pub use metrics::{dist, latency_histogram};
 pub use prometheus::Metrics;
-pub use record::{BreakerState, Exchange, FlowEnd, Outcome, Record, Wait};
+pub use record::{BreakerState, Checks, Exchange, FlowEnd, Outcome, Record, Wait};
 pub use summary::{
     BatchTime, BreakerChange, Dist, IntervalAccuracy, Lifecycle, MixShare, OrderRef,
     PopulationCounts, Second, StepStats, Summary, ThresholdOutcome, Transition,

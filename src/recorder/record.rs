@@ -35,6 +35,8 @@ pub enum Outcome {
     Reauth,
     /// A 409 to one of several cleanup alternatives: the order is not in that step's state.
     Refused,
+    /// A `.check(…, #{ fail: true })` that did not hold.
+    CheckFailed,
 }
 
 impl Outcome {
@@ -54,6 +56,7 @@ impl Outcome {
             Outcome::ExpectedError => "expected_error",
             Outcome::Reauth => "reauth",
             Outcome::Refused => "refused",
+            Outcome::CheckFailed => "check_failed",
         }
     }
 
@@ -73,6 +76,7 @@ impl Outcome {
             Outcome::ExpectedError,
             Outcome::Reauth,
             Outcome::Refused,
+            Outcome::CheckFailed,
         ]
         .into_iter()
         .find(|o| o.as_str() == name)
@@ -100,6 +104,7 @@ impl Outcome {
             Outcome::Connect => "connect",
             Outcome::BodyTooLarge => "body_too_large",
             Outcome::HttpError => "http_error",
+            Outcome::CheckFailed => "check_failed",
         })
     }
 }
@@ -129,6 +134,31 @@ pub struct Exchange {
     pub poll: bool,
     /// The request-mix category of the journey action that sent it.
     pub category: Option<Arc<str>>,
+    /// Its `.check(…)`s that held and that did not.
+    pub checks: Checks,
+}
+
+/// Checks that held and that did not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Checks {
+    /// Held.
+    pub passed: u64,
+    /// Did not hold.
+    pub failed: u64,
+}
+
+impl Checks {
+    /// Adds `other`.
+    pub fn add(&mut self, other: Checks) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
+
+    /// The share that held, `None` when no check ran.
+    pub fn rate(&self) -> Option<f64> {
+        let total = self.passed + self.failed;
+        (total > 0).then(|| self.passed as f64 / total as f64)
+    }
 }
 
 /// How an order's flow ended.

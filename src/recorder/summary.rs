@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::Checks;
+
 /// Everything reports show about a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -88,6 +90,13 @@ impl Summary {
             self.errors() as f64 / requests as f64
         }
     }
+
+    /// Every step's `.check(…)`s together.
+    pub fn checks(&self) -> Checks {
+        let mut all = Checks::default();
+        self.steps.iter().for_each(|st| all.add(st.checks));
+        all
+    }
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -145,6 +154,8 @@ pub struct StepStats {
     pub p90_ms: f64,
     /// 99.9th percentile.
     pub p999_ms: f64,
+    /// Its `.check(…)`s that held and that did not.
+    pub checks: Checks,
 }
 
 /// A circuit breaker's state change.

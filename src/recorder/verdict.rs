@@ -69,6 +69,7 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
         Metric::Requests => plain(s.requests() as f64),
         Metric::Errors => plain(s.errors() as f64),
         Metric::ErrorRate => plain(s.error_rate()),
+        Metric::Checks => plain(s.checks().rate().ok_or("no check ran in this run")?),
         Metric::Population(field) => plain(match field {
             PopulationField::Total => s.population.total,
             PopulationField::Created => s.population.created,
@@ -143,6 +144,7 @@ fn measure_steps(
         let candidates = steps
             .iter()
             .filter(|st| !stat.is_latency() || st.count > 0)
+            .filter(|st| stat != StepStat::Checks || st.checks.rate().is_some())
             .map(|st| (st, step_value(stat, st)));
         let worst = candidates.max_by(|(_, a), (_, b)| {
             badness(t.op(), *a, limit).total_cmp(&badness(t.op(), *b, limit))
@@ -154,6 +156,9 @@ fn measure_steps(
             }),
             None if stat.is_latency() && !steps.is_empty() => {
                 Err(format!("no step has requests{context} in this run"))
+            }
+            None if stat == StepStat::Checks => {
+                Err(format!("no step ran a check{context} in this run"))
             }
             None => Err(format!("no steps{context} in this run")),
         };
@@ -167,6 +172,9 @@ fn measure_steps(
             steps.iter().map(|st| st.name.as_str()),
         ));
     };
+    if stat == StepStat::Checks && step.checks.rate().is_none() {
+        return Err(format!("step `{name}`{context} ran no checks in this run"));
+    }
     if stat.is_latency() && step.count == 0 {
         return Err(format!(
             "step `{name}`{context} has no requests in this run"
@@ -203,6 +211,7 @@ fn step_value(stat: StepStat, st: &StepStats) -> f64 {
         StepStat::Errors => st.errors as f64,
         StepStat::ErrorRate if st.count == 0 => 0.0,
         StepStat::ErrorRate => st.errors as f64 / st.count as f64,
+        StepStat::Checks => st.checks.rate().unwrap_or(1.0),
     }
 }
 
@@ -304,6 +313,7 @@ mod tests {
             stddev_ms: 10.0,
             p90_ms: p95_ms * 0.9,
             p999_ms: p95_ms * 1.8,
+            checks: Default::default(),
         }
     }
 

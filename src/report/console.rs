@@ -100,6 +100,7 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         0.0
     };
     writeln!(out, "\nrequests {requests}  errors {errors} ({rate:.2}%)")?;
+    checks(out, s)?;
     mix(out, s)?;
     lifecycle(out, s)?;
     timing(out, s)?;
@@ -164,6 +165,32 @@ fn list(out: &mut impl Write, title: &str, orders: &[OrderRef]) -> io::Result<()
         )?;
     }
     Ok(())
+}
+
+/// The `.check(…)`s per step that ran any, and their share that held.
+fn checks(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    let per_step: Vec<String> = s
+        .steps
+        .iter()
+        .filter(|st| st.checks.rate().is_some())
+        .map(|st| {
+            format!(
+                "{} {}/{}",
+                st.name,
+                st.checks.passed,
+                st.checks.passed + st.checks.failed
+            )
+        })
+        .collect();
+    match s.checks().rate() {
+        Some(rate) => writeln!(
+            out,
+            "checks   {:.2}% held  ({})",
+            rate * 100.0,
+            per_step.join(", ")
+        ),
+        None => Ok(()),
+    }
 }
 
 /// `1 order`, `2 orders`.

@@ -30,6 +30,8 @@ pub fn to_value(s: &Summary) -> Value {
     population.insert("by_state".into(), json!(s.population.by_state));
     population.insert("reached".into(), json!(s.population.reached));
 
+    let all = s.checks();
+    let checks = json!({ "passed": all.passed, "failed": all.failed, "rate": all.rate() });
     let steps = |list: &[StepStats]| -> Map<String, Value> {
         list.iter()
             .map(|st| {
@@ -49,6 +51,7 @@ pub fn to_value(s: &Summary) -> Value {
                         "statuses": st.statuses,
                         "outcomes": st.outcomes,
                         "error_classes": st.error_classes,
+                        "checks": st.checks,
                     }),
                 )
             })
@@ -71,6 +74,7 @@ pub fn to_value(s: &Summary) -> Value {
         "requests": s.requests(),
         "errors": s.errors(),
         "error_rate": s.error_rate(),
+        "checks": checks,
         "population": population,
         "steps": steps(&s.steps),
         "by_flow": by_flow,

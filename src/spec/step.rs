@@ -223,6 +223,8 @@ pub struct Request {
     pub state_from: Option<String>,
     /// A deliberate bad request: its expected (error) status counts as an expected error.
     pub deliberate: bool,
+    /// Conditions on the response, counted; `true` fails the step when one does not hold.
+    pub checks: Vec<(Condition, bool)>,
 }
 
 impl Request {
@@ -240,6 +242,7 @@ impl Request {
             marks: None,
             state_from: None,
             deliberate: false,
+            checks: Vec::new(),
         }
     }
 }

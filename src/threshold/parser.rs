@@ -27,6 +27,7 @@ const METRIC_NAMES: &[&str] = &[
     "count",
     "errors",
     "error_rate",
+    "checks",
     "requests",
     "population.total",
     "population.created",
@@ -255,6 +256,7 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
             None => match stat {
                 StepStat::Errors => Ok(Metric::Errors),
                 StepStat::ErrorRate => Ok(Metric::ErrorRate),
+                StepStat::Checks => Ok(Metric::Checks),
                 _ => needs_arg("a step", &format!("{n}(create)")),
             },
         };

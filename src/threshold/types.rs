@@ -14,6 +14,8 @@ pub enum Metric {
     Errors,
     /// `error_rate`: errors / requests over all steps.
     ErrorRate,
+    /// `checks`: the share of `.check(…)`s that held, over all steps.
+    Checks,
     /// `population.total`, `failed`, …
     Population(PopulationField),
     /// `reached(STATE)`.
@@ -32,7 +34,7 @@ impl Metric {
         match self {
             Metric::Step { stat, .. } => stat.kind(),
             Metric::Requests | Metric::Errors => Kind::Count,
-            Metric::ErrorRate => Kind::Rate,
+            Metric::ErrorRate | Metric::Checks => Kind::Rate,
             Metric::Population(_) | Metric::Reached(_) | Metric::State(_) => Kind::Count,
             Metric::Dist {
                 of: DistOf::Polls, ..
@@ -49,6 +51,7 @@ impl fmt::Display for Metric {
             Metric::Requests => f.write_str("requests"),
             Metric::Errors => f.write_str("errors"),
             Metric::ErrorRate => f.write_str("error_rate"),
+            Metric::Checks => f.write_str("checks"),
             Metric::Population(field) => f.write_str(match field {
                 PopulationField::Total => "population.total",
                 PopulationField::Created => "population.created",
@@ -96,6 +99,7 @@ pub enum StepStat {
     Count,
     Errors,
     ErrorRate,
+    Checks,
 }
 
 impl StepStat {
@@ -112,6 +116,7 @@ impl StepStat {
             "count" => StepStat::Count,
             "errors" => StepStat::Errors,
             "error_rate" => StepStat::ErrorRate,
+            "checks" => StepStat::Checks,
             _ => return None,
         })
     }
@@ -129,13 +134,14 @@ impl StepStat {
             StepStat::Count => "count",
             StepStat::Errors => "errors",
             StepStat::ErrorRate => "error_rate",
+            StepStat::Checks => "checks",
         }
     }
 
     fn kind(self) -> Kind {
         match self {
             StepStat::Count | StepStat::Errors => Kind::Count,
-            StepStat::ErrorRate => Kind::Rate,
+            StepStat::ErrorRate | StepStat::Checks => Kind::Rate,
             _ => Kind::Time,
         }
     }

@@ -308,3 +308,62 @@ s
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_are_counted_per_step_reported_thresholded_and_fail_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "checks.rhai",
+        r#"let s = scenario("checks");
+s.target("builtin:orders");
+s.population(#{ total: 2, mix: #{ soft: 1, hard: 1 } });
+s.flow("soft", [get("/stats").name("stats")
+    .check(#{ field: "total", ge: 0 })
+    .check(#{ status: true, equals: 201 })
+    .check(|ctx| ctx.response.by_status.Pending >= 0)]);
+s.flow("hard", [get("/stats").name("strict").check(#{ field: "nope", exists: true }, #{ fail: true })]);
+s.threshold("checks(stats) > 60%");
+s.threshold("checks < 60%");
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    // The `hard` order fails on its check; the thresholds hold.
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    for part in ["checks   50.00% held  (", "stats 2/3", "strict 0/1"] {
+        assert!(stdout.contains(part), "{part:?} missing from\n{stdout}");
+    }
+    let report = crate::util::read_report(&out);
+    assert_eq!(
+        report["steps"]["stats"]["checks"],
+        serde_json::json!({"passed": 2, "failed": 1})
+    );
+    assert_eq!(report["checks"]["rate"], 0.5, "{report}");
+    assert!(
+        report["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["passed"] == true),
+        "{report}"
+    );
+    let failed = &report["failed"][0];
+    assert_eq!(
+        (failed["flow"].as_str(), failed["step"].as_str()),
+        (Some("hard"), Some("strict"))
+    );
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("check failed: response nope exists in response"),
+        "{failed}"
+    );
+    assert_eq!(
+        report["steps"]["strict"]["outcomes"]["check_failed"], 1,
+        "{report}"
+    );
+}

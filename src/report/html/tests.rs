@@ -38,6 +38,7 @@ fn step(name: &str, count: u64, errors: u64, statuses: &[(u16, u64)]) -> StepSta
         stddev_ms: 4.2,
         p90_ms: 25.0,
         p999_ms: 70.0,
+        checks: Default::default(),
     }
 }
 

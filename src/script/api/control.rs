@@ -87,7 +87,7 @@ fn repeat(
 }
 
 /// A closure `|ctx| bool`, or `#{ variable | field | status, equals | one_of | exists | gt | ge | lt | le }`.
-fn condition(value: Dynamic, what: &str) -> RResult<Condition> {
+pub(super) fn condition(value: Dynamic, what: &str) -> RResult<Condition> {
     if let Some(f) = value.clone().try_cast::<FnPtr>() {
         return Ok(Condition::Script(ScriptFn(f)));
     }

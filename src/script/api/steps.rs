@@ -3,6 +3,7 @@
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
+use super::control::condition;
 use super::{Options, RResult, deprecated, duration};
 use crate::spec::ScriptFn;
 use crate::spec::{Action, Body, Capture, Journey, Poll, Request, Step, Until};
@@ -74,6 +75,21 @@ pub fn register(engine: &mut Engine) {
         edit(s, "capture_status", |r| {
             r.captures.push((var.to_owned(), Capture::Status))
         })
+    });
+    engine.register_fn("check", |s: Step, cond: Dynamic| {
+        let cond = condition(cond, "check")?;
+        edit(s, "check", |r| r.checks.push((cond, false)))
+    });
+    engine.register_fn("check", |s: Step, cond: Dynamic, options: Map| {
+        let cond = condition(cond, "check")?;
+        let o = Options::new(options, "check", &["fail"])?;
+        let fail = match o.get("fail") {
+            Some(v) => v
+                .as_bool()
+                .map_err(|t| format!("check.fail: expected true or false, got {t}"))?,
+            None => false,
+        };
+        edit(s, "check", |r| r.checks.push((cond, fail)))
     });
     engine.register_fn("marks", |s: Step, state: &str| {
         edit(s, "marks", |r| r.marks = Some(state.to_owned()))
