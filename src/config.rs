@@ -194,11 +194,18 @@ impl Params {
     /// below `--config`, `--set` and flags (a pack's `[params]`, a profile).
     pub fn add_defaults(&mut self, table: &toml::Table, origin: Origin) {
         for (key, value) in leaves(table) {
-            self.overrides.entry(key).or_insert(Override {
-                value,
-                raw: None,
-                origin: origin.clone(),
+            // A key given as a whole table or as a leaf inside one wins over the default too.
+            let overlaps = self.overrides.keys().any(|k| {
+                k == &key || k.starts_with(&format!("{key}.")) || key.starts_with(&format!("{k}."))
             });
+            if !overlaps {
+                let o = Override {
+                    value,
+                    raw: None,
+                    origin: origin.clone(),
+                };
+                self.overrides.insert(key, o);
+            }
         }
     }
 

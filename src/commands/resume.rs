@@ -140,7 +140,9 @@ fn plan_resume(
                 });
             }
             // The create went out and no answer was journaled: look it up if the scenario can.
-            None if k.intent && plan.recover.is_some() => resume.carry.uncertain.push(index),
+            None if k.intent && plan.recover.is_some() => {
+                resume.carry.uncertain.push((index, k.vars.clone()))
+            }
             None if k.intent => {
                 // It may exist on the target.
                 let reason = "the run was killed while this order's create was in flight: it may exist on the target \

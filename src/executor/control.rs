@@ -55,10 +55,15 @@ impl<C: HttpClient> Executor<C> {
                         Loop::While(c) if !self.holds(run, c, "repeat")? => return Ok(()),
                         _ => {}
                     }
+                    // `until` waits for the condition to hold, `while` for it to stop holding.
+                    let state = match until {
+                        Loop::While(_) => "still held",
+                        _ => "still did not hold",
+                    };
                     if round >= *max {
                         return Err(halt(
                             "repeat",
-                            format!("repeat: the condition still did not hold after {max} rounds"),
+                            format!("repeat: the condition {state} after {max} rounds"),
                         ));
                     }
                     if let Some(t) = timeout
@@ -66,9 +71,11 @@ impl<C: HttpClient> Executor<C> {
                     {
                         return Err(halt(
                             "repeat",
-                            format!("repeat: the condition still did not hold after {t:?}"),
+                            format!("repeat: the condition {state} after {t:?}"),
                         ));
                     }
+                    // A body that never waits must not keep the worker thread.
+                    tokio::task::yield_now().await;
                     self.body(run, steps, flow).await?;
                     if let Loop::Until(c) = until
                         && self.holds(run, c, "repeat")?
@@ -181,7 +188,7 @@ fn halt(step: &str, reason: String) -> Halt {
 
 /// Equal, with a number and its text counted as the same (`5` and `"5"`):
 /// services differ in whether ids are strings or integers.
-fn same(a: &Value, b: &Value) -> bool {
+pub(super) fn same(a: &Value, b: &Value) -> bool {
     a == b || matches!((scalar(a), scalar(b)), (Some(x), Some(y)) if x == y)
 }
 

@@ -166,7 +166,7 @@ impl<C: HttpClient> Executor<C> {
     pub fn resumed(
         &self,
         index: u32,
-        id: &str,
+        id: Option<&str>,
         state: Option<&str>,
         vars: serde_json::Map<String, Value>,
     ) -> OrderRun {
@@ -174,9 +174,11 @@ impl<C: HttpClient> Executor<C> {
         for (name, value) in vars {
             run.vars.set(name.into(), value);
         }
-        run.id = Some(id.into());
-        run.vars
-            .set(self.plan.track_id.clone(), Value::String(id.to_owned()));
+        if let Some(id) = id {
+            run.id = Some(id.into());
+            run.vars
+                .set(self.plan.track_id.clone(), Value::String(id.to_owned()));
+        }
         run.state = state.map(Into::into);
         run
     }
@@ -276,11 +278,22 @@ impl<C: HttpClient> Executor<C> {
         let Some(journal) = &self.journal else {
             return;
         };
-        let vars = step
-            .captures()
-            .iter()
-            .filter_map(|(name, _)| Some((name.to_string(), run.vars.lookup(name)?.clone())))
-            .collect();
+        let vars = match step {
+            // Run again on resume anyway: nothing worth a line.
+            Step::Pause { .. } => return,
+            Step::Request(_) | Step::Poll(_) => step
+                .captures()
+                .iter()
+                .filter_map(|(name, _)| Some((name.to_string(), run.vars.lookup(name)?.clone())))
+                .collect(),
+            // Branches, loops and journeys set variables at any depth: keep them all.
+            Step::Control(_) | Step::Journey(_) => run
+                .vars
+                .0
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.clone()))
+                .collect(),
+        };
         journal.write(&Entry::Step {
             n: self.plan.orders[run.index as usize].n,
             next: next as u16,

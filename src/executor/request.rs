@@ -413,7 +413,9 @@ impl<C: HttpClient> Executor<C> {
         let mut checked = match until {
             None => ok(true),
             Some(Until::Field { path, one_of }) => {
-                let met = path.find(&json).is_some_and(|v| one_of.contains(v));
+                let met = path
+                    .find(&json)
+                    .is_some_and(|v| one_of.iter().any(|want| super::control::same(v, want)));
                 Checked {
                     outcome: if met { Outcome::Ok } else { Outcome::Pending },
                     reason: None,

@@ -20,20 +20,43 @@ impl<C: HttpClient> Executor<C> {
         if self.is_terminal(&run) {
             return self.cleanup(run, false).await;
         }
-        // A step whose mark is the state the order is in already happened.
-        if let Some(Step::Request(r)) = flow.steps.get(next)
+        // A step whose mark is the state the order is in already happened
+        // (pauses are not journaled, so look past them).
+        let first = (next..flow.steps.len())
+            .find(|i| !matches!(flow.steps[*i], Step::Pause { .. }))
+            .unwrap_or(next);
+        if let Some(Step::Request(r)) = flow.steps.get(first)
             && r.marks.is_some()
             && r.marks == run.state
         {
-            next += 1;
+            next = first + 1;
         }
         let end = self.run_flow_from(&mut run, next).await;
         self.cleanup(run, matches!(end, FlowEnd::Completed)).await;
     }
 
-    /// The index of the step after the one that captures the order's id.
+    /// The index of the step after the one that captures the order's id (or
+    /// holds, at any depth, the request that does).
     fn after_create(&self, steps: &[Step]) -> usize {
-        let captures_id = |s: &Step| s.captures().iter().any(|(v, _)| *v == self.plan.track_id);
-        steps.iter().position(captures_id).map_or(0, |i| i + 1)
+        steps
+            .iter()
+            .position(|s| self.creates(s))
+            .map_or(0, |i| i + 1)
+    }
+
+    fn creates(&self, step: &Step) -> bool {
+        match step {
+            Step::Control(c) => c.bodies().into_iter().flatten().any(|s| self.creates(s)),
+            Step::Journey(j) => j
+                .actions
+                .iter()
+                .chain(&j.errors)
+                .flat_map(|a| &a.steps)
+                .any(|s| self.creates(s)),
+            _ => step
+                .captures()
+                .iter()
+                .any(|(v, _)| *v == self.plan.track_id),
+        }
     }
 }

@@ -28,6 +28,15 @@ pub enum PackError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    #[diagnostic(code(runner::pack::write))]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A manifest is not valid TOML, or has keys it should not.
     #[error("{path}: {message}")]
     #[diagnostic(code(runner::pack::toml))]
@@ -172,17 +181,23 @@ impl Packs {
                 packs.add(pack)?;
             }
         }
-        let env = search.env.iter().flat_map(|e| e.split(':'));
-        for (dir, from) in search
-            .pack_paths
-            .iter()
-            .map(|d| (d.clone(), "--pack-path"))
-            .chain(
-                env.filter(|d| !d.is_empty())
-                    .map(|d| (d.into(), "RUNNER_PACK_PATH")),
-            )
-        {
-            packs.looked.push(format!("{from} {}", dir.display()));
+        for dir in &search.pack_paths {
+            packs.looked.push(format!("--pack-path {}", dir.display()));
+            packs.add_folder(dir)?;
+        }
+        let env = search.env.iter().flat_map(std::env::split_paths);
+        for dir in env.filter(|d| !d.as_os_str().is_empty()) {
+            packs
+                .looked
+                .push(format!("RUNNER_PACK_PATH {}", dir.display()));
+            // A stale entry in the environment must not stop runs that need no pack.
+            if !dir.is_dir() {
+                tracing::warn!(
+                    "RUNNER_PACK_PATH: {} is not a folder; skipped",
+                    dir.display()
+                );
+                continue;
+            }
             packs.add_folder(&dir)?;
         }
         if let Some(dir) = &search.scenario_dir

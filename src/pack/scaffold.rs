@@ -46,7 +46,7 @@ pub fn scaffold(parent: &Path, name: &str) -> Result<PathBuf, PackError> {
             std::fs::create_dir_all(path.parent().expect("a file in the pack"))?;
             std::fs::write(&path, text)
         };
-        write().map_err(|source| PackError::Read {
+        write().map_err(|source| PackError::Write {
             path: path.clone(),
             source,
         })?;

@@ -207,6 +207,12 @@ impl<'a> Compiler<'a> {
                     steps,
                 }
             }
+            spec::Control::ForEach { list, .. } if !known.contains(list) => {
+                return Err(PlanError::Invalid {
+                    what: format!("flow `{}`, for_each", self.flow),
+                    message: format!("variable `{list}` is never set before this step (a typo?)"),
+                });
+            }
             spec::Control::ForEach { list, item, steps } => Control::ForEach {
                 list: list.as_str().into(),
                 item: item.as_str().into(),
@@ -245,6 +251,11 @@ impl<'a> Compiler<'a> {
             spec::Condition::Compare { subject, test } => (subject, test),
         };
         let subject = match subject {
+            spec::Subject::Var(v) if !known.contains(v) => {
+                return Err(invalid(format!(
+                    "variable `{v}` is never set before this condition (a typo?)"
+                )));
+            }
             spec::Subject::Var(v) => Subject::Var(v.as_str().into()),
             spec::Subject::Field(path) => Subject::Field(JsonPath::parse(path).map_err(invalid)?),
             spec::Subject::Status => Subject::Status,

@@ -358,7 +358,7 @@ pub(super) fn requests_in(steps: &[Step]) -> usize {
                 until: Loop::Times(n),
                 steps,
                 ..
-            }) => requests_in(steps) * *n as usize,
+            }) => requests_in(steps).saturating_mul(*n as usize),
             Step::Control(c) => c.bodies().into_iter().map(requests_in).max().unwrap_or(0),
         })
         .sum()

@@ -21,7 +21,7 @@ fn steps_time(steps: &[Step]) -> Duration {
                 until: super::step::Loop::Times(n),
                 steps,
                 ..
-            }) => steps_time(steps) * *n,
+            }) => steps_time(steps).saturating_mul(*n),
             Step::Control(c) => c
                 .bodies()
                 .into_iter()

@@ -19,7 +19,7 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
     let next = Arc::new(AtomicUsize::new(0));
     let cleanups = TaskTracker::new();
     for o in carry.inflight {
-        let run = executor.resumed(o.index, &o.id, o.state.as_deref(), o.vars);
+        let run = executor.resumed(o.index, Some(&o.id), o.state.as_deref(), o.vars);
         let executor = executor.clone();
         cleanups.spawn(async move {
             match o.next {
@@ -28,9 +28,9 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
             }
         });
     }
-    for index in carry.uncertain {
+    for (index, vars) in carry.uncertain {
         let executor = executor.clone();
-        cleanups.spawn(async move { recover(&executor, index).await });
+        cleanups.spawn(async move { recover(&executor, index, vars).await });
     }
     let skip = Arc::new(carry.skip);
     let mut workers = JoinSet::new();
@@ -142,7 +142,7 @@ pub struct Carryover {
     /// Orders with an id that are not terminal: they continue their flow or go to cleanup.
     pub inflight: Vec<Inflight>,
     /// Orders whose create was in flight when the run died: looked up first.
-    pub uncertain: Vec<u32>,
+    pub uncertain: Vec<(u32, serde_json::Map<String, serde_json::Value>)>,
 }
 
 /// An order an earlier run created and left before a terminal state.
@@ -163,8 +163,13 @@ pub struct Inflight {
 /// An order whose create may or may not have happened: look it up by its
 /// payload; found → continue its flow after the create; absent → run it now;
 /// unknown → report it.
-async fn recover<C: HttpClient>(executor: &Executor<C>, index: u32) {
-    let mut run = executor.start(index);
+async fn recover<C: HttpClient>(
+    executor: &Executor<C>,
+    index: u32,
+    vars: serde_json::Map<String, serde_json::Value>,
+) {
+    // What the steps before the create captured (a login's token, say) is kept.
+    let mut run = executor.resumed(index, None, None, vars);
     match executor.recover(&mut run).await {
         Recovery::Found => executor.continue_flow(run, 0).await,
         Recovery::Absent => {

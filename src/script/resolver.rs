@@ -68,8 +68,9 @@ pub struct SearchPath {
     dirs: Vec<PathBuf>,
     packs: Arc<Packs>,
     sources: Sources,
-    /// Modules being loaded, outermost first: an import of one of them is a cycle.
-    loading: Mutex<Vec<String>>,
+    /// Modules being loaded, outermost first, as (canonical file, name shown):
+    /// an import of one of them is a cycle.
+    loading: Mutex<Vec<(String, String)>>,
     modules: Arc<Mutex<Vec<Shared<Module>>>>,
     cache: Mutex<HashMap<String, Shared<Module>>>,
 }
@@ -158,13 +159,17 @@ impl ModuleResolver for SearchPath {
             return Ok(m.clone());
         }
         {
+            // `d/../d/b.rhai` is `d/b.rhai`: compare real files, show the names used.
+            let key = std::fs::canonicalize(&name)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| name.clone());
             let mut loading = self.loading.lock().expect("loading lock");
-            if let Some(at) = loading.iter().position(|m| *m == name) {
-                let cycle: Vec<&str> = loading[at..].iter().map(String::as_str).collect();
+            if let Some(at) = loading.iter().position(|(k, _)| *k == key) {
+                let cycle: Vec<&str> = loading[at..].iter().map(|(_, n)| n.as_str()).collect();
                 let message = format!("import cycle: {} → {name}", cycle.join(" → "));
                 return Err(EvalAltResult::ErrorRuntime(message.into(), pos).into());
             }
-            loading.push(name.clone());
+            loading.push((key, name.clone()));
         }
         let module = self.load(engine, &name, &text, pos);
         self.loading.lock().expect("loading lock").pop();

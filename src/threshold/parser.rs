@@ -262,12 +262,9 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
         };
     }
     // `orders.X` is the old name of `population.X`, kept one release.
-    let renamed = n.strip_prefix("orders.").map(|rest| {
-        tracing::warn!(
-            "threshold metric `{n}` is deprecated; use `population.{rest}` (the old name goes away in the next release)"
-        );
-        format!("population.{rest}")
-    });
+    let renamed = n
+        .strip_prefix("orders.")
+        .map(|rest| format!("population.{rest}"));
     if let Some(field) = match renamed.as_deref().unwrap_or(n) {
         "population.total" => Some(PopulationField::Total),
         "population.created" => Some(PopulationField::Created),
@@ -276,6 +273,11 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
         "interrupted" | "population.interrupted" => Some(PopulationField::Interrupted),
         _ => None,
     } {
+        if let Some(new) = &renamed {
+            tracing::warn!(
+                "threshold metric `{n}` is deprecated; use `{new}` (the old name goes away in the next release)"
+            );
+        }
         return no_arg(Metric::Population(field));
     }
     match n {

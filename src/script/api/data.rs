@@ -13,31 +13,32 @@ use crate::config::typed;
 /// Registers `data`, `row` and `random_row`.
 pub fn register(engine: &mut Engine, dirs: Vec<PathBuf>) {
     engine.register_fn("data", move |name: &str| data(&dirs, name));
-    engine.register_fn("row", |list: Array, n: i64| {
-        pick(&list, n, "row", (n - 1).rem_euclid(len(&list)))
+    // `&mut Array`: Rhai passes the list without copying it for every order.
+    engine.register_fn("row", |list: &mut Array, n: i64| {
+        pick(list, n, "row", |len| {
+            n.wrapping_sub(1).rem_euclid(len) as usize
+        })
     });
-    engine.register_fn("random_row", |list: Array, n: i64| {
-        pick(&list, n, "random_row", spread(n as u64) % len(&list).max(1))
+    engine.register_fn("random_row", |list: &mut Array, n: i64| {
+        pick(list, n, "random_row", |len| {
+            (spread(n as u64) % len as u64) as usize
+        })
     });
 }
 
-fn len(list: &Array) -> i64 {
-    list.len() as i64
-}
-
-fn pick(list: &Array, n: i64, what: &str, index: i64) -> RResult<Dynamic> {
+fn pick(list: &Array, n: i64, what: &str, index: impl Fn(i64) -> usize) -> RResult<Dynamic> {
     if list.is_empty() {
         return Err(format!("{what}(list, {n}): the list is empty").into());
     }
-    Ok(list[index as usize % list.len()].clone())
+    Ok(list[index(list.len() as i64)].clone())
 }
 
 /// A well-mixed number from `n` (splitmix64): the same `n` always picks the same row.
-fn spread(n: u64) -> i64 {
+fn spread(n: u64) -> u64 {
     let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) >> 1) as i64
+    z ^ (z >> 31)
 }
 
 fn data(dirs: &[PathBuf], name: &str) -> RResult<Dynamic> {
@@ -69,7 +70,8 @@ fn data(dirs: &[PathBuf], name: &str) -> RResult<Dynamic> {
     }
 }
 
-/// One map per row, keyed by the header; numbers and true/false typed.
+/// One map per row, keyed by the header; numbers and true/false typed, but
+/// not text with a leading zero (`007`, zip codes, ids stay text).
 fn csv_rows(text: &str) -> Result<Dynamic, String> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| e.to_string())?.clone();
@@ -78,7 +80,12 @@ fn csv_rows(text: &str) -> Result<Dynamic, String> {
         let record = record.map_err(|e| e.to_string())?;
         let mut row = Map::new();
         for (key, raw) in headers.iter().zip(record.iter()) {
-            let value = rhai::serde::to_dynamic(typed(raw)).map_err(|e| e.to_string())?;
+            let leading_zero = raw.len() > 1 && raw.starts_with('0') && !raw.starts_with("0.");
+            let value = if leading_zero {
+                Dynamic::from(raw.to_owned())
+            } else {
+                rhai::serde::to_dynamic(typed(raw)).map_err(|e| e.to_string())?
+            };
             row.insert(key.into(), value);
         }
         rows.push(row.into());
