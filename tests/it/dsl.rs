@@ -111,7 +111,7 @@ s.flow("a", [
   set("ids", |ctx| ["a", "b", "c"]),
   for_each("ids", "x", [get("/details").name("each").query("orderId", "{x}").expect(404)]),
   repeat(2, [get("/stats").name("twice")]),
-  repeat_while(#{ variable: "nothing", exists: true }, [get("/stats").name("never")]),
+  repeat_while(#{ variable: "double", gt: 100 }, [get("/stats").name("never")]),
 ]);
 s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
 s
