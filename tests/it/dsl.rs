@@ -205,6 +205,10 @@ fn malformed_conditions_are_refused_before_anything_is_sent() {
             r#"#{ field: "id", equals: "{nope}" }"#,
             "{nope} is not set before this condition",
         ),
+        (
+            r#"#{ variable: "itemz", gt: 1 }"#,
+            "variable `itemz` is never set before this condition (a typo?)",
+        ),
     ] {
         let path = script(
             dir.path(),
@@ -243,7 +247,7 @@ fn data_files_feed_the_payload_from_the_pack_and_nowhere_else() {
     .unwrap();
     std::fs::write(
         pack.join("data/customers.csv"),
-        "name,tier\nAda,1\nBob,2\nCyd,3\n",
+        "name,tier,zip\nAda,1,007\nBob,2,10\nCyd,3,0\n",
     )
     .unwrap();
     std::fs::write(
@@ -258,7 +262,7 @@ fn data_files_feed_the_payload_from_the_pack_and_nowhere_else() {
 let items = data("items.json");
 let s = scenario("buy");
 s.target("http://127.0.0.1:9");
-s.payload(|n| #{ customer: row(customers, n).name, tier: row(customers, n).tier,
+s.payload(|n| #{ customer: row(customers, n).name, tier: row(customers, n).tier, zip: row(customers, n).zip,
                  sku: random_row(items, n).sku });
 s.population(#{ total: 4, mix: #{ a: "rest" } });
 s.flow("a", [post("/buy").send_payload()]);
@@ -286,9 +290,40 @@ s
         .collect();
     assert_eq!(customers, ["Ada", "Bob", "Cyd", "Ada"]);
     assert_eq!(by_n[1].1["tier"], 2);
+    // Text with a leading zero stays text; other numbers are numbers.
+    let zips: Vec<&serde_json::Value> = by_n.iter().map(|(_, p)| &p["zip"]).collect();
+    assert_eq!(
+        zips,
+        [
+            &serde_json::json!("007"),
+            &serde_json::json!(10),
+            &serde_json::json!(0),
+            &serde_json::json!("007")
+        ]
+    );
     assert!(
         by_n.iter()
             .all(|(_, p)| ["A-1", "B-2"].contains(&p["sku"].as_str().unwrap()))
+    );
+
+    // An empty list is an error, not a crash.
+    let empty = script(&pack, "empty.rhai", "row([], 1);\n");
+    let out = crate::util::runner_sync(&["check", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        crate::util::stderr_flat(&out).contains("row(list, 1): the list is empty"),
+        "{}",
+        text(&out)
+    );
+
+    // An empty list is an error, not a crash.
+    let empty = script(&pack, "empty.rhai", "row([], 1);\n");
+    let out = crate::util::runner_sync(&["check", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        crate::util::stderr_flat(&out).contains("row(list, 1): the list is empty"),
+        "{}",
+        text(&out)
     );
 
     // Outside the scenario's folder and its pack: refused, nothing read.
