@@ -83,6 +83,8 @@ pub struct Plan {
     pub track_id: Arc<str>,
     /// What the tracked items are called (`orders`, `users`).
     pub noun: String,
+    /// Share of the population that may fail with the run still passing.
+    pub accept_failed: f64,
     /// Payload fields that templates use.
     pub payload_vars: Vec<Arc<str>>,
     /// States that need no cleanup.

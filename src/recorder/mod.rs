@@ -387,6 +387,7 @@ impl Aggregator {
         Summary {
             scenario: plan.name.clone(),
             noun: plan.noun.clone(),
+            accept_failed: plan.accept_failed,
             target: String::new(),
             seed: plan.seed,
             speed: plan.speed,

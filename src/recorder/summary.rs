@@ -14,6 +14,8 @@ pub struct Summary {
     pub scenario: String,
     /// What the tracked items are called (`orders`, `users`); empty means orders.
     pub noun: String,
+    /// Share of the population that may fail with the run still passing (`s.accept_failed`).
+    pub accept_failed: f64,
     /// Base URL requests went to.
     pub target: String,
     /// Seed of the layout.
@@ -66,7 +68,7 @@ impl Summary {
 
     /// Whether every order completed and ended terminal and every threshold held.
     pub fn passed(&self) -> bool {
-        self.population.failed == 0
+        self.failed_within_accepted()
             && self.population.stranded == 0
             && self.population.interrupted == 0
             && !self.interrupted
@@ -89,6 +91,22 @@ impl Summary {
         } else {
             self.errors() as f64 / requests as f64
         }
+    }
+
+    /// Whether the failed orders are no more than the accepted share of the
+    /// population (none, unless the script said `s.accept_failed(…)`).
+    pub fn failed_within_accepted(&self) -> bool {
+        let allowed = (self.accept_failed * self.population.total as f64 + 1e-9).floor() as u64;
+        self.population.failed <= allowed
+    }
+
+    /// The share of the population that neither failed nor was interrupted (1 when empty).
+    pub fn success_rate(&self) -> f64 {
+        let p = &self.population;
+        if p.total == 0 {
+            return 1.0;
+        }
+        1.0 - (p.failed + p.interrupted) as f64 / p.total as f64
     }
 
     /// Every step's `.check(…)`s together.

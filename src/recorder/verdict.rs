@@ -69,6 +69,7 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
         Metric::Requests => plain(s.requests() as f64),
         Metric::Errors => plain(s.errors() as f64),
         Metric::ErrorRate => plain(s.error_rate()),
+        Metric::SuccessRate => plain(s.success_rate()),
         Metric::Checks => plain(s.checks().rate().ok_or("no check ran in this run")?),
         Metric::Population(field) => plain(match field {
             PopulationField::Total => s.population.total,

@@ -112,7 +112,15 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     }
     let thresholds_failed = s.thresholds.iter().filter(|t| !t.passed).count() as u64;
     let orders_ok = s.population.failed + s.population.stranded + s.population.interrupted == 0;
-    if s.passed() {
+    if s.passed() && s.population.failed > 0 {
+        writeln!(
+            out,
+            "\nresult: PASS, {} of {} {noun} failed, within the accepted {}%",
+            s.population.failed,
+            s.population.total,
+            s.accept_failed * 100.0
+        )
+    } else if s.passed() {
         writeln!(out, "\nresult: PASS, all {noun} ended in a terminal state")
     } else if s.interrupted && s.population.stranded == 0 {
         writeln!(

@@ -75,6 +75,8 @@ pub fn to_value(s: &Summary) -> Value {
         "errors": s.errors(),
         "error_rate": s.error_rate(),
         "checks": checks,
+        "success_rate": s.success_rate(),
+        "accept_failed": s.accept_failed,
         "population": population,
         "steps": steps(&s.steps),
         "by_flow": by_flow,

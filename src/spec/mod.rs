@@ -53,6 +53,8 @@ pub struct Spec {
     pub auth: Option<Auth>,
     /// Stop starting new actions after this long (users then finish and clean up).
     pub duration: Option<Duration>,
+    /// Share (0..1) of the population that may fail with the run still passing.
+    pub accept_failed: f64,
     /// Circuit breaker per endpoint: consecutive failures that open it (0 = off) and how long it stays open.
     pub breaker: (u32, Duration),
     /// Most requests per second, by step name (`*` for all requests together).

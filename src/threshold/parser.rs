@@ -28,6 +28,7 @@ const METRIC_NAMES: &[&str] = &[
     "errors",
     "error_rate",
     "checks",
+    "success_rate",
     "requests",
     "population.total",
     "population.created",
@@ -282,6 +283,7 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
     }
     match n {
         "requests" => return no_arg(Metric::Requests),
+        "success_rate" => return no_arg(Metric::SuccessRate),
         "duration" => return no_arg(Metric::Duration),
         "reached" | "state" => {
             let Some(arg) = arg else {

@@ -16,6 +16,8 @@ pub enum Metric {
     ErrorRate,
     /// `checks`: the share of `.check(…)`s that held, over all steps.
     Checks,
+    /// `success_rate`: the share of the population that neither failed nor was interrupted.
+    SuccessRate,
     /// `population.total`, `failed`, …
     Population(PopulationField),
     /// `reached(STATE)`.
@@ -34,7 +36,7 @@ impl Metric {
         match self {
             Metric::Step { stat, .. } => stat.kind(),
             Metric::Requests | Metric::Errors => Kind::Count,
-            Metric::ErrorRate | Metric::Checks => Kind::Rate,
+            Metric::ErrorRate | Metric::Checks | Metric::SuccessRate => Kind::Rate,
             Metric::Population(_) | Metric::Reached(_) | Metric::State(_) => Kind::Count,
             Metric::Dist {
                 of: DistOf::Polls, ..
@@ -52,6 +54,7 @@ impl fmt::Display for Metric {
             Metric::Errors => f.write_str("errors"),
             Metric::ErrorRate => f.write_str("error_rate"),
             Metric::Checks => f.write_str("checks"),
+            Metric::SuccessRate => f.write_str("success_rate"),
             Metric::Population(field) => f.write_str(match field {
                 PopulationField::Total => "population.total",
                 PopulationField::Created => "population.created",

@@ -402,3 +402,72 @@ s
         "{report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_can_accept_a_share_of_failed_orders() {
+    // A fifth of creates fail with 500 and nothing is retried.
+    let (target, _book) = crate::util::start_orders(0.2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = |accept: &str| {
+        format!(
+            r#"let s = scenario("stress");
+s.target("{}");
+s.http(#{{ retries: 0 }});
+s.population(#{{ total: 40, mix: #{{ a: "rest" }} }});
+s.batches(#{{ size: 10, parallel: 4 }});
+s.flow("a", [post("/operation/payload").name("create").json(#{{ n: "{{n}}" }}).expect(202).capture("orderId", "id")]);
+s.cleanup("a", #{{ after: "0s", steps: [post("/cancel").name("cancel").json(#{{ orderId: "{{orderId}}" }}).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" }});
+{accept}
+s.threshold("success_rate > 20%");
+s
+"#,
+            target.url
+        )
+    };
+    let run = |name: &str, accept: &str| {
+        let path = script(dir.path(), name, &body(accept));
+        let out = dir.path().join(name.replace(".rhai", ""));
+        (path, out)
+    };
+    let (strict, strict_out) = run("strict.rhai", "");
+    let strict_run = runner(&[
+        strict.to_str().unwrap(),
+        "-q",
+        "--out",
+        strict_out.to_str().unwrap(),
+    ])
+    .await;
+    let report = crate::util::read_report(&strict_out);
+    let failed = report["population"]["failed"].as_u64().unwrap();
+    assert!(
+        failed > 0 && failed < 20,
+        "the target failed some creates: {report}"
+    );
+    assert_eq!(strict_run.status.code(), Some(1), "{}", text(&strict_run));
+
+    let (lenient, lenient_out) = run("lenient.rhai", r#"s.accept_failed("60%");"#);
+    let lenient_run = runner(&[
+        lenient.to_str().unwrap(),
+        "-q",
+        "--out",
+        lenient_out.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(lenient_run.status.code(), Some(0), "{}", text(&lenient_run));
+    let report = crate::util::read_report(&lenient_out);
+    let failed = report["population"]["failed"].as_u64().unwrap();
+    let stdout = String::from_utf8_lossy(&lenient_run.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "result: PASS, {failed} of 40 orders failed, within the accepted 60%"
+        )),
+        "{stdout}"
+    );
+    let rate = report["success_rate"].as_f64().unwrap();
+    assert!(
+        (rate - (40 - failed) as f64 / 40.0).abs() < 1e-9,
+        "{report}"
+    );
+    assert_eq!(report["passed"], true);
+    target.stop().await;
+}

@@ -4,8 +4,7 @@
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 
-use super::steps::steps;
-use super::{Options, RResult};
+use super::{Options, RResult, steps};
 use crate::spec::{Cmp, Condition, Control, Loop, ScriptFn, Step, Subject, Test};
 
 /// Most rounds of a `repeat` with `until` or `while`, unless `max` says otherwise.

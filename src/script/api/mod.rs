@@ -51,6 +51,19 @@ pub fn deprecated(ctx: &NativeCallContext, old: &str, new: &str) {
     }
 }
 
+/// A script array of steps.
+pub fn steps(list: rhai::Array, what: &str) -> RResult<Vec<crate::spec::Step>> {
+    list.into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let t = d.type_name();
+            d.try_cast::<crate::spec::Step>().ok_or_else(|| {
+                format!("{what}: item {i} is a {t}, not a step (get/post/pause/poll …)").into()
+            })
+        })
+        .collect()
+}
+
 /// A duration from a script value: `"2s"`, `"150ms"`, or an integer of milliseconds.
 pub fn duration(value: &Dynamic, what: &str) -> RResult<Duration> {
     if let Ok(ms) = value.as_int() {

@@ -3,8 +3,7 @@
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 
-use super::steps::steps;
-use super::{Options, RResult};
+use super::{Options, RResult, steps};
 use crate::spec::ScriptFn;
 use crate::spec::{Cleanup, Count, Spec, Step};
 
@@ -80,6 +79,13 @@ pub fn register(engine: &mut Engine) {
         }
         Ok(())
     });
+    engine.register_fn(
+        "accept_failed",
+        |s: &mut Spec, share: Dynamic| -> RResult<()> {
+            s.accept_failed = share_of(&share, "accept_failed")?;
+            Ok(())
+        },
+    );
     engine.register_fn("duration", |s: &mut Spec, d: Dynamic| -> RResult<()> {
         s.duration = Some(super::duration(&d, "duration")?).filter(|d| !d.is_zero());
         Ok(())
@@ -257,4 +263,22 @@ fn auth(s: &mut Spec, options: Map) -> RResult<()> {
     };
     s.auth = Some(crate::spec::Auth { token, renew });
     Ok(())
+}
+
+/// A share from `"10%"` or `0.1`, between 0 and 1.
+fn share_of(value: &Dynamic, what: &str) -> RResult<f64> {
+    let share = match value.clone().into_string() {
+        Ok(text) => text
+            .trim()
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .map(|p| p / 100.0),
+        Err(_) => value
+            .as_float()
+            .ok()
+            .or_else(|| value.as_int().ok().map(|i| i as f64)),
+    };
+    share.filter(|s| (0.0..=1.0).contains(s)).ok_or_else(|| {
+        format!("{what}: expected a share like \"10%\" or 0.1 (0 to 100%), got {value}").into()
+    })
 }

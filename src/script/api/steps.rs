@@ -4,7 +4,7 @@
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
 use super::control::condition;
-use super::{Options, RResult, deprecated, duration};
+use super::{Options, RResult, deprecated, duration, steps};
 use crate::spec::ScriptFn;
 use crate::spec::{Action, Body, Capture, Journey, Poll, Request, Step, Until};
 
@@ -256,19 +256,6 @@ fn step_list(v: Option<&Dynamic>, what: &str) -> RResult<Vec<Step>> {
         .and_then(|d| d.clone().try_cast::<Array>())
         .ok_or_else(|| format!("{what}: `steps` is required, a list of steps"))?;
     steps(list, what)
-}
-
-/// A script array of steps.
-pub(super) fn steps(list: Array, what: &str) -> RResult<Vec<Step>> {
-    list.into_iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let t = d.type_name();
-            d.try_cast::<Step>().ok_or_else(|| {
-                format!("{what}: item {i} is a {t}, not a step (get/post/pause/poll …)").into()
-            })
-        })
-        .collect()
 }
 
 /// `action(#{ name, category, weight, steps, think })`: one thing a virtual user does.
