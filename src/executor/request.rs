@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::breaker::Admit;
 use super::{Executor, Halt, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, HttpResponse, Sent};
-use crate::plan::{Body, Lookup, MissingVar, Request, Source, Until, is_secret};
+use crate::plan::{Body, JsonTemplate, Lookup, MissingVar, Request, Source, Until, is_secret};
 use crate::recorder::BreakerState;
 use crate::recorder::journal::Entry;
 use crate::recorder::{Checks, Exchange, Outcome, Record, Wait};
@@ -413,9 +413,15 @@ impl<C: HttpClient> Executor<C> {
         let mut checked = match until {
             None => ok(true),
             Some(Until::Field { path, one_of }) => {
-                let met = path
-                    .find(&json)
-                    .is_some_and(|v| one_of.iter().any(|want| super::control::same(v, want)));
+                let met = path.find(&json).is_some_and(|v| {
+                    one_of.iter().any(|want| match want {
+                        // The usual case, a fixed value: compared without a copy.
+                        JsonTemplate::Fixed(w) => super::control::same(v, w),
+                        t => t
+                            .render(&run.vars)
+                            .is_ok_and(|w| super::control::same(v, &w)),
+                    })
+                });
                 Checked {
                     outcome: if met { Outcome::Ok } else { Outcome::Pending },
                     reason: None,

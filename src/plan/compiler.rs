@@ -133,11 +133,21 @@ impl<'a> Compiler<'a> {
             spec::Step::Poll(p) => Step::Poll(Poll {
                 request: self.request(&p.request, known)?,
                 until: match &p.until {
-                    spec::Until::Field { path, one_of } => Until::Field {
-                        path: JsonPath::parse(path)
-                            .map_err(|m| invalid(format!("flow `{}`, poll.field", self.flow), m))?,
-                        one_of: one_of.clone(),
-                    },
+                    spec::Until::Field { path, one_of } => {
+                        let what = format!("flow `{}`, poll.field", self.flow);
+                        // The poll's own captures are set when its condition is checked.
+                        let mut seen = known.clone();
+                        seen.extend(p.request.captures.iter().map(|(v, _)| v.clone()));
+                        Until::Field {
+                            path: JsonPath::parse(path).map_err(|m| invalid(what.clone(), m))?,
+                            one_of: one_of
+                                .iter()
+                                .map(|v| {
+                                    known_template(v, &seen).map_err(|m| invalid(what.clone(), m))
+                                })
+                                .collect::<Result<_, _>>()?,
+                        }
+                    }
                     spec::Until::Script(s) => Until::Script(s.clone()),
                 },
                 every: self.speed.scale(p.every),
@@ -260,15 +270,7 @@ impl<'a> Compiler<'a> {
             spec::Subject::Field(path) => Subject::Field(JsonPath::parse(path).map_err(invalid)?),
             spec::Subject::Status => Subject::Status,
         };
-        let template = |v: &serde_json::Value| -> Result<JsonTemplate, PlanError> {
-            let t = JsonTemplate::parse(v).map_err(invalid)?;
-            if let Some(var) = t.vars().into_iter().find(|v| !known.contains(v.as_ref())) {
-                return Err(invalid(format!(
-                    "{{{var}}} is not set before this condition"
-                )));
-            }
-            Ok(t)
-        };
+        let template = |v: &serde_json::Value| known_template(v, known).map_err(invalid);
         let test = match test {
             spec::Test::Equals(v) => Test::Equals(template(v)?),
             spec::Test::OneOf(list) => {
@@ -323,6 +325,15 @@ impl<'a> Compiler<'a> {
             errors,
         })
     }
+}
+
+/// A value whose placeholders must all be known here.
+fn known_template(v: &serde_json::Value, known: &BTreeSet<String>) -> Result<JsonTemplate, String> {
+    let t = JsonTemplate::parse(v)?;
+    if let Some(var) = t.vars().into_iter().find(|v| !known.contains(v.as_ref())) {
+        return Err(format!("{{{var}}} is not set before this condition"));
+    }
+    Ok(t)
 }
 
 /// A journey's categories with a positive weight, their share of requests

@@ -121,12 +121,13 @@ impl Poll {
 /// A compiled poll condition.
 #[derive(Debug, Clone)]
 pub enum Until {
-    /// A field equals one of the values (native, ~10 ns).
+    /// A field equals one of the values (native, ~10 ns); values may hold
+    /// `{name}` placeholders, filled in per order.
     Field {
         /// Where to look.
         path: JsonPath,
         /// What to accept.
-        one_of: Vec<serde_json::Value>,
+        one_of: Vec<JsonTemplate>,
     },
     /// A script predicate.
     Script(ScriptFn),

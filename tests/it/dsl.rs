@@ -471,3 +471,35 @@ s
     assert_eq!(report["passed"], true);
     target.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_condition_value_is_filled_in_per_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "poll.rhai",
+        r#"let s = scenario("poll");
+s.target("builtin:orders");
+s.population(#{ total: 2, mix: #{ a: "rest" } });
+s.payload(|n| #{ orderNumber: "P-" + n });
+s.flow("a", [
+  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
+  poll(get("/details").name("mine").query("orderId", "{orderId}"), #{ field: "id", equals: "{orderId}", every: "10ms", timeout: "10s" }),
+]);
+s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = crate::util::read_report(&out);
+    // Met on the first answer: `{orderId}` was each order's own id, not the text.
+    assert_eq!(report["steps"]["mine"]["count"], 2, "{report}");
+    let check = crate::util::runner_sync(&["check", path.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains(r#"until id in ["{orderId}"]"#),
+        "{}",
+        text(&check)
+    );
+}
