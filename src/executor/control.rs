@@ -189,15 +189,11 @@ fn halt(step: &str, reason: String) -> Halt {
 /// Equal, with a number and its text counted as the same (`5` and `"5"`):
 /// services differ in whether ids are strings or integers.
 pub(super) fn same(a: &Value, b: &Value) -> bool {
-    a == b || matches!((scalar(a), scalar(b)), (Some(x), Some(y)) if x == y)
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+    match (a, b) {
+        (Value::String(s), Value::Number(n)) | (Value::Number(n), Value::String(s)) => {
+            s.trim().parse::<f64>().ok() == n.as_f64()
+        }
+        _ => a == b,
     }
 }
 

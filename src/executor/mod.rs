@@ -25,7 +25,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::HttpClient;
-use crate::plan::{Lookup, Plan, Step};
+use crate::plan::{BUILTIN_VARS, Lookup, Plan, Step};
 use crate::recorder::journal::{Entry, Journal};
 use crate::recorder::{FlowEnd, Record, Recorder, Wait};
 
@@ -286,11 +286,15 @@ impl<C: HttpClient> Executor<C> {
                 .iter()
                 .filter_map(|(name, _)| Some((name.to_string(), run.vars.lookup(name)?.clone())))
                 .collect(),
-            // Branches, loops and journeys set variables at any depth: keep them all.
+            // Branches, loops and journeys set variables at any depth: keep
+            // them all but the built-in ones and payload fields, rebuilt on resume.
             Step::Control(_) | Step::Journey(_) => run
                 .vars
                 .0
                 .iter()
+                .filter(|(name, _)| {
+                    !BUILTIN_VARS.contains(&&**name) && !self.plan.payload_vars.contains(name)
+                })
                 .map(|(name, value)| (name.to_string(), value.clone()))
                 .collect(),
         };

@@ -135,7 +135,7 @@ impl<C: HttpClient> Executor<C> {
             }
             // An expired or ended session is renewed, not counted as an error.
             let renew = status == Some(401)
-                && checked.reason.is_some()
+                && checked.outcome == Outcome::UnexpectedStatus
                 && !renewed
                 && !run.renewing
                 && self.can_renew();
@@ -310,7 +310,6 @@ impl<C: HttpClient> Executor<C> {
             checks: Checks::default(),
         };
         let needs_json = r.captures.iter().any(|(_, s)| matches!(s, Source::Json(_)))
-            || !r.checks.is_empty()
             || r.state_from.is_some()
             || until.is_some();
         let json = if needs_json {
@@ -328,7 +327,8 @@ impl<C: HttpClient> Executor<C> {
                     };
                 }
             }
-        } else if self.plan.keep_response {
+        } else if self.plan.keep_response || !r.checks.is_empty() {
+            // Conditions read the body when it is JSON; an empty or text body is null to them.
             serde_json::from_slice(body).unwrap_or(Value::Null)
         } else {
             Value::Null
@@ -398,18 +398,6 @@ impl<C: HttpClient> Executor<C> {
         if let Some(state) = &r.marks {
             self.set_state(run, state.clone()).await;
         }
-        let checks = match self.checks(run, r, resp.status, &json) {
-            Ok(checks) => checks,
-            Err(mut failed) => {
-                if let Some(reason) = &mut failed.reason {
-                    reason.push_str(&format!(
-                        " in response {}",
-                        snippet(body, &self.plan.secrets)
-                    ));
-                }
-                return failed;
-            }
-        };
         let mut checked = match until {
             None => ok(true),
             Some(Until::Field { path, one_of }) => {
@@ -444,7 +432,21 @@ impl<C: HttpClient> Executor<C> {
                 },
             },
         };
-        checked.checks = checks;
+        // On a poll, only the answer that meets its condition is checked.
+        if checked.outcome == Outcome::Ok {
+            match self.checks(run, r, resp.status, &json) {
+                Ok(checks) => checked.checks = checks,
+                Err(mut failed) => {
+                    if let Some(reason) = &mut failed.reason {
+                        reason.push_str(&format!(
+                            " in response {}",
+                            snippet(body, &self.plan.secrets)
+                        ));
+                    }
+                    return failed;
+                }
+            }
+        }
         checked
     }
 
@@ -479,8 +481,12 @@ impl<C: HttpClient> Executor<C> {
                         return Err(failed(Outcome::CheckFailed, reason, checks));
                     }
                 }
+                // A check that cannot be evaluated did not hold.
                 Err(Halt::Failed { reason, .. }) => {
-                    return Err(failed(Outcome::ScriptError, reason, checks));
+                    checks.failed += 1;
+                    if check.fail {
+                        return Err(failed(Outcome::ScriptError, reason, checks));
+                    }
                 }
                 Err(Halt::Interrupted) => {}
             }

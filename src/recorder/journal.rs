@@ -66,9 +66,14 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens `path` for appending (creating it).
+    /// Opens `path` for appending (creating it readable by its owner only:
+    /// captured values, tokens included, are written to it).
     pub fn open(path: &Path) -> io::Result<Journal> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path)?;
         Ok(Journal {
             file: Mutex::new(file),
         })

@@ -503,3 +503,45 @@ s
         text(&check)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_is_checked_once_on_the_answer_that_meets_its_condition() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "pollcheck.rhai",
+        r#"let s = scenario("pollcheck");
+s.target("builtin:orders");
+s.population(#{ total: 2, mix: #{ a: "rest" } });
+s.payload(|n| #{ orderNumber: "Q-" + n });
+s.flow("a", [
+  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
+  poll(get("/details").name("wait").query("orderId", "{orderId}"), #{ field: "status", equals: "Accepted", every: "10ms", timeout: "20s" })
+      .check(#{ field: "status", equals: "Accepted" }, #{ fail: true }),
+]);
+s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[
+        path.to_str().unwrap(),
+        "--speed",
+        "20",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .await;
+    // Pending answers (status Pending) neither fail the check nor count.
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = crate::util::read_report(&out);
+    assert!(
+        report["steps"]["wait"]["count"].as_u64().unwrap() > 2,
+        "{report}"
+    );
+    assert_eq!(
+        report["steps"]["wait"]["checks"],
+        serde_json::json!({"passed": 2, "failed": 0})
+    );
+}
