@@ -160,12 +160,7 @@ impl<C: HttpClient> Executor<C> {
     /// What a closure sees: the variables, the last response and its status,
     /// and a number in 0..1 from the order's own seeded generator.
     fn context(&self, run: &mut OrderRun) -> Value {
-        let vars: serde_json::Map<String, Value> = run
-            .vars
-            .0
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
+        let vars = run.vars.to_json();
         let (status, response) = match &run.last {
             Some((s, json)) => (Value::from(*s), json.clone()),
             None => (Value::Null, Value::Null),

@@ -79,6 +79,16 @@ pub struct OrderRun {
 struct Vars(Vec<(Arc<str>, Value)>);
 
 impl Vars {
+    /// Every variable as one JSON object, for closures.
+    fn to_json(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
     fn set(&mut self, name: Arc<str>, value: Value) {
         match self.0.iter_mut().find(|(k, _)| *k == name) {
             Some(slot) => slot.1 = value,

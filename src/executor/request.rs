@@ -398,40 +398,45 @@ impl<C: HttpClient> Executor<C> {
         if let Some(state) = &r.marks {
             self.set_state(run, state.clone()).await;
         }
-        let mut checked = match until {
-            None => ok(true),
-            Some(Until::Field { path, one_of }) => {
-                let met = path.find(&json).is_some_and(|v| {
-                    one_of.iter().any(|want| match want {
-                        // The usual case, a fixed value: compared without a copy.
-                        JsonTemplate::Fixed(w) => super::control::same(v, w),
-                        t => t
-                            .render(&run.vars)
-                            .is_ok_and(|w| super::control::same(v, &w)),
-                    })
-                });
-                Checked {
-                    outcome: if met { Outcome::Ok } else { Outcome::Pending },
-                    reason: None,
-                    met,
-                    checks: Checks::default(),
+        let mut checked =
+            match until {
+                None => ok(true),
+                Some(Until::Field { path, one_of }) => {
+                    let met = path.find(&json).is_some_and(|v| {
+                        one_of.iter().any(|want| match want {
+                            // The usual case, a fixed value: compared without a copy.
+                            JsonTemplate::Fixed(w) => super::control::same(v, w),
+                            t => t
+                                .render(&run.vars)
+                                .is_ok_and(|w| super::control::same(v, &w)),
+                        })
+                    });
+                    Checked {
+                        outcome: if met { Outcome::Ok } else { Outcome::Pending },
+                        reason: None,
+                        met,
+                        checks: Checks::default(),
+                    }
                 }
-            }
-            Some(Until::Script(f)) => match self.plan.runtime.predicate(f, &json) {
-                Ok(met) => Checked {
-                    outcome: if met { Outcome::Ok } else { Outcome::Pending },
-                    reason: None,
-                    met,
-                    checks: Checks::default(),
+                Some(Until::Script { f, with_vars }) => match self.plan.runtime.predicate(
+                    f,
+                    &json,
+                    with_vars.then(|| run.vars.to_json()),
+                ) {
+                    Ok(met) => Checked {
+                        outcome: if met { Outcome::Ok } else { Outcome::Pending },
+                        reason: None,
+                        met,
+                        checks: Checks::default(),
+                    },
+                    Err(e) => Checked {
+                        outcome: Outcome::ScriptError,
+                        reason: Some(format!("poll check failed: {}", e.replace('\n', " "))),
+                        met: false,
+                        checks: Checks::default(),
+                    },
                 },
-                Err(e) => Checked {
-                    outcome: Outcome::ScriptError,
-                    reason: Some(format!("poll check failed: {}", e.replace('\n', " "))),
-                    met: false,
-                    checks: Checks::default(),
-                },
-            },
-        };
+            };
         // On a poll, only the answer that meets its condition is checked.
         if checked.outcome == Outcome::Ok {
             match self.checks(run, r, resp.status, &json) {

@@ -148,7 +148,10 @@ impl<'a> Compiler<'a> {
                                 .collect::<Result<_, _>>()?,
                         }
                     }
-                    spec::Until::Script(s) => Until::Script(s.clone()),
+                    spec::Until::Script(s) => Until::Script {
+                        f: s.clone(),
+                        with_vars: false,
+                    },
                 },
                 every: self.speed.scale(p.every),
                 backoff: p.backoff,

@@ -156,7 +156,7 @@ fn describe_step(step: &Step) -> String {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                Until::Script(f) => format!("{f:?}"),
+                Until::Script { f, .. } => format!("{f:?}"),
             };
             format!(
                 "poll {} until {until}, every {:?} ×{} up to {:?}, timeout {:?}",

@@ -2,6 +2,7 @@
 //! paths parsed, every interval divided by `--speed`, and every order's
 //! payload generated. No I/O.
 
+mod closures;
 mod compiler;
 mod display;
 mod model;
@@ -128,7 +129,8 @@ pub fn compile(
         .map_err(|e| with_param_hint(e, params))?;
     let payload_keys = payload_keys(&orders, &arena);
     let mut payload_vars = BTreeSet::new();
-    let (flows, all_known) = flows(spec, speed, &payload_keys, &mut payload_vars)?;
+    let (mut flows, all_known) = flows(spec, speed, &payload_keys, &mut payload_vars)?;
+    closures::check(&mut flows, &runtime)?;
     let keep_response = flows.iter().any(|f| step::reads_response(&f.steps));
     let auth = auth(spec, speed, &payload_keys, &mut payload_vars, &all_known)?;
     references::cleanup_flows(&spec.cleanup, &flow_names)?;

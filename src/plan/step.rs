@@ -129,8 +129,13 @@ pub enum Until {
         /// What to accept.
         one_of: Vec<JsonTemplate>,
     },
-    /// A script predicate.
-    Script(ScriptFn),
+    /// A script predicate: `|response|`, or `|response, vars|` (`with_vars`).
+    Script {
+        /// The closure.
+        f: ScriptFn,
+        /// Whether it takes the order's variables too.
+        with_vars: bool,
+    },
 }
 
 /// A compiled step.

@@ -100,11 +100,23 @@ impl Runtime {
         rhai::serde::from_dynamic(&out).map_err(|e| e.to_string())
     }
 
-    /// Calls a `|response| bool` predicate. Errors are returned as text for the event log.
-    pub fn predicate(&self, f: &ScriptFn, response: &serde_json::Value) -> Result<bool, String> {
+    /// Calls a `|response| bool` predicate, or `|response, vars| bool` when
+    /// `vars` is given. Errors are returned as text for the event log.
+    pub fn predicate(
+        &self,
+        f: &ScriptFn,
+        response: &serde_json::Value,
+        vars: Option<serde_json::Value>,
+    ) -> Result<bool, String> {
         let arg = rhai::serde::to_dynamic(response).map_err(|e| e.to_string())?;
-        f.0.call::<bool>(&self.engine, &self.ast, (arg,))
-            .map_err(|e| e.to_string())
+        let called = match vars {
+            None => f.0.call::<bool>(&self.engine, &self.ast, (arg,)),
+            Some(vars) => {
+                let vars = rhai::serde::to_dynamic(vars).map_err(|e| e.to_string())?;
+                f.0.call::<bool>(&self.engine, &self.ast, (arg, vars))
+            }
+        };
+        called.map_err(|e| e.to_string())
     }
 }
 

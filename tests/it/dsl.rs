@@ -545,3 +545,59 @@ s
         serde_json::json!({"passed": 2, "failed": 0})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_check_closure_may_take_the_order_variables_and_wrong_arities_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "vars.rhai",
+        r#"let s = scenario("vars");
+s.target("builtin:orders");
+s.population(#{ total: 2, mix: #{ a: "rest" } });
+s.payload(|n| #{ orderNumber: "V-" + n });
+s.flow("a", [
+  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
+  poll(get("/details").name("mine").query("orderId", "{orderId}"), #{ check: |r, vars| r.id == vars.orderId && r.orderNumber == "V-" + vars.n, every: "10ms", timeout: "10s" }),
+]);
+s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = crate::util::read_report(&out);
+    assert_eq!(report["steps"]["mine"]["count"], 2, "{report}");
+
+    for (closure, expected) in [
+        (
+            r#"poll(get("/x"), #{ check: |a, b, c| true })"#,
+            "flow `a`, poll.check: the closure takes 3 parameters; write it as",
+        ),
+        (
+            r#"set("x", || 1)"#,
+            "flow `a`, set: the closure takes 0 parameters; write it as |ctx| …",
+        ),
+        (
+            r#"when(|a, b| true, [get("/x")])"#,
+            "flow `a`, when: the closure takes 2 parameters",
+        ),
+    ] {
+        let bad = script(
+            dir.path(),
+            "arity.rhai",
+            &format!(
+                "let s = scenario(\"a\");\ns.target(\"http://127.0.0.1:9\");\n\
+                 s.population(#{{ total: 1, mix: #{{ a: 1 }} }});\ns.flow(\"a\", [{closure}]);\ns\n"
+            ),
+        );
+        let out = crate::util::runner_sync(&["check", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{closure}: {}", text(&out));
+        assert!(
+            crate::util::stderr_flat(&out).contains(expected),
+            "{closure}: {}",
+            text(&out)
+        );
+    }
+}
