@@ -184,7 +184,7 @@ fn cards(s: &Summary) -> Vec<Card<'_>> {
         card("activated", reached("Activated"), false),
         card("cancelled", reached("Cancelled"), false),
         card("ended", reached("Ended"), false),
-        card("failed", s.population.failed, s.population.failed > 0),
+        card("failed", s.population.failed, !s.failed_within_accepted()),
         card("stranded", s.population.stranded, s.population.stranded > 0),
     ];
     if s.population.interrupted > 0 {
