@@ -333,9 +333,6 @@ impl<C: HttpClient> Executor<C> {
         } else {
             Value::Null
         };
-        if self.plan.keep_response {
-            run.last = Some((resp.status, json.clone()));
-        }
         for (var, source) in &r.captures {
             let value = match source {
                 Source::Json(path) => path.find(&json).map(Cow::Borrowed),
@@ -437,9 +434,13 @@ impl<C: HttpClient> Executor<C> {
                     },
                 },
             };
+        // Kept (moved, not copied) for later branches and loops and for this step's checks.
+        if self.plan.keep_response || !r.checks.is_empty() {
+            run.last = Some((resp.status, json));
+        }
         // On a poll, only the answer that meets its condition is checked.
         if checked.outcome == Outcome::Ok {
-            match self.checks(run, r, resp.status, &json) {
+            match self.checks(run, r) {
                 Ok(checks) => checked.checks = checks,
                 Err(mut failed) => {
                     if let Some(reason) = &mut failed.reason {
@@ -457,19 +458,9 @@ impl<C: HttpClient> Executor<C> {
 
     /// Evaluates the step's `.check(…)`s against this response; `Err` when a
     /// check that fails the step did not hold (or a check could not be evaluated).
-    fn checks(
-        &self,
-        run: &mut OrderRun,
-        r: &Request,
-        status: u16,
-        json: &Value,
-    ) -> Result<Checks, Checked> {
+    /// The response is `run.last`, set just before.
+    fn checks(&self, run: &mut OrderRun, r: &Request) -> Result<Checks, Checked> {
         let mut checks = Checks::default();
-        if r.checks.is_empty() {
-            return Ok(checks);
-        }
-        // Checks look at this response.
-        run.last = Some((status, json.clone()));
         for check in &r.checks {
             let failed = |outcome, reason: String, checks| Checked {
                 outcome,

@@ -3,6 +3,23 @@
 
 use crate::util::{runner, script, text};
 
+/// A scenario of two orders (numbered `PREFIX-n`) on the built-in target,
+/// walking `steps` and cancelled by cleanup.
+fn two_orders_cancelled(name: &str, prefix: &str, steps: &str) -> String {
+    format!(
+        r#"let s = scenario("{name}");
+s.target("builtin:orders");
+s.population(#{{ total: 2, mix: #{{ a: "rest" }} }});
+s.payload(|n| #{{ orderNumber: "{prefix}-" + n }});
+s.flow("a", [
+{steps}
+]);
+s.cleanup("a", #{{ after: "0s", steps: [post("/cancel").name("cancel").json(#{{ orderId: "{{orderId}}" }}).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" }});
+s
+"#
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn captures_read_headers_the_status_and_the_first_matching_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -94,12 +111,10 @@ async fn branches_loops_and_set_steer_each_order() {
     let path = script(
         dir.path(),
         "control.rhai",
-        r#"let s = scenario("control");
-s.target("builtin:orders");
-s.population(#{ total: 2, mix: #{ a: "rest" } });
-s.payload(|n| #{ orderNumber: "C-" + n });
-s.flow("a", [
-  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id").state_from("status"),
+        &two_orders_cancelled(
+            "control",
+            "C",
+            r#"  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id").state_from("status"),
   set("double", |ctx| ctx.vars.n * 2),
   when(#{ variable: "double", equals: 2 }, [get("/stats").name("first")], [get("/stats").name("second")]),
   repeat_until(#{ field: "status", equals: "Accepted" },
@@ -111,11 +126,8 @@ s.flow("a", [
   set("ids", |ctx| ["a", "b", "c"]),
   for_each("ids", "x", [get("/details").name("each").query("orderId", "{x}").expect(404)]),
   repeat(2, [get("/stats").name("twice")]),
-  repeat_while(#{ variable: "double", gt: 100 }, [get("/stats").name("never")]),
-]);
-s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
-s
-"#,
+  repeat_while(#{ variable: "double", gt: 100 }, [get("/stats").name("never")]),"#,
+        ),
     );
     let out = dir.path().join("out");
     let run = runner(&[
@@ -478,17 +490,12 @@ async fn a_poll_condition_value_is_filled_in_per_order() {
     let path = script(
         dir.path(),
         "poll.rhai",
-        r#"let s = scenario("poll");
-s.target("builtin:orders");
-s.population(#{ total: 2, mix: #{ a: "rest" } });
-s.payload(|n| #{ orderNumber: "P-" + n });
-s.flow("a", [
-  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
-  poll(get("/details").name("mine").query("orderId", "{orderId}"), #{ field: "id", equals: "{orderId}", every: "10ms", timeout: "10s" }),
-]);
-s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
-s
-"#,
+        &two_orders_cancelled(
+            "poll",
+            "P",
+            r#"  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
+  poll(get("/details").name("mine").query("orderId", "{orderId}"), #{ field: "id", equals: "{orderId}", every: "10ms", timeout: "10s" }),"#,
+        ),
     );
     let out = dir.path().join("out");
     let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
@@ -510,18 +517,13 @@ async fn a_poll_is_checked_once_on_the_answer_that_meets_its_condition() {
     let path = script(
         dir.path(),
         "pollcheck.rhai",
-        r#"let s = scenario("pollcheck");
-s.target("builtin:orders");
-s.population(#{ total: 2, mix: #{ a: "rest" } });
-s.payload(|n| #{ orderNumber: "Q-" + n });
-s.flow("a", [
-  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
+        &two_orders_cancelled(
+            "pollcheck",
+            "Q",
+            r#"  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
   poll(get("/details").name("wait").query("orderId", "{orderId}"), #{ field: "status", equals: "Accepted", every: "10ms", timeout: "20s" })
-      .check(#{ field: "status", equals: "Accepted" }, #{ fail: true }),
-]);
-s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
-s
-"#,
+      .check(#{ field: "status", equals: "Accepted" }, #{ fail: true }),"#,
+        ),
     );
     let out = dir.path().join("out");
     let run = runner(&[
@@ -552,17 +554,12 @@ async fn a_poll_check_closure_may_take_the_order_variables_and_wrong_arities_are
     let path = script(
         dir.path(),
         "vars.rhai",
-        r#"let s = scenario("vars");
-s.target("builtin:orders");
-s.population(#{ total: 2, mix: #{ a: "rest" } });
-s.payload(|n| #{ orderNumber: "V-" + n });
-s.flow("a", [
-  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
-  poll(get("/details").name("mine").query("orderId", "{orderId}"), #{ check: |r, vars| r.id == vars.orderId && r.orderNumber == "V-" + vars.n, every: "10ms", timeout: "10s" }),
-]);
-s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
-s
-"#,
+        &two_orders_cancelled(
+            "vars",
+            "V",
+            r#"  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
+  poll(get("/details").name("mine").query("orderId", "{orderId}"), #{ check: |r, vars| r.id == vars.orderId && r.orderNumber == "V-" + vars.n, every: "10ms", timeout: "10s" }),"#,
+        ),
     );
     let out = dir.path().join("out");
     let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
