@@ -47,7 +47,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Finish a run that was killed, from its --out folder (run.json, journal.jsonl, events.csv).
     Resume(ResumeArgs),
-    /// Scenario packs: create one, list the known ones, show one.
+    /// Scenario packs: create, add, update, remove, list and show them.
     #[command(subcommand)]
     Pack(PackCommand),
 }
@@ -63,7 +63,27 @@ pub enum PackCommand {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
-    /// List the packs runner knows here: name, version, folder.
+    /// Add a pack to this folder's runner.toml and pin it in runner.lock.
+    #[command(
+        after_help = "SOURCE is a folder, or a git repository (https://…, file://…, git@host:…, …/NAME.git) \
+with an optional #REF: a tag, branch or commit. Git packs are fetched into the cache \
+($RUNNER_CACHE, default ~/.cache/runner) and run offline afterwards."
+    )]
+    Add {
+        /// A folder holding a pack.toml, or a git URL with an optional #REF.
+        source: String,
+    },
+    /// Fetch the packs of runner.toml again (git refs moved, folders edited) and re-pin them.
+    Update {
+        /// Only this pack (default: all of them).
+        name: Option<String>,
+    },
+    /// Remove a pack from runner.toml and runner.lock.
+    Remove {
+        /// The pack's name.
+        name: String,
+    },
+    /// List the packs runner knows here: name, version, source, pinned revision.
     List(PackPath),
     /// Show a pack: its scenarios with their descriptions, modules, params and profiles.
     Show {

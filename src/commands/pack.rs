@@ -1,5 +1,6 @@
-//! `runner pack new|list|show`: create a pack, list the packs known here,
-//! show what one holds.
+//! `runner pack new|add|update|remove|list|show`: create a pack, record the
+//! packs a project uses in runner.toml and pin them in runner.lock, list the
+//! packs known here, show what one holds.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -8,7 +9,11 @@ use std::sync::Arc;
 use crate::cli::{PackCommand, PackPath};
 use crate::config::{Origin, Params, leaves};
 use crate::error::Error;
-use crate::pack::{Pack, Packs, Search, scaffold};
+use crate::pack::git::{GitSource, looks_like_git};
+use crate::pack::{
+    Lock, PACK_TOML, Pack, PackError, Packs, Pin, Project, Search, Source, pin, scaffold,
+    write_entry,
+};
 use crate::script;
 
 /// Runs one `runner pack` command.
@@ -22,6 +27,9 @@ pub fn pack(command: PackCommand) -> Result<(), Error> {
                 dir.join("smoke.rhai").display()
             )
         }
+        PackCommand::Add { source } => add(&source)?,
+        PackCommand::Update { name } => update(name.as_deref())?,
+        PackCommand::Remove { name } => remove(&name)?,
         PackCommand::List(path) => list(&known(&path)?),
         PackCommand::Show { name, path } => {
             let packs = Arc::new(known(&path)?);
@@ -33,6 +41,147 @@ pub fn pack(command: PackCommand) -> Result<(), Error> {
     Ok(())
 }
 
+/// The folder whose runner.toml and runner.lock the commands edit.
+fn here() -> Result<std::path::PathBuf, Error> {
+    std::env::current_dir().map_err(|source| Error::Io {
+        what: "cannot read the current folder",
+        path: ".".into(),
+        source,
+    })
+}
+
+fn add(text: &str) -> Result<String, Error> {
+    let dir = here()?;
+    let source = if looks_like_git(text) {
+        Source::Git(GitSource::parse(text))
+    } else {
+        let path = std::path::PathBuf::from(text);
+        if !dir.join(&path).join(PACK_TOML).is_file() {
+            return Err(Error::Usage(format!(
+                "pack add {text}: no {PACK_TOML} in that folder, and it is no git URL (https://…, file://…, git@host:…, ….git, with an optional #REF)"
+            )));
+        }
+        Source::Path(path)
+    };
+    let (pack, pinned) = pin(&dir, &source)?;
+    let project = Project::read(&dir)?;
+    let replaced = match &project {
+        Some(p) => p.sources()?.into_iter().find(|(n, _)| *n == pack.name),
+        None => None,
+    };
+    write_entry(&dir, &pack.name, Some(&source))?;
+    let mut lock = Lock::read(&dir)?;
+    let text = pinned_line("added", &pack, &pinned, replaced.map(|(_, s)| s));
+    lock.set(pinned);
+    lock.write(&dir)?;
+    Ok(format!(
+        "{text}recorded in runner.toml, pinned in runner.lock
+try: runner pack show {}
+",
+        pack.name
+    ))
+}
+
+fn update(only: Option<&str>) -> Result<String, Error> {
+    let dir = here()?;
+    let Some(project) = Project::read(&dir)? else {
+        return Err(Error::Usage(
+            "pack update: no runner.toml here; add packs with `runner pack add SOURCE`".into(),
+        ));
+    };
+    let sources = project.sources()?;
+    if let Some(name) = only
+        && !sources.iter().any(|(n, _)| n == name)
+    {
+        return Err(not_listed(&project, name, &sources));
+    }
+    let mut lock = Lock::read(&dir)?;
+    let mut out = String::new();
+    for (name, source) in sources.iter().filter(|(n, _)| only.is_none_or(|o| o == n)) {
+        let (pack, pinned) = pin(&dir, source)?;
+        if pack.name != *name {
+            let message = format!("the pack at {} is named `{}`", source.display(), pack.name);
+            return Err(project.error(name, message).into());
+        }
+        if lock.get(name) == Some(&pinned) {
+            let _ = writeln!(out, "{name} {} unchanged", pack.version);
+        } else {
+            let before = lock
+                .get(name)
+                .map(|p| format!("{} {}", p.version, revision(p)));
+            let _ = writeln!(
+                out,
+                "{name} {} → {} {}",
+                before.as_deref().unwrap_or("(not pinned)"),
+                pack.version,
+                revision(&pinned)
+            );
+            lock.set(pinned);
+        }
+    }
+    lock.write(&dir)?;
+    Ok(out)
+}
+
+fn remove(name: &str) -> Result<String, Error> {
+    let dir = here()?;
+    let Some(project) = Project::read(&dir)? else {
+        return Err(Error::Usage(format!(
+            "pack remove {name}: no runner.toml here"
+        )));
+    };
+    let sources = project.sources()?;
+    if !sources.iter().any(|(n, _)| n == name) {
+        return Err(not_listed(&project, name, &sources));
+    }
+    write_entry(&dir, name, None)?;
+    let mut lock = Lock::read(&dir)?;
+    lock.remove(name);
+    lock.write(&dir)?;
+    Ok(format!(
+        "removed pack `{name}` from runner.toml and runner.lock
+"
+    ))
+}
+
+fn not_listed(project: &Project, name: &str, sources: &[(String, Source)]) -> Error {
+    let names: Vec<&str> = sources.iter().map(|(n, _)| n.as_str()).collect();
+    Error::Pack(PackError::NotFound {
+        name: name.to_owned(),
+        looked: format!(
+            "{} (its packs: {})",
+            project.path.display(),
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
+        ),
+    })
+}
+
+/// A pin's revision for people: a short commit, or the start of a checksum.
+fn revision(pin: &Pin) -> String {
+    match &pin.commit {
+        Some(c) => format!("commit {}", &c[..c.len().min(12)]),
+        None => format!("checksum {}", &pin.checksum[..pin.checksum.len().min(19)]),
+    }
+}
+
+fn pinned_line(verb: &str, pack: &Pack, pin: &Pin, replaced: Option<Source>) -> String {
+    let mut text = format!(
+        "{verb} pack `{}` {} from {} ({})\n",
+        pack.name,
+        pack.version,
+        pin.source,
+        revision(pin)
+    );
+    if let Some(old) = replaced.filter(|old| old.display() != pin.source) {
+        let _ = writeln!(text, "it replaces {}", old.display());
+    }
+    text
+}
+
 fn known(path: &PackPath) -> Result<Packs, Error> {
     Ok(Packs::discover(&Search::new(&path.pack_paths))?)
 }
@@ -42,14 +191,23 @@ fn list(packs: &Packs) -> String {
         return "no packs known here (runner.toml, --pack-path, RUNNER_PACK_PATH)\n".into();
     }
     let width = packs.all().iter().map(|p| p.name.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for p in packs.all() {
+    let sources = packs.listing().map(|(_, s, _)| s.len()).max().unwrap_or(0);
+    let mut out = format!(
+        "{:<width$}  {:<8}  {:<sources$}  pinned\n",
+        "name", "version", "source"
+    );
+    for (p, source, pin) in packs.listing() {
+        let pin = match pin {
+            Some(pin) if pin.starts_with("sha256:") => pin[..19].to_owned(),
+            Some(commit) => commit[..commit.len().min(12)].to_owned(),
+            None => "-".into(),
+        };
         let _ = writeln!(
             out,
-            "{:<width$}  {:<8}  {}",
+            "{:<width$}  {:<8}  {:<sources$}  {pin}",
             p.name,
             p.version.to_string(),
-            p.dir.display()
+            source
         );
     }
     out

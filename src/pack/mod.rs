@@ -4,12 +4,15 @@
 //! scenario sits in is always known. `import "PACK/MODULE"` and
 //! `runner PACK:SCENARIO` resolve here.
 
+pub mod git;
+pub mod lock;
 mod manifest;
 mod project;
 mod scaffold;
 
+pub use lock::{LOCK_FILE, Lock, Pin};
 pub use manifest::{PACK_TOML, Pack, valid_name};
-pub use project::{PROJECT_TOML, Project};
+pub use project::{PROJECT_TOML, Project, Source, pin, write_entry};
 pub use scaffold::scaffold;
 
 use std::path::{Path, PathBuf};
@@ -116,6 +119,41 @@ pub enum PackError {
         /// What it has, comma separated.
         known: String,
     },
+    /// git failed, or a `#REF` does not exist.
+    #[error("git source {url}: {message}")]
+    #[diagnostic(code(runner::pack::git))]
+    Git {
+        /// The repository.
+        url: String,
+        /// git's message, or what is wrong.
+        message: String,
+    },
+    /// A locked pack's files are not the ones runner.lock pinned.
+    #[error("pack `{name}` ({}) does not match runner.lock: {what}", dir.display())]
+    #[diagnostic(
+        code(runner::pack::lock_mismatch),
+        help(
+            "`runner pack update {name}` unpacks a git pack's pinned files again, or pins a folder's files as they are now (when the change is meant)"
+        )
+    )]
+    Changed {
+        /// The pack.
+        name: String,
+        /// Its folder.
+        dir: PathBuf,
+        /// What differs.
+        what: String,
+    },
+    /// A git pack of runner.toml that runner.lock does not pin.
+    #[error("pack `{name}` comes from git but runner.lock does not pin it")]
+    #[diagnostic(
+        code(runner::pack::unpinned),
+        help("run `runner pack update {name}` to fetch it and pin its commit")
+    )]
+    Unpinned {
+        /// The pack.
+        name: String,
+    },
     /// A `runner.toml` entry runner cannot use.
     #[error("{path}: packs.{name}: {message}")]
     #[diagnostic(code(runner::pack::source))]
@@ -158,6 +196,8 @@ impl Search {
 #[derive(Debug, Default, Clone)]
 pub struct Packs {
     packs: Vec<Pack>,
+    /// Per pack: where it was found and its pin.
+    origins: Vec<(String, Option<String>)>,
     looked: Vec<String>,
 }
 
@@ -169,21 +209,22 @@ impl Packs {
             && let Some(project) = Project::read(dir)?
         {
             packs.looked.push(project.path.display().to_string());
-            for (name, dir) in project.pack_dirs()? {
-                let pack = Pack::load(&dir)?;
-                if pack.name != name {
-                    return Err(PackError::Source {
-                        path: project.path.clone(),
-                        name,
-                        message: format!("the pack in {} is named `{}`", dir.display(), pack.name),
-                    });
+            for found in project.resolve()? {
+                let pack = Pack::load(&found.dir)?;
+                if pack.name != found.name {
+                    let message = format!(
+                        "the pack in {} is named `{}`",
+                        found.dir.display(),
+                        pack.name
+                    );
+                    return Err(project.error(&found.name, message));
                 }
-                packs.add(pack)?;
+                packs.add(pack, found.source.display(), found.pinned)?;
             }
         }
         for dir in &search.pack_paths {
             packs.looked.push(format!("--pack-path {}", dir.display()));
-            packs.add_folder(dir)?;
+            packs.add_folder(dir, "--pack-path")?;
         }
         let env = search.env.iter().flat_map(std::env::split_paths);
         for dir in env.filter(|d| !d.as_os_str().is_empty()) {
@@ -198,20 +239,24 @@ impl Packs {
                 );
                 continue;
             }
-            packs.add_folder(&dir)?;
+            packs.add_folder(&dir, "RUNNER_PACK_PATH")?;
         }
         if let Some(dir) = &search.scenario_dir
             && dir.join(PACK_TOML).is_file()
         {
-            packs.add(Pack::load(dir)?)?;
+            packs.add(
+                Pack::load(dir)?,
+                format!("the scenario's folder {}", dir.display()),
+                None,
+            )?;
         }
         Ok(packs)
     }
 
     /// A pack, or a folder whose sub-folders are packs.
-    fn add_folder(&mut self, dir: &Path) -> Result<(), PackError> {
+    fn add_folder(&mut self, dir: &Path, via: &str) -> Result<(), PackError> {
         if dir.join(PACK_TOML).is_file() {
-            return self.add(Pack::load(dir)?);
+            return self.add(Pack::load(dir)?, format!("{via} {}", dir.display()), None);
         }
         let mut subs: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|source| PackError::Read {
@@ -224,13 +269,13 @@ impl Packs {
             .collect();
         subs.sort();
         for sub in subs {
-            self.add(Pack::load(&sub)?)?;
+            self.add(Pack::load(&sub)?, format!("{via} {}", sub.display()), None)?;
         }
         Ok(())
     }
 
     /// Adds a pack; the same folder twice is one pack, two folders of one name an error.
-    fn add(&mut self, pack: Pack) -> Result<(), PackError> {
+    fn add(&mut self, pack: Pack, source: String, pin: Option<String>) -> Result<(), PackError> {
         let same = |a: &Path, b: &Path| a.canonicalize().ok() == b.canonicalize().ok();
         if let Some(known) = self.packs.iter().find(|p| p.name == pack.name) {
             if same(&known.dir, &pack.dir) {
@@ -244,12 +289,23 @@ impl Packs {
         }
         pack.check_runner(&runner_version())?;
         self.packs.push(pack);
+        self.origins.push((source, pin));
         Ok(())
     }
 
     /// Every known pack, in the order found.
     pub fn all(&self) -> &[Pack] {
         &self.packs
+    }
+
+    /// Every known pack with where it was found (`path+DIR`, `git+URL#REF`,
+    /// `--pack-path`, …) and what runner.lock pins of it (a commit, or a
+    /// folder's checksum), in the order found.
+    pub fn listing(&self) -> impl Iterator<Item = (&Pack, &str, Option<&str>)> {
+        self.packs
+            .iter()
+            .zip(&self.origins)
+            .map(|(p, (source, pin))| (p, source.as_str(), pin.as_deref()))
     }
 
     /// The pack called `name`.

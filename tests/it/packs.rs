@@ -10,7 +10,12 @@ use crate::util::{stderr_flat, text};
 /// Runs the binary in `dir`, with RUNNER_PACK_PATH set to `env` (or unset).
 fn runner_in(dir: &Path, env: Option<&str>, args: &[&str]) -> Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_runner"));
-    command.args(args).current_dir(dir).env_remove("RUST_LOG");
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        // Git packs are unpacked here, never in the user's cache.
+        .env("RUNNER_CACHE", dir.join(".runner-cache"));
     match env {
         Some(v) => command.env("RUNNER_PACK_PATH", v),
         None => command.env_remove("RUNNER_PACK_PATH"),
@@ -234,13 +239,19 @@ fn pack_mistakes_are_refused_with_a_clear_message() {
         &["pack", "list", "--pack-path", bad.to_str().unwrap()],
         "pack.name",
     );
-    // runner.toml with a source this runner cannot use.
+    // runner.toml with a source this runner does not know, or a git pack runner.lock lacks.
     let project = root.join("project");
+    write(
+        &project.join("runner.toml"),
+        "[packs]\nshop = { svn = \"file:///nowhere\" }\n",
+    );
+    refused(&project, &["pack", "list"], "unknown field `svn`");
     write(
         &project.join("runner.toml"),
         "[packs]\nshop = { git = \"file:///nowhere\", rev = \"v1\" }\n",
     );
-    refused(&project, &["pack", "list"], "packs.shop: git sources");
+    refused(&project, &["pack", "list"], "runner.lock does not pin it");
+    refused(&project, &["pack", "update"], "file:///nowhere");
 }
 
 #[test]
@@ -259,5 +270,186 @@ fn an_import_cycle_is_an_error_not_a_crash() {
         dir.path(),
         &["check", "main.rhai"],
         "import cycle: a.rhai → b.rhai → a.rhai",
+    );
+}
+
+/// Runs git quietly in `dir`, as a throwaway identity.
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+}
+
+fn file_url(dir: &Path) -> String {
+    format!("file://{}", dir.display())
+}
+
+#[test]
+fn a_pack_in_a_git_repository_is_added_pinned_run_offline_and_guarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A pack in a repository of its own: v1 tagged, then a v2 commit on main.
+    let made = runner_in(root, None, &["pack", "new", "shop"]);
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made));
+    let repo = root.join("shop");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "v1"]);
+    git(&repo, &["tag", "v1"]);
+    let manifest = repo.join("pack.toml");
+    let v2 = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("0.1.0", "0.2.0");
+    std::fs::write(&manifest, v2).unwrap();
+    git(&repo, &["commit", "-qam", "v2"]);
+
+    let project = root.join("project");
+    std::fs::create_dir(&project).unwrap();
+    let url = file_url(&repo);
+    let added = runner_in(&project, None, &["pack", "add", &format!("{url}#v1")]);
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added));
+    assert!(
+        text(&added).contains("added pack `shop` 0.1.0"),
+        "{}",
+        text(&added)
+    );
+    let toml = std::fs::read_to_string(project.join("runner.toml")).unwrap();
+    assert!(
+        toml.contains(&format!("shop = {{ git = \"{url}\", rev = \"v1\" }}")),
+        "{toml}"
+    );
+    let lock = std::fs::read_to_string(project.join("runner.lock")).unwrap();
+    assert!(lock.contains("checksum = \"sha256:"), "{lock}");
+    assert!(lock.contains("version = \"0.1.0\""), "{lock}");
+
+    let listed = runner_in(&project, None, &["pack", "list"]);
+    let listing = text(&listed);
+    assert!(listing.contains(&format!("git+{url}#v1")), "{listing}");
+    assert!(listing.contains("0.1.0"), "{listing}");
+
+    // Offline afterwards: the source repository is gone, the pinned pack still runs.
+    let moved = root.join("moved");
+    std::fs::rename(&repo, &moved).unwrap();
+    let out = project.join("out");
+    let ran = runner_in(
+        &project,
+        None,
+        &[
+            "run",
+            "shop:smoke",
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+            "--speed",
+            "50",
+        ],
+    );
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran));
+    assert!(out.join("report.json").is_file());
+    std::fs::rename(&moved, &repo).unwrap();
+
+    // Files changed behind the lock: refused, and `pack update` unpacks the pinned files again.
+    let checkouts = project.join(".runner-cache/checkouts");
+    let module = std::fs::read_dir(&checkouts)
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .map(|c| c.path().join("modules/api.rhai"))
+        .next()
+        .unwrap();
+    std::fs::write(&module, "fn create() { 1 }\n").unwrap();
+    refused(
+        &project,
+        &["check", "shop:smoke"],
+        "does not match runner.lock",
+    );
+    let updated = runner_in(&project, None, &["pack", "update", "shop"]);
+    assert_eq!(updated.status.code(), Some(0), "{}", text(&updated));
+    assert!(text(&updated).contains("unchanged"), "{}", text(&updated));
+    let checked = runner_in(&project, None, &["check", "shop:smoke"]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked));
+
+    // Following the branch moves the pin to v2; a ref that does not exist is refused.
+    let follow = runner_in(&project, None, &["pack", "add", &format!("{url}#main")]);
+    assert_eq!(follow.status.code(), Some(0), "{}", text(&follow));
+    let lock = std::fs::read_to_string(project.join("runner.lock")).unwrap();
+    assert!(lock.contains("version = \"0.2.0\""), "{lock}");
+    refused(
+        &project,
+        &["pack", "add", &format!("{url}#nope")],
+        "#nope is no tag, branch or commit",
+    );
+
+    let removed = runner_in(&project, None, &["pack", "remove", "shop"]);
+    assert_eq!(removed.status.code(), Some(0), "{}", text(&removed));
+    let toml = std::fs::read_to_string(project.join("runner.toml")).unwrap();
+    assert!(!toml.contains("shop"), "{toml}");
+    refused(&project, &["check", "shop:smoke"], "no pack named `shop`");
+}
+
+#[test]
+fn a_folder_pack_is_pinned_by_checksum_and_its_runner_requirement_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    two_packs(&root.join("packs"));
+    let project = root.join("project");
+    std::fs::create_dir(&project).unwrap();
+    for pack in ["../packs/lib", "../packs/app"] {
+        let added = runner_in(&project, None, &["pack", "add", pack]);
+        assert_eq!(added.status.code(), Some(0), "{}", text(&added));
+    }
+    let listed = text(&runner_in(&project, None, &["pack", "list"]));
+    assert!(listed.contains("path+../packs/lib"), "{listed}");
+    assert!(listed.contains("sha256:"), "{listed}");
+    let checked = runner_in(&project, None, &["check", "app:ping"]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked));
+
+    // Editing a pinned folder is refused until the change is pinned.
+    write(
+        &root.join("packs/lib/modules/steps.rhai"),
+        "fn ping() { get(\"/\").name(\"ping\") }\n",
+    );
+    refused(&project, &["check", "app:ping"], "pack `lib`");
+    refused(
+        &project,
+        &["check", "app:ping"],
+        "does not match runner.lock",
+    );
+    let updated = runner_in(&project, None, &["pack", "update"]);
+    assert_eq!(updated.status.code(), Some(0), "{}", text(&updated));
+    assert!(
+        text(&updated).contains("lib 1.0.0 checksum"),
+        "{}",
+        text(&updated)
+    );
+    let checked = runner_in(&project, None, &["check", "app:ping"]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked));
+
+    write(&root.join("future/pack.toml"), &manifest("future", ">=99"));
+    refused(
+        &project,
+        &["pack", "add", "../future"],
+        "pack `future` needs runner >=99",
+    );
+    refused(
+        &project,
+        &["pack", "add", "../nothing"],
+        "no pack.toml in that folder",
+    );
+    refused(
+        &project,
+        &["pack", "remove", "ghost"],
+        "no pack named `ghost`",
     );
 }
