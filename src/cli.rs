@@ -47,6 +47,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Finish a run that was killed, from its --out folder (run.json, journal.jsonl, events.csv).
     Resume(ResumeArgs),
+    /// Bundle a scenario, every module and data file it reads and the parameters given into one .tar.gz.
+    #[command(
+        after_help = "Run the bundle with `runner run FILE.tar.gz` (nothing else needed on disk); \
+`runner check FILE.tar.gz` shows what it holds. Options given after the bundle override the recorded ones."
+    )]
+    Archive(ArchiveArgs),
     /// Scenario packs: create, add, update, remove, list and show them.
     #[command(subcommand)]
     Pack(PackCommand),
@@ -140,6 +146,17 @@ pub struct ScenarioArgs {
     pub help: bool,
 }
 
+/// `runner archive`.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Scenario selection, and the parameters to record.
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// The bundle to write.
+    #[arg(long, short, value_name = "FILE.tar.gz")]
+    pub output: PathBuf,
+}
+
 /// `runner run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -225,13 +242,13 @@ pub struct ServeArgs {
 impl Cli {
     /// Parses arguments, treating `runner SCRIPT …` as `runner run SCRIPT …`.
     ///
-    /// For `run` and `check`, long flags that `runner` does not know are the
+    /// For `run`, `check` and `archive`, long flags that `runner` does not know are the
     /// script's own options (`--users 100`, `--delay-min=2s`): they are split
     /// off here and checked against the script's declarations once it is
     /// loaded. `--help` after a script shows those options too.
     pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, clap::Error> {
         let mut args: Vec<String> = args.into_iter().collect();
-        let known = ["run", "check", "serve", "resume", "pack", "help"];
+        let known = ["run", "check", "serve", "resume", "pack", "archive", "help"];
         if let Some(first) = args.get(1)
             && !first.starts_with('-')
             && !known.contains(&first.as_str())
@@ -239,7 +256,7 @@ impl Cli {
             args.insert(1, "run".into());
         }
         let sub = args.get(1).cloned().unwrap_or_default();
-        if sub != "run" && sub != "check" {
+        if !["run", "check", "archive"].contains(&sub.as_str()) {
             return Cli::try_parse_from(args);
         }
         let command = Cli::command();
@@ -248,7 +265,7 @@ impl Cli {
             .chain(
                 command
                     .find_subcommand(&sub)
-                    .expect("run and check exist")
+                    .expect("run, check and archive exist")
                     .get_arguments(),
             )
             .filter_map(|a| a.get_long().map(str::to_owned))
@@ -294,6 +311,7 @@ impl Cli {
                 c.options = options;
                 c.help = help;
             }
+            Command::Archive(a) => a.scenario.options = options,
             Command::Serve(_) | Command::Resume(_) | Command::Pack(_) => {}
         }
         Ok(cli)

@@ -151,17 +151,23 @@ impl Params {
     /// Builds the store from an optional config file and `--set` arguments (later wins).
     pub fn load(config: Option<&Path>, sets: &[String]) -> Result<Params, ConfigError> {
         let mut params = Params::default();
+        params.add_given(config, sets)?;
+        Ok(params)
+    }
+
+    /// Adds an optional config file, then `--set` arguments, over what is there.
+    pub fn add_given(&mut self, config: Option<&Path>, sets: &[String]) -> Result<(), ConfigError> {
         if let Some(path) = config {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.to_owned(),
                 source,
             })?;
-            params.add_toml(&text, Origin::File(path.to_owned()))?;
+            self.add_toml(&text, Origin::File(path.to_owned()))?;
         }
         for arg in sets {
-            params.add_set(arg)?;
+            self.add_set(arg)?;
         }
-        Ok(params)
+        Ok(())
     }
 
     /// Adds every leaf of a TOML document.

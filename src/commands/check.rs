@@ -8,31 +8,119 @@ use std::path::PathBuf;
 use super::scenario::locate;
 use crate::cli::{Cli, ScenarioArgs};
 use crate::error::Error;
+use crate::pack::Packs;
+use crate::pack::bundle::Manifest;
 use crate::plan::{self, Plan};
 use crate::script;
 
-/// Loads and compiles the scenario selected by `args`; also returns its script file.
-pub fn load(args: &ScenarioArgs) -> Result<(Plan, PathBuf), Error> {
+/// A scenario loaded and compiled.
+pub struct Compiled {
+    /// The plan.
+    pub plan: Plan,
+    /// What to call the scenario: its script, or the bundle it came from.
+    pub script: PathBuf,
+    /// The script file, and every module and data file its load read.
+    pub files: Vec<PathBuf>,
+    /// The packs it was loaded with.
+    pub packs: Arc<Packs>,
+    /// The manifest of the bundle it came from, if it did.
+    pub bundle: Option<Manifest>,
+}
+
+/// Loads and compiles the scenario selected by `args`. A bundle's recorded
+/// `--target`, `--seed`, `--speed` and thresholds apply unless `args` gives its own.
+pub fn load(args: &ScenarioArgs) -> Result<Compiled, Error> {
     let located = locate(args)?;
     let params = Arc::new(located.params);
-    let loaded = script::load(&located.script, params.clone(), located.packs)?;
-    let options = plan::Options {
+    let loaded = script::load(&located.script, params.clone(), located.packs.clone())?;
+    let bundle = located.bundle;
+    let mut options = plan::Options {
         target: args.target.clone(),
         speed: args.speed,
         seed: args.seed,
         thresholds: args.thresholds.clone(),
     };
+    if let Some(m) = &bundle {
+        options.target = options.target.or_else(|| m.target.clone());
+        options.seed = options.seed.or(m.seed);
+        if args.speed == 1.0 {
+            options.speed = m.speed;
+        }
+        options.thresholds = m
+            .thresholds
+            .iter()
+            .chain(&args.thresholds)
+            .cloned()
+            .collect();
+    }
     let plan = plan::compile(&loaded.spec, loaded.runtime, &params, &options)?;
-    Ok((plan, located.script))
+    let mut files = vec![located.script.clone()];
+    files.extend(loaded.files);
+    Ok(Compiled {
+        plan,
+        script: if bundle.is_some() {
+            args.script.clone()
+        } else {
+            located.script
+        },
+        files,
+        packs: located.packs,
+        bundle,
+    })
 }
 
-/// Prints the compiled plan.
+/// Prints the compiled plan (and a bundle's contents first).
 pub fn check(args: &ScenarioArgs) -> Result<(), Error> {
-    let (plan, script) = load(args)?;
+    let compiled = load(args)?;
     // A closed pipe (`runner check … | head`) is not an error.
     let mut out = std::io::stdout().lock();
-    let _ = write!(out, "{plan}\nok: {} is valid\n", script.display());
+    if let Some(m) = &compiled.bundle {
+        let _ = write!(out, "{}", contents(m));
+    }
+    let _ = write!(
+        out,
+        "{}\nok: {} is valid\n",
+        compiled.plan,
+        compiled.script.display()
+    );
     Ok(())
+}
+
+/// What a bundle holds, for `runner check FILE.tar.gz`.
+fn contents(m: &Manifest) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "bundle    {} (made by runner {}, format {})\nscenario  {}\n",
+        m.source, m.runner, m.format, m.scenario
+    );
+    for p in &m.packs {
+        let _ = writeln!(out, "pack      {} {} ({})", p.name, p.version, p.dir);
+    }
+    let given: Vec<String> = m
+        .sets
+        .iter()
+        .map(|s| format!("--set {s}"))
+        .chain(m.options.iter().map(|(k, v)| format!("--{k} {v}")))
+        .chain(m.profile.iter().map(|p| format!("--profile {p}")))
+        .chain(m.config.iter().map(|c| format!("--config {c}")))
+        .chain(m.target.iter().map(|t| format!("--target {t}")))
+        .chain(m.seed.iter().map(|s| format!("--seed {s}")))
+        .chain(m.thresholds.iter().map(|t| format!("--threshold {t:?}")))
+        .collect();
+    let _ = writeln!(
+        out,
+        "given     {}",
+        if given.is_empty() {
+            "nothing".into()
+        } else {
+            given.join(" ")
+        }
+    );
+    for f in &m.files {
+        let _ = writeln!(out, "  {:<8} {}  {}", f.role, &f.sha256[..23], f.path);
+    }
+    out.push('\n');
+    out
 }
 
 /// `runner SCRIPT --help`: runner's own options, then the ones the script declares.

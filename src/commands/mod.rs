@@ -1,5 +1,6 @@
 //! One file per subcommand: wiring only, the logic lives in the pipeline modules.
 
+pub mod archive;
 pub mod check;
 pub mod execute;
 pub mod manifest;
@@ -28,5 +29,6 @@ pub async fn dispatch(cli: Cli, display: Display) -> Result<u8, Error> {
             .map(|outcome| outcome.exit_code()),
         Command::Serve(args) => serve::serve(args).await.map(|()| 0),
         Command::Pack(command) => pack::pack(command).map(|()| 0),
+        Command::Archive(args) => archive::archive(&args).map(|()| 0),
     }
 }

@@ -47,7 +47,7 @@ pub async fn resume(args: ResumeArgs, display: Display) -> Result<RunOutcome, Er
         )));
     }
     let scenario = manifest.scenario();
-    let (plan, _) = check::load(&scenario)?;
+    let plan = check::load(&scenario)?.plan;
     let path = dir.join(JOURNAL);
     let known = journal::read(&path).map_err(|source| Error::Io {
         what: "cannot read",

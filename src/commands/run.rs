@@ -15,7 +15,7 @@ use crate::report::progress::{Display, Mode};
 
 /// Runs the scenario selected on the command line.
 pub async fn run(args: RunArgs, display: Display) -> Result<RunOutcome, Error> {
-    let (plan, script) = check::load(&args.scenario)?;
+    let check::Compiled { plan, script, .. } = check::load(&args.scenario)?;
     if args.dry_run {
         let mut out = std::io::stdout().lock();
         let _ = write!(

@@ -4,6 +4,7 @@
 //! scenario sits in is always known. `import "PACK/MODULE"` and
 //! `runner PACK:SCENARIO` resolve here.
 
+pub mod bundle;
 pub mod git;
 pub mod lock;
 mod manifest;
@@ -153,6 +154,18 @@ pub enum PackError {
     Unpinned {
         /// The pack.
         name: String,
+    },
+    /// A bundle that cannot be used.
+    #[error("bundle {}: {message}", path.display())]
+    #[diagnostic(
+        code(runner::pack::bundle),
+        help("make it again with `runner archive SCENARIO -o FILE.tar.gz`")
+    )]
+    Bundle {
+        /// The .tar.gz.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
     },
     /// A `runner.toml` entry runner cannot use.
     #[error("{path}: packs.{name}: {message}")]

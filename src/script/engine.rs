@@ -5,14 +5,19 @@ use std::sync::Arc;
 
 use rhai::Engine;
 
-use super::{api, resolver::SearchPath};
+use super::{Reads, api, resolver::SearchPath};
 use crate::config::Params;
 
 /// Most operations one evaluation or one closure call may take (a runaway loop stops in ~30 ms).
 pub const MAX_OPERATIONS: u64 = 1_000_000;
 
 /// A sandboxed engine: no file, process or network access beyond `import` of `.rhai` modules.
-pub fn new(params: Arc<Params>, resolver: SearchPath, data_dirs: Vec<PathBuf>) -> Engine {
+pub fn new(
+    params: Arc<Params>,
+    resolver: SearchPath,
+    data_dirs: Vec<PathBuf>,
+    reads: Reads,
+) -> Engine {
     let mut engine = Engine::new();
     engine
         .set_max_operations(MAX_OPERATIONS)
@@ -29,6 +34,6 @@ pub fn new(params: Arc<Params>, resolver: SearchPath, data_dirs: Vec<PathBuf>) -
         |s, src, pos| tracing::debug!(target: "script", "{} {pos}: {s}", src.unwrap_or("")),
     );
     engine.set_module_resolver(resolver);
-    api::register_all(&mut engine, params, data_dirs);
+    api::register_all(&mut engine, params, data_dirs, reads);
     engine
 }

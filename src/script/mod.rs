@@ -44,8 +44,28 @@ pub enum LoadError {
 pub struct Loaded {
     /// The scenario the script described.
     pub spec: Spec,
+    /// Every file the load read besides the script itself: imported modules
+    /// (not the embedded stdlib) and data files, in the order read.
+    pub files: Vec<PathBuf>,
     /// Engine and functions for calling the script's closures.
     pub runtime: Runtime,
+}
+
+/// The files a load reads, recorded as they are read (for `runner archive`).
+#[derive(Clone, Default)]
+pub struct Reads(Arc<std::sync::Mutex<Vec<PathBuf>>>);
+
+impl Reads {
+    pub(crate) fn add(&self, path: &Path) {
+        let mut files = self.0.lock().expect("reads lock");
+        if !files.iter().any(|f| f == path) {
+            files.push(path.to_owned());
+        }
+    }
+
+    fn take(&self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.0.lock().expect("reads lock"))
+    }
 }
 
 /// The engine plus every function the script and its imports defined.
@@ -144,9 +164,11 @@ pub fn load_source(
     // Data files: the scenario's folder, and `data/` when that folder is a pack.
     let mut data_dirs = vec![dir.to_owned()];
     data_dirs.extend(packs.at(dir).map(|p| p.dir.join("data")));
-    let resolver = resolver::SearchPath::new(vec![dir.to_owned()], packs, sources.clone());
+    let reads = Reads::default();
+    let resolver =
+        resolver::SearchPath::new(vec![dir.to_owned()], packs, sources.clone(), reads.clone());
     let modules = resolver.modules();
-    let engine = engine::new(params.clone(), resolver, data_dirs);
+    let engine = engine::new(params.clone(), resolver, data_dirs, reads.clone());
 
     let mut ast = engine
         .compile(source)
@@ -169,6 +191,7 @@ pub fn load_source(
     }
     Ok(Loaded {
         spec,
+        files: reads.take(),
         runtime: Runtime {
             engine: Arc::new(engine),
             ast: Arc::new(call_ast),

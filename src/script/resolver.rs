@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
 
+use super::Reads;
 use crate::pack::{PackError, Packs, valid_name};
 
 /// The stdlib modules compiled into the binary, by import name.
@@ -68,6 +69,7 @@ pub struct SearchPath {
     dirs: Vec<PathBuf>,
     packs: Arc<Packs>,
     sources: Sources,
+    reads: Reads,
     /// Modules being loaded, outermost first, as (canonical file, name shown):
     /// an import of one of them is a cycle.
     loading: Mutex<Vec<(String, String)>>,
@@ -77,11 +79,12 @@ pub struct SearchPath {
 
 impl SearchPath {
     /// Searches `packs` for `PACK/MODULE`, else `dirs` in order, then the embedded stdlib.
-    pub fn new(dirs: Vec<PathBuf>, packs: Arc<Packs>, sources: Sources) -> Self {
+    pub fn new(dirs: Vec<PathBuf>, packs: Arc<Packs>, sources: Sources, reads: Reads) -> Self {
         SearchPath {
             dirs,
             packs,
             sources,
+            reads,
             loading: Mutex::default(),
             modules: Arc::default(),
             cache: Mutex::default(),
@@ -105,6 +108,7 @@ impl SearchPath {
                 path: file.clone(),
                 source,
             })?;
+            self.reads.add(&file);
             return Ok(Some((file.display().to_string(), text)));
         }
         let file = format!("{path}.rhai");
@@ -118,6 +122,7 @@ impl SearchPath {
         {
             let candidate = dir.join(&file);
             if let Ok(text) = std::fs::read_to_string(&candidate) {
+                self.reads.add(&candidate);
                 return Ok(Some((candidate.display().to_string(), text)));
             }
         }

@@ -453,3 +453,125 @@ fn a_folder_pack_is_pinned_by_checksum_and_its_runner_requirement_checked() {
         "no pack named `ghost`",
     );
 }
+
+/// `population` and the per-step request counts of a run's report.json.
+fn outcome(out_dir: &Path) -> (serde_json::Value, Vec<(String, u64)>) {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    let steps = report["steps"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v["count"].as_u64().unwrap()))
+        .collect();
+    (report["population"].clone(), steps)
+}
+
+#[test]
+fn an_archive_runs_from_an_empty_folder_with_the_same_plan_and_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let packs = root.join("packs");
+    two_packs(&packs);
+    write(&packs.join("app/data/names.csv"), "name\nada\nbob\n");
+    write(
+        &packs.join("app/labels.rhai"),
+        "import \"lib/steps\" as steps;\nlet names = data(\"names.csv\");\n\
+         let s = scenario(\"labels\");\ns.description(\"Labels from a data file\");\n\
+         s.target(param(\"api.baseUrl\", \"builtin:orders\"));\n\
+         s.payload(|n| #{ orderNumber: row(names, n).name + n });\n\
+         s.population(#{ total: param(\"app.requests\", 1), mix: #{ ping: \"rest\" } });\n\
+         s.flow(\"ping\", [steps::ping()]);\ns\n",
+    );
+    let packs_arg = packs.to_str().unwrap();
+    let given = [
+        "--profile",
+        "more",
+        "--seed",
+        "3",
+        "--set",
+        "app.requests=4",
+    ];
+    let with = |head: &[&str]| -> Vec<String> {
+        head.iter().chain(&given).map(|s| s.to_string()).collect()
+    };
+    let run = |dir: &Path, args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        runner_in(dir, None, &args)
+    };
+
+    let made = run(
+        root,
+        &with(&[
+            "archive",
+            "app:labels",
+            "--pack-path",
+            packs_arg,
+            "-o",
+            "bundle.tar.gz",
+        ]),
+    );
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made));
+    let listing = text(&made);
+    for part in [
+        "modules/steps.rhai",
+        "data/names.csv",
+        "app/pack.toml",
+        "lib/pack.toml",
+    ] {
+        assert!(listing.contains(part), "{part} missing:\n{listing}");
+    }
+
+    let source = run(
+        root,
+        &with(&["check", "app:labels", "--pack-path", packs_arg]),
+    );
+    assert_eq!(source.status.code(), Some(0), "{}", text(&source));
+    let source_plan = String::from_utf8_lossy(&source.stdout);
+    let source_plan = source_plan.rsplit_once("\nok: ").unwrap().0;
+    let source_run = run(
+        root,
+        &with(&[
+            "run",
+            "app:labels",
+            "--pack-path",
+            packs_arg,
+            "-q",
+            "--out",
+            "source",
+        ]),
+    );
+    assert_eq!(source_run.status.code(), Some(0), "{}", text(&source_run));
+
+    // An empty folder elsewhere: no packs, no runner.toml, only the bundle.
+    let empty = root.join("elsewhere");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::copy(root.join("bundle.tar.gz"), empty.join("bundle.tar.gz")).unwrap();
+    std::fs::remove_dir_all(&packs).unwrap();
+    let checked = runner_in(&empty, None, &["check", "bundle.tar.gz"]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked));
+    let shown = String::from_utf8_lossy(&checked.stdout);
+    assert!(shown.contains("pack      lib 1.0.0"), "{shown}");
+    assert!(shown.contains("--set app.requests=4"), "{shown}");
+    assert!(
+        shown.contains(source_plan),
+        "plans differ:\n{source_plan}\n---\n{shown}"
+    );
+    assert!(shown.contains("population  4 orders"), "{shown}");
+
+    let ran = runner_in(
+        &empty,
+        None,
+        &["run", "bundle.tar.gz", "-q", "--out", "out"],
+    );
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran));
+    let bundled = outcome(&empty.join("out"));
+    assert_eq!(bundled.0["total"], 4, "{:?}", bundled.0);
+    assert_eq!(bundled, outcome(&root.join("source")));
+
+    // A bundle changed after it was made is refused before anything runs.
+    let bytes = std::fs::read(empty.join("bundle.tar.gz")).unwrap();
+    std::fs::write(empty.join("broken.tar.gz"), &bytes[..bytes.len() / 2]).unwrap();
+    refused(&empty, &["check", "broken.tar.gz"], "bundle broken.tar.gz");
+}

@@ -9,10 +9,11 @@ use rhai::{Array, Dynamic, Engine, Map};
 
 use super::RResult;
 use crate::config::typed;
+use crate::script::Reads;
 
 /// Registers `data`, `row` and `random_row`.
-pub fn register(engine: &mut Engine, dirs: Vec<PathBuf>) {
-    engine.register_fn("data", move |name: &str| data(&dirs, name));
+pub fn register(engine: &mut Engine, dirs: Vec<PathBuf>, reads: Reads) {
+    engine.register_fn("data", move |name: &str| data(&dirs, &reads, name));
     // `&mut Array` saves one copy; a closure that captures the list still copies it per call.
     engine.register_fn("row", |list: &mut Array, n: i64| {
         pick(list, n, "row", |len| {
@@ -41,7 +42,7 @@ fn spread(n: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn data(dirs: &[PathBuf], name: &str) -> RResult<Dynamic> {
+fn data(dirs: &[PathBuf], reads: &Reads, name: &str) -> RResult<Dynamic> {
     let relative = Path::new(name);
     if relative.is_absolute()
         || relative
@@ -59,6 +60,7 @@ fn data(dirs: &[PathBuf], name: &str) -> RResult<Dynamic> {
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("data({name:?}): cannot read {}: {e}", path.display()))?;
+    reads.add(&path);
     match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => csv_rows(&text).map_err(|e| format!("data({name:?}): {e}").into()),
         Some("json") => {

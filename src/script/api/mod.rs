@@ -15,17 +15,23 @@ use std::time::Duration;
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext};
 
 use crate::config::Params;
+use crate::script::Reads;
 
 /// The result type of registered functions; errors get the call site's position.
 pub type RResult<T> = Result<T, Box<EvalAltResult>>;
 
 /// Registers every script function, in a fixed order.
-pub fn register_all(engine: &mut Engine, params: Arc<Params>, data_dirs: Vec<PathBuf>) {
+pub fn register_all(
+    engine: &mut Engine,
+    params: Arc<Params>,
+    data_dirs: Vec<PathBuf>,
+    reads: Reads,
+) {
     params::register(engine, params);
     values::register(engine);
     steps::register(engine);
     control::register(engine);
-    data::register(engine, data_dirs);
+    data::register(engine, data_dirs, reads);
     scenario::register(engine);
 }
 
