@@ -127,13 +127,32 @@ impl<C: HttpClient> Executor<C> {
             }
             Condition::Compare { subject, test } => (subject, test),
         };
-        let status;
+        let owned;
+        let last = run.last.as_ref();
         let value = match subject {
             Subject::Var(v) => run.vars.lookup(v),
-            Subject::Field(path) => run.last.as_ref().and_then(|(_, json)| path.find(json)),
+            Subject::Field(path) => last.and_then(|l| path.find(&l.body)),
             Subject::Status => {
-                status = run.last.as_ref().map(|(s, _)| Value::from(*s));
-                status.as_ref()
+                owned = last.map(|l| Value::from(l.status));
+                owned.as_ref()
+            }
+            Subject::Header(name) => {
+                owned = last
+                    .and_then(|l| l.headers.get(name))
+                    .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()));
+                owned.as_ref()
+            }
+            Subject::Length(path) => {
+                owned = last
+                    .and_then(|l| path.find(&l.body))
+                    .and_then(|v| match v {
+                        Value::Array(a) => Some(a.len()),
+                        Value::Object(o) => Some(o.len()),
+                        Value::String(s) => Some(s.chars().count()),
+                        _ => None,
+                    })
+                    .map(Value::from);
+                owned.as_ref()
             }
         };
         let value = value.filter(|v| !v.is_null());
@@ -154,21 +173,48 @@ impl<C: HttpClient> Executor<C> {
                 any
             }
             Test::Compare(cmp, n) => value.and_then(number).is_some_and(|x| cmp.holds(x, *n)),
+            Test::Matches(re) => value.is_some_and(|v| match v {
+                Value::String(s) => re.is_match(s),
+                Value::Number(_) | Value::Bool(_) => re.is_match(&v.to_string()),
+                _ => false,
+            }),
         })
     }
 
-    /// What a closure sees: the variables, the last response and its status,
-    /// and a number in 0..1 from the order's own seeded generator.
+    /// What a closure sees: the variables, the last response with its status
+    /// and headers (lower-case names), and a number in 0..1 from the order's
+    /// own seeded generator.
     fn context(&self, run: &mut OrderRun) -> Value {
         let vars = run.vars.to_json();
-        let (status, response) = match &run.last {
-            Some((s, json)) => (Value::from(*s), json.clone()),
-            None => (Value::Null, Value::Null),
+        let (status, response, headers) = match &run.last {
+            Some(l) => {
+                let mut headers = serde_json::Map::new();
+                for (name, value) in &l.headers {
+                    let value = String::from_utf8_lossy(value.as_bytes());
+                    match headers.get_mut(name.as_str()) {
+                        // Repeated headers are joined as HTTP allows.
+                        Some(Value::String(s)) => {
+                            s.push_str(", ");
+                            s.push_str(&value);
+                        }
+                        _ => {
+                            headers.insert(name.as_str().to_owned(), value.into_owned().into());
+                        }
+                    }
+                }
+                (
+                    Value::from(l.status),
+                    l.body.clone(),
+                    Value::Object(headers),
+                )
+            }
+            None => (Value::Null, Value::Null, Value::Null),
         };
         serde_json::json!({
             "vars": vars,
             "response": response,
             "status": status,
+            "headers": headers,
             "random": run.rng.random::<f64>(),
         })
     }

@@ -68,10 +68,17 @@ pub struct OrderRun {
     renewing: bool,
     /// True while trying one of several cleanup alternatives (a 409 is then a refusal).
     alternative: bool,
-    /// The last accepted response (status, body), kept only when a branch,
-    /// loop or `set` of the plan reads it.
-    last: Option<(u16, Value)>,
+    /// The last accepted response, kept only when a branch, loop, `set` or
+    /// check of the plan reads it.
+    last: Option<Last>,
     rng: ChaCha8Rng,
+}
+
+/// A response kept for conditions and closures.
+struct Last {
+    status: u16,
+    body: Value,
+    headers: reqwest::header::HeaderMap,
 }
 
 /// Template variables of one order.

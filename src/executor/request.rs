@@ -436,7 +436,11 @@ impl<C: HttpClient> Executor<C> {
             };
         // Kept (moved, not copied) for later branches and loops and for this step's checks.
         if self.plan.keep_response || !r.checks.is_empty() {
-            run.last = Some((resp.status, json));
+            run.last = Some(super::Last {
+                status: resp.status,
+                body: json,
+                headers: resp.headers.clone(),
+            });
         }
         // On a poll, only the answer that meets its condition is checked.
         if checked.outcome == Outcome::Ok {

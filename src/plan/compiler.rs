@@ -272,6 +272,11 @@ impl<'a> Compiler<'a> {
             spec::Subject::Var(v) => Subject::Var(v.as_str().into()),
             spec::Subject::Field(path) => Subject::Field(JsonPath::parse(path).map_err(invalid)?),
             spec::Subject::Status => Subject::Status,
+            spec::Subject::Header(name) => Subject::Header(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| invalid(format!("`{name}` is not a header name")))?,
+            ),
+            spec::Subject::Length(path) => Subject::Length(JsonPath::parse(path).map_err(invalid)?),
         };
         let template = |v: &serde_json::Value| known_template(v, known).map_err(invalid);
         let test = match test {
@@ -281,6 +286,13 @@ impl<'a> Compiler<'a> {
             }
             spec::Test::Exists(b) => Test::Exists(*b),
             spec::Test::Compare(cmp, n) => Test::Compare(*cmp, *n),
+            spec::Test::Matches(pattern) => {
+                Test::Matches(regex::Regex::new(pattern).map_err(|e| {
+                    invalid(format!(
+                        "`matches`: {pattern:?} is not a regular expression: {e}"
+                    ))
+                })?)
+            }
         };
         Ok(Condition::Compare { subject, test })
     }

@@ -238,6 +238,8 @@ pub(super) fn describe_condition(c: &Condition) -> String {
                 Subject::Var(v) => format!("{{{v}}}"),
                 Subject::Field(p) => format!("response {}", p.as_str()),
                 Subject::Status => "status".to_owned(),
+                Subject::Header(h) => format!("header {h}"),
+                Subject::Length(p) => format!("length of response {}", p.as_str()),
             };
             let test = match test {
                 Test::Equals(t) => format!("== {t}"),
@@ -248,6 +250,7 @@ pub(super) fn describe_condition(c: &Condition) -> String {
                 Test::Exists(true) => "exists".to_owned(),
                 Test::Exists(false) => "is absent".to_owned(),
                 Test::Compare(cmp, n) => format!("{cmp:?} {n}").to_lowercase(),
+                Test::Matches(re) => format!("matches /{}/", re.as_str()),
             };
             format!("{subject} {test}")
         }

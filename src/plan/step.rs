@@ -292,6 +292,10 @@ pub enum Subject {
     Field(JsonPath),
     /// The last response's status.
     Status,
+    /// A header of the last response, by lower-case name.
+    Header(reqwest::header::HeaderName),
+    /// The length of an array, string or object in the last response.
+    Length(JsonPath),
 }
 
 /// A compiled test: values are templates, filled in per order.
@@ -305,6 +309,8 @@ pub enum Test {
     Exists(bool),
     /// A number compared.
     Compare(Cmp, f64),
+    /// Text matching a regular expression (compiled once, here).
+    Matches(regex::Regex),
 }
 
 impl Step {

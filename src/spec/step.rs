@@ -99,6 +99,10 @@ pub enum Subject {
     Field(String),
     /// The last response's status.
     Status,
+    /// A header of the last response (its first value).
+    Header(String),
+    /// The length of an array, string or object at a JSON path of the last response.
+    Length(String),
 }
 
 /// A declarative test; values may hold `{name}` placeholders.
@@ -112,6 +116,8 @@ pub enum Test {
     Exists(bool),
     /// A number compared with `>`, `>=`, `<` or `<=`.
     Compare(Cmp, f64),
+    /// Text (a number as written) matching a regular expression.
+    Matches(String),
 }
 
 /// A numeric comparison.

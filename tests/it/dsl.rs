@@ -598,3 +598,51 @@ async fn a_poll_check_closure_may_take_the_order_variables_and_wrong_arities_are
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_read_headers_patterns_and_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "headers.rhai",
+        r#"let s = scenario("headers");
+s.target("builtin:orders");
+s.population(#{ total: 1, mix: #{ a: "rest" } });
+s.flow("a", [get("/stats").name("stats")
+    .check(#{ header: "Content-Type", matches: "^application/json" })
+    .check(#{ header: "X-Nope", exists: false })
+    .check(#{ length: "by_status", ge: 0 })
+    .check(#{ field: "total", matches: "^[0-9]+$" })
+    .check(|ctx| ctx.headers["content-type"].starts_with("application/"))
+    .check(#{ header: "content-type", matches: "^text/" })]);
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = crate::util::read_report(&out);
+    assert_eq!(
+        report["steps"]["stats"]["checks"],
+        serde_json::json!({"passed": 5, "failed": 1}),
+        "{report}"
+    );
+
+    let bad = script(
+        dir.path(),
+        "bad_regex.rhai",
+        r#"let s = scenario("bad");
+s.target("builtin:orders");
+s.population(#{ total: 1, mix: #{ a: "rest" } });
+s.flow("a", [get("/stats").name("stats").check(#{ header: "server", matches: "([" })]);
+s
+"#,
+    );
+    let refused = runner(&["check", bad.to_str().unwrap()]).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        crate::util::stderr_flat(&refused).contains("\"([\" is not a regular expression"),
+        "{}",
+        text(&refused)
+    );
+}

@@ -85,7 +85,8 @@ fn repeat(
     }))
 }
 
-/// A closure `|ctx| bool`, or `#{ variable | field | status, equals | one_of | exists | gt | ge | lt | le }`.
+/// A closure `|ctx| bool`, or `#{ variable | field | status | header | length,
+/// equals | one_of | exists | gt | ge | lt | le | matches }`.
 pub(super) fn condition(value: Dynamic, what: &str) -> RResult<Condition> {
     if let Some(f) = value.clone().try_cast::<FnPtr>() {
         return Ok(Condition::Script(ScriptFn(f)));
@@ -98,19 +99,31 @@ pub(super) fn condition(value: Dynamic, what: &str) -> RResult<Condition> {
         .into());
     };
     let keys = [
-        "variable", "field", "status", "equals", "one_of", "exists", "gt", "ge", "lt", "le",
+        "variable", "field", "status", "header", "length", "equals", "one_of", "exists", "gt",
+        "ge", "lt", "le", "matches",
     ];
     let o = Options::new(map, "condition", &keys)?;
-    let subject = match (o.string("variable")?, o.string("field")?, o.get("status")) {
-        (Some(v), None, None) => Subject::Var(v),
-        (None, Some(f), None) => Subject::Field(f),
-        (None, None, Some(_)) => Subject::Status,
-        _ => {
-            return Err(format!(
-                "{what}: a condition looks at exactly one of `variable`, `field` (of the last response) or `status`"
-            )
-            .into());
-        }
+    let mut subjects = Vec::new();
+    if let Some(v) = o.string("variable")? {
+        subjects.push(Subject::Var(v));
+    }
+    if let Some(f) = o.string("field")? {
+        subjects.push(Subject::Field(f));
+    }
+    if o.get("status").is_some() {
+        subjects.push(Subject::Status);
+    }
+    if let Some(h) = o.string("header")? {
+        subjects.push(Subject::Header(h.to_ascii_lowercase()));
+    }
+    if let Some(f) = o.string("length")? {
+        subjects.push(Subject::Length(f));
+    }
+    let (Some(subject), 1) = (subjects.pop(), subjects.len() + 1) else {
+        return Err(format!(
+            "{what}: a condition looks at exactly one of `variable`, `field`, `status`, `header` or `length` (of the last response)"
+        )
+        .into());
     };
     let mut tests = Vec::new();
     if let Some(v) = o.get("equals") {
@@ -143,13 +156,16 @@ pub(super) fn condition(value: Dynamic, what: &str) -> RResult<Condition> {
             tests.push(Test::Compare(cmp, n));
         }
     }
+    if let Some(pattern) = o.string("matches")? {
+        tests.push(Test::Matches(pattern));
+    }
     match tests.len() {
         1 => Ok(Condition::Compare {
             subject,
             test: tests.pop().expect("one test"),
         }),
         _ => Err(format!(
-            "{what}: give exactly one test: equals, one_of, exists, gt, ge, lt or le"
+            "{what}: give exactly one test: equals, one_of, exists, gt, ge, lt, le or matches"
         )
         .into()),
     }
