@@ -141,6 +141,7 @@ pub async fn execute(
         breakers: crate::executor::Breakers::new(plan.breaker),
         limits: crate::executor::RateLimits::new(&plan.rate_limits),
         journal,
+        shared: Default::default(),
     });
     scheduler::run(executor, resume.carry).await;
     let mut summary = summary.await.expect("the recorder task does not panic");

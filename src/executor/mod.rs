@@ -7,6 +7,7 @@ mod cleanup;
 mod control;
 mod journey;
 mod limit;
+mod phases;
 mod poll;
 mod request;
 mod resume;
@@ -25,7 +26,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::HttpClient;
-use crate::plan::{BUILTIN_VARS, Lookup, Plan, Step};
+use crate::plan::{BUILTIN_VARS, Lookup, Plan, RUN_WIDE, Step};
 use crate::recorder::journal::{Entry, Journal};
 use crate::recorder::{FlowEnd, Record, Recorder, Wait};
 
@@ -51,6 +52,9 @@ pub struct Executor<C> {
     pub limits: RateLimits,
     /// The lifecycle journal in `--out`, for `runner resume`.
     pub journal: Option<Arc<Journal>>,
+    /// The run's own variables (what setup and phases' once-steps captured),
+    /// copied into every order that starts after them.
+    pub shared: std::sync::RwLock<Vec<(Arc<str>, Value)>>,
 }
 
 /// One order in progress: its variables, id and state. Moves from the flow into cleanup.
@@ -72,6 +76,8 @@ pub struct OrderRun {
     /// check of the plan reads it.
     last: Option<Last>,
     rng: ChaCha8Rng,
+    /// When its flow started (barriers included in its duration).
+    started: Instant,
 }
 
 /// A response kept for conditions and closures.
@@ -139,6 +145,9 @@ impl<C: HttpClient> Executor<C> {
             "label".into(),
             Value::String(self.plan.arena.label(order).to_owned()),
         );
+        for (name, value) in self.shared.read().expect("shared vars lock").iter() {
+            vars.set(name.clone(), value.clone());
+        }
         if !self.plan.payload_vars.is_empty()
             && let Ok(Value::Object(map)) =
                 serde_json::from_slice::<Value>(self.plan.arena.payload(order))
@@ -159,6 +168,7 @@ impl<C: HttpClient> Executor<C> {
             renewing: false,
             alternative: false,
             last: None,
+            started: Instant::now(),
             rng: ChaCha8Rng::seed_from_u64(
                 self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ),
@@ -207,10 +217,27 @@ impl<C: HttpClient> Executor<C> {
 
     /// Runs the order's flow from step `from` on.
     async fn run_flow_from(&self, run: &mut OrderRun, from: usize) -> FlowEnd {
-        let started = Instant::now();
+        self.run_flow_part(run, from, None)
+            .await
+            .expect("a flow run to its end ends")
+    }
+
+    /// Runs the order's flow from step `from` up to (not including) step
+    /// `to`, or to its end; `None` when it stopped at `to` with every step done.
+    async fn run_flow_part(
+        &self,
+        run: &mut OrderRun,
+        from: usize,
+        to: Option<usize>,
+    ) -> Option<FlowEnd> {
         let flow = self.plan.orders[run.index as usize].flow;
         let steps = &self.plan.flows[flow as usize].steps;
-        let end = match self.run_steps(run, steps, flow, Some(from)).await {
+        let part = &steps[..to.unwrap_or(steps.len()).min(steps.len())];
+        let result = self.run_steps(run, part, flow, Some(from)).await;
+        if result.is_ok() && part.len() < steps.len() {
+            return None;
+        }
+        let end = match result {
             Ok(()) => FlowEnd::Completed,
             Err(Halt::Failed { .. }) | Err(Halt::Interrupted) if self.stop.is_cancelled() => {
                 FlowEnd::Interrupted
@@ -222,13 +249,13 @@ impl<C: HttpClient> Executor<C> {
             .record(Record::FlowEnded {
                 order: run.index,
                 end: end.clone(),
-                took: started.elapsed(),
+                took: run.started.elapsed(),
             })
             .await;
         self.journal(Entry::FlowEnd {
             n: self.plan.orders[run.index as usize].n,
         });
-        end
+        Some(end)
     }
 
     /// Appends to the journal, when the run keeps one (`--out`).
@@ -281,6 +308,9 @@ impl<C: HttpClient> Executor<C> {
                 Step::Poll(p) => self.poll(run, p, at).await.map_err(failed)?,
                 Step::Journey(c) => Box::pin(self.journey(run, c, flow)).await?,
                 Step::Control(c) => self.control(run, c, flow).await?,
+                // The scheduler stops a flow at its barriers; reached here
+                // only when a resumed order goes on alone.
+                Step::Phase(_) => {}
             }
             if !nested {
                 self.journal_step(run, step, i + 1);
@@ -296,8 +326,8 @@ impl<C: HttpClient> Executor<C> {
             return;
         };
         let vars = match step {
-            // Run again on resume anyway: nothing worth a line.
-            Step::Pause { .. } => return,
+            // Run again on resume anyway (a barrier is passed): nothing worth a line.
+            Step::Pause { .. } | Step::Phase(_) => return,
             Step::Request(_) | Step::Poll(_) => step
                 .captures()
                 .iter()
@@ -354,6 +384,9 @@ impl<C: HttpClient> Executor<C> {
     async fn set_state(&self, run: &mut OrderRun, state: Arc<str>) {
         if run.state.as_ref() != Some(&state) {
             run.state = Some(state.clone());
+            if run.index == RUN_WIDE {
+                return;
+            }
             let n = self.plan.orders[run.index as usize].n;
             self.journal(Entry::State {
                 n,
@@ -382,6 +415,7 @@ fn step_name(step: &Step) -> Arc<str> {
         Step::Pause { .. } => "pause".into(),
         Step::Journey(_) => "journey".into(),
         Step::Control(c) => c.name().into(),
+        Step::Phase(_) => "phase".into(),
     }
 }
 

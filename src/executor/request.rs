@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use super::breaker::Admit;
 use super::{Executor, Halt, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, HttpResponse, Sent};
-use crate::plan::{Body, JsonTemplate, Lookup, MissingVar, Request, Source, Until, is_secret};
+use crate::plan::{
+    Body, JsonTemplate, Lookup, MissingVar, RUN_WIDE, Request, Source, Until, is_secret,
+};
 use crate::recorder::BreakerState;
 use crate::recorder::journal::Entry;
 use crate::recorder::{Checks, Exchange, Outcome, Record, Wait};
@@ -56,7 +58,10 @@ impl<C: HttpClient> Executor<C> {
         let mut renewed = false;
         // Written before the create goes out: after a crash, an order with an
         // intent and no id may exist on the target, so resume will not create it again.
-        if run.id.is_none() && r.captures.iter().any(|(v, _)| *v == self.plan.track_id) {
+        if run.id.is_none()
+            && run.index != RUN_WIDE
+            && r.captures.iter().any(|(v, _)| *v == self.plan.track_id)
+        {
             self.journal(Entry::Intent {
                 n: self.plan.orders[run.index as usize].n,
             });
@@ -355,7 +360,7 @@ impl<C: HttpClient> Executor<C> {
                     checks: Checks::default(),
                 };
             };
-            if *var == self.plan.track_id {
+            if *var == self.plan.track_id && run.index != RUN_WIDE {
                 let id: std::sync::Arc<str> = match &*value {
                     Value::String(s) => s.as_str().into(),
                     other => other.to_string().into(),

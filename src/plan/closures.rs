@@ -16,7 +16,8 @@ pub(super) fn check(flows: &mut [Flow], runtime: &Runtime) -> Result<(), PlanErr
     Ok(())
 }
 
-fn steps(steps: &mut [Step], runtime: &Runtime, flow: &str) -> Result<(), PlanError> {
+/// Walks `steps` (nested ones too); errors name `flow`.
+pub(super) fn steps(steps: &mut [Step], runtime: &Runtime, flow: &str) -> Result<(), PlanError> {
     let count = |f: &ScriptFn, allowed: &[usize], what: &str, form: &str| {
         let n = runtime.arity(f);
         if allowed.contains(&n) {
@@ -74,7 +75,7 @@ fn steps(steps: &mut [Step], runtime: &Runtime, flow: &str) -> Result<(), PlanEr
                     condition(&c.cond, "check")?;
                 }
             }
-            Step::Pause { .. } => {}
+            Step::Pause { .. } | Step::Phase(_) => {}
         }
     }
     Ok(())

@@ -122,7 +122,12 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn step(&mut self, step: &spec::Step, known: &mut BTreeSet<String>) -> Result<Step, PlanError> {
+    /// One step; `phase()` is a flow's top-level step only.
+    pub(super) fn step(
+        &mut self,
+        step: &spec::Step,
+        known: &mut BTreeSet<String>,
+    ) -> Result<Step, PlanError> {
         let invalid = |what: String, message: String| PlanError::Invalid { what, message };
         let compiled = match step {
             spec::Step::Request(r) => Step::Request(self.request(r, known)?),
@@ -160,6 +165,12 @@ impl<'a> Compiler<'a> {
             }),
             spec::Step::Journey(c) => Step::Journey(self.journey(c, known)?),
             spec::Step::Control(c) => Step::Control(self.control(c, known)?),
+            spec::Step::Phase { name, .. } => {
+                return Err(invalid(
+                    format!("flow `{}`, phase `{name}`", self.flow),
+                    "a phase() is a barrier for the whole population: put it among the flow's own steps, not inside when, repeat, for_each, a journey or a run-wide list".into(),
+                ));
+            }
         };
         if let Step::Request(r) | Step::Poll(Poll { request: r, .. }) = &compiled {
             known.extend(r.captures.iter().map(|(v, _)| v.to_string()));

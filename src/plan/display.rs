@@ -48,8 +48,38 @@ impl fmt::Display for Plan {
             writeln!(f, "  {:<12} {n}", flow.name)?;
         }
         write_batches(self, f)?;
-        write_flows(self, f)
+        write_flows(self, f)?;
+        write_run_wide(self, f)
     }
+}
+
+/// Setup, the phases' once-steps and teardown, when the script has any.
+fn write_run_wide(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let stages = std::iter::once(("setup (before the first order)".to_owned(), &plan.setup))
+        .chain(plan.phases.iter().enumerate().map(|(k, p)| {
+            (
+                format!("phase {} `{}` (once, at the barrier)", k + 1, p.name),
+                &p.once,
+            )
+        }))
+        .chain(std::iter::once((
+            "teardown (after every flow and cleanup)".to_owned(),
+            &plan.teardown,
+        )));
+    for (what, steps) in stages {
+        if steps.is_empty() && !what.starts_with("phase") {
+            continue;
+        }
+        writeln!(
+            f,
+            "
+{what}"
+        )?;
+        for (i, step) in steps.iter().enumerate() {
+            writeln!(f, "  {}. {}", i + 1, describe_step(step))?;
+        }
+    }
+    Ok(())
 }
 
 /// The batches, the first [`BATCHES_SHOWN`] with their orders' labels.
@@ -140,6 +170,10 @@ fn describe_step(step: &Step) -> String {
             )
         }
         Step::Control(c) => describe_control(c),
+        Step::Phase(k) => format!(
+            "── barrier: phase {} (every order finishes the steps above first) ──",
+            k + 1
+        ),
         Step::Request(r) => describe_request(r),
         Step::Pause { duration, jitter } if *jitter > 0.0 => {
             format!("pause {duration:?} ±{:.0}%", jitter * 100.0)

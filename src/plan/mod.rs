@@ -6,6 +6,7 @@ mod closures;
 mod compiler;
 mod display;
 mod model;
+mod phases;
 mod population;
 mod references;
 mod settings;
@@ -14,7 +15,7 @@ pub mod template;
 mod timeline;
 
 pub use compiler::BUILTIN_VARS;
-pub use model::{Auth, Cleanup, Flow, Plan, is_secret};
+pub use model::{Auth, Cleanup, Flow, Phase, Plan, RUN_WIDE, is_secret};
 pub use population::{Arena, Batch, Order};
 pub use settings::{BreakerConfig, Http, Target};
 pub use step::{
@@ -129,9 +130,21 @@ pub fn compile(
         .map_err(|e| with_param_hint(e, params))?;
     let payload_keys = payload_keys(&orders, &arena);
     let mut payload_vars = BTreeSet::new();
-    let (mut flows, all_known) = flows(spec, speed, &payload_keys, &mut payload_vars)?;
+    let mut run_wide = phases::compile(spec, speed)?;
+    let (mut flows, all_known) = flows(spec, speed, &payload_keys, &mut payload_vars, &run_wide)?;
     closures::check(&mut flows, &runtime)?;
-    let keep_response = flows.iter().any(|f| step::reads_response(&f.steps));
+    closures::steps(&mut run_wide.setup, &runtime, "(setup)")?;
+    for p in &mut run_wide.phases {
+        closures::steps(&mut p.once, &runtime, &format!("(phase {})", p.name))?;
+    }
+    closures::steps(&mut run_wide.teardown, &runtime, "(teardown)")?;
+    let keep_response = flows.iter().any(|f| step::reads_response(&f.steps))
+        || step::reads_response(&run_wide.setup)
+        || step::reads_response(&run_wide.teardown)
+        || run_wide
+            .phases
+            .iter()
+            .any(|p| step::reads_response(&p.once));
     let auth = auth(spec, speed, &payload_keys, &mut payload_vars, &all_known)?;
     references::cleanup_flows(&spec.cleanup, &flow_names)?;
     let http = settings::http(&spec.http, speed, params)?;
@@ -146,6 +159,9 @@ pub fn compile(
         target,
         http,
         flows,
+        setup: run_wide.setup,
+        phases: run_wide.phases,
+        teardown: run_wide.teardown,
         orders,
         arena,
         batches,
@@ -242,13 +258,27 @@ fn flows(
     speed: Speed,
     payload_keys: &BTreeSet<String>,
     payload_vars: &mut BTreeSet<String>,
+    run_wide: &phases::RunWide,
 ) -> Result<(Vec<Flow>, BTreeSet<String>), PlanError> {
     let mut flows = Vec::new();
     let mut all_known: BTreeSet<String> = BTreeSet::new();
     for f in &spec.flows {
         let mut known = compiler::initial_vars(payload_keys);
+        known.extend(run_wide.after_setup.iter().cloned());
         let mut compiler = Compiler::new(&f.name, speed, payload_keys, payload_vars);
-        let steps = compiler.steps(&f.steps, &mut known)?;
+        // A flow's top-level `phase()`s are barriers; after one, the orders
+        // also know what its once-steps captured.
+        let mut steps = Vec::new();
+        for s in &f.steps {
+            match s {
+                crate::spec::Step::Phase { .. } => {
+                    let k = phases::barriers(&steps).len();
+                    known.extend(run_wide.after_phase[k].iter().cloned());
+                    steps.push(Step::Phase(k as u16));
+                }
+                _ => steps.push(compiler.step(s, &mut known)?),
+            }
+        }
         all_known.extend(known.iter().cloned());
         let cleanup = match spec.cleanup.iter().find(|c| c.flow == f.name) {
             None => None,
@@ -256,6 +286,7 @@ fn flows(
         };
         flows.push(Flow {
             name: f.name.as_str().into(),
+            barriers: phases::barriers(&steps),
             steps,
             cleanup,
         });

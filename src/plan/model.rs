@@ -43,6 +43,22 @@ pub struct Flow {
     pub steps: Vec<Step>,
     /// How created orders of this type are brought to a terminal state.
     pub cleanup: Option<Cleanup>,
+    /// Where its barriers are among its steps, in order (see [`Phase`]).
+    pub barriers: Vec<usize>,
+}
+
+/// The order index of exchanges that belong to no order: setup, a phase's
+/// once-steps, teardown.
+pub const RUN_WIDE: u32 = u32::MAX;
+
+/// A barrier every order waits at: the steps after a flow's k-th `phase()`
+/// start only once every order has finished the steps before it.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// Its name, in reports.
+    pub name: Arc<str>,
+    /// Steps run once at the barrier, with the run's variables.
+    pub once: Vec<Step>,
 }
 
 /// Everything the scheduler needs for a run.
@@ -57,6 +73,12 @@ pub struct Plan {
     pub http: Http,
     /// Flows by index (orders refer to them by index).
     pub flows: Vec<Flow>,
+    /// Steps run once before the first order; every order reads what they capture.
+    pub setup: Vec<Step>,
+    /// The barriers every flow's `phase()` steps name, in order.
+    pub phases: Vec<Phase>,
+    /// Steps run once after every order's flow and cleanup.
+    pub teardown: Vec<Step>,
     /// Every order, in batch order.
     pub orders: Vec<Order>,
     /// The orders' payloads and labels.

@@ -106,7 +106,7 @@ fn request_names(steps: &[Step], out: &mut BTreeSet<String>) {
                     request_names(body, out);
                 }
             }
-            Step::Pause { .. } => {}
+            Step::Pause { .. } | Step::Phase(_) => {}
         }
     }
 }

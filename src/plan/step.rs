@@ -156,6 +156,8 @@ pub enum Step {
     Journey(Journey),
     /// A branch, a loop or a computed variable.
     Control(Control),
+    /// A barrier: the index of the run's phase (see [`super::Phase`]).
+    Phase(u16),
 }
 
 /// A compiled `set`, `when`, `repeat` or `for_each` (see [`crate::spec::Control`]).
@@ -245,7 +247,7 @@ pub fn reads_response(steps: &[Step]) -> bool {
             .iter()
             .chain(&j.errors)
             .any(|a| reads_response(&a.steps)),
-        Step::Request(_) | Step::Poll(_) | Step::Pause { .. } => false,
+        Step::Request(_) | Step::Poll(_) | Step::Pause { .. } | Step::Phase(_) => false,
     })
 }
 
@@ -319,7 +321,7 @@ impl Step {
         match self {
             Step::Request(r) => &r.captures,
             Step::Poll(p) => &p.request.captures,
-            Step::Pause { .. } | Step::Journey(_) | Step::Control(_) => &[],
+            Step::Pause { .. } | Step::Journey(_) | Step::Control(_) | Step::Phase(_) => &[],
         }
     }
 }
@@ -365,7 +367,7 @@ pub(super) fn requests_in(steps: &[Step]) -> usize {
         .iter()
         .map(|s| match s {
             Step::Request(_) | Step::Poll(_) => 1,
-            Step::Pause { .. } | Step::Journey(_) => 0,
+            Step::Pause { .. } | Step::Journey(_) | Step::Phase(_) => 0,
             Step::Control(Control::Repeat {
                 until: Loop::Times(n),
                 steps,

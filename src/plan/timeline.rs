@@ -14,7 +14,7 @@ fn steps_time(steps: &[Step]) -> Duration {
     steps
         .iter()
         .map(|s| match s {
-            Step::Request(_) => Duration::ZERO,
+            Step::Request(_) | Step::Phase(_) => Duration::ZERO,
             Step::Pause { duration, .. } => *duration,
             Step::Poll(p) => p.every,
             Step::Control(super::step::Control::Repeat {

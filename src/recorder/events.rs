@@ -21,7 +21,7 @@ struct Row<'a> {
     id: &'a str,
     label: &'a str,
     flow: &'a str,
-    batch: u32,
+    batch: Option<u32>,
     step: &'a str,
     method: &'a str,
     path: &'a str,
@@ -29,7 +29,7 @@ struct Row<'a> {
     latency_ms: String,
     outcome: &'a str,
     attempt: u32,
-    n: u32,
+    n: Option<u32>,
 }
 
 impl EventsWriter {
@@ -55,14 +55,15 @@ impl EventsWriter {
 
     /// Writes one row.
     pub fn write(&mut self, plan: &Plan, ledger: &Ledger, x: &Exchange) -> io::Result<()> {
-        let order = &plan.orders[x.order as usize];
+        // Run-wide exchanges (setup, phases, teardown) belong to no order.
+        let order = plan.orders.get(x.order as usize);
         self.csv
             .serialize(Row {
                 timestamp: humantime::format_rfc3339_millis(x.at).to_string(),
                 id: ledger.id(x.order).unwrap_or(""),
-                label: plan.arena.label(order),
-                flow: &plan.flows[order.flow as usize].name,
-                batch: order.batch,
+                label: order.map_or("", |o| plan.arena.label(o)),
+                flow: order.map_or("(run)", |o| &plan.flows[o.flow as usize].name),
+                batch: order.map(|o| o.batch),
                 step: &x.step,
                 method: &x.method,
                 path: &x.path,
@@ -70,7 +71,7 @@ impl EventsWriter {
                 latency_ms: format!("{:.3}", x.latency.as_secs_f64() * 1000.0),
                 outcome: x.outcome.as_str(),
                 attempt: x.attempt,
-                n: order.n,
+                n: order.map(|o| o.n),
             })
             .map_err(io::Error::other)?;
         // Flushed row by row: after a crash the file holds every answered request.

@@ -18,7 +18,7 @@ pub use prometheus::Metrics;
 pub use record::{BreakerState, Checks, Exchange, FlowEnd, Outcome, Record, Wait};
 pub use summary::{
     BatchTime, BreakerChange, Dist, IntervalAccuracy, Lifecycle, MixShare, OrderRef,
-    PopulationCounts, Second, StepStats, Summary, ThresholdOutcome, Transition,
+    PopulationCounts, Second, Stage, StepStats, Summary, ThresholdOutcome, Transition,
 };
 
 use std::sync::Arc;
@@ -130,6 +130,7 @@ struct Aggregator {
     ledger: Ledger,
     waits: Waits,
     batches: Vec<BatchTime>,
+    stages: Vec<Stage>,
     batch_hist: Histogram<u64>,
     overall: Histogram<u64>,
     second: Histogram<u64>,
@@ -162,6 +163,7 @@ impl Aggregator {
             started_at: SystemTime::now(),
             waits: Waits::default(),
             batches: Vec::new(),
+            stages: Vec::new(),
             batch_hist: latency_histogram(),
             overall: latency_histogram(),
             second: latency_histogram(),
@@ -224,8 +226,9 @@ impl Aggregator {
                     }
                 }
                 self.steps.observe(&x);
-                let flow = self.plan.orders[x.order as usize].flow as usize;
-                self.by_flow[flow].observe(&x);
+                if let Some(o) = self.plan.orders.get(x.order as usize) {
+                    self.by_flow[o.flow as usize].observe(&x);
+                }
                 self.metrics.observe(&x);
                 if let Some(w) = self.events.as_mut()
                     && let Err(e) = w.write(&self.plan, &self.ledger, &x)
@@ -309,6 +312,21 @@ impl Aggregator {
                 let plan = &self.plan;
                 self.waits
                     .observe(kind, configured, observed, || kind.describe(plan));
+            }
+            Record::Stage { name, took, failed } => {
+                match &failed {
+                    Some(reason) => tracing::error!(
+                        stage = name.as_str(),
+                        reason = reason.as_str(),
+                        "run-wide stage failed"
+                    ),
+                    None => tracing::info!(stage = name.as_str(), ?took, "run-wide stage done"),
+                }
+                self.stages.push(Stage {
+                    name,
+                    duration_ms: took.as_secs_f64() * 1000.0,
+                    failed,
+                });
             }
             Record::BatchDone { batch, took } => {
                 let b = &self.plan.batches[batch as usize];
@@ -412,6 +430,7 @@ impl Aggregator {
             stranded: self.ledger.stranded_orders(plan),
             interrupted: false,
             events_error: self.events_error,
+            stages: self.stages,
         }
     }
 }

@@ -235,6 +235,16 @@ pub enum Record {
         /// From its first order's start to its last order's flow end.
         took: Duration,
     },
+    /// A run-wide stage ended: setup, a phase (its orders' part and its
+    /// once-steps) or teardown.
+    Stage {
+        /// `setup`, `phase NAME`, `teardown`.
+        name: String,
+        /// How long it took.
+        took: Duration,
+        /// Why it failed, if it did.
+        failed: Option<String>,
+    },
 }
 
 /// A kind of wait, for timing accuracy (named in reports by [`Wait::describe`]).
@@ -278,7 +288,11 @@ pub enum Wait {
 impl Wait {
     /// The name shown in reports, e.g. `pause · activate step 2`.
     pub fn describe(self, plan: &Plan) -> String {
-        let flow = |f: u16| plan.flows[f as usize].name.to_string();
+        let flow = |f: u16| {
+            plan.flows
+                .get(f as usize)
+                .map_or_else(|| "run-wide".to_owned(), |f| f.name.to_string())
+        };
         match self {
             Wait::Pause {
                 flow: f,
@@ -286,7 +300,8 @@ impl Wait {
             } => format!("pause · {} nested (journey, branch or loop)", flow(f)),
             Wait::Pause { flow: f, step } => format!("pause · {} step {}", flow(f), step + 1),
             Wait::PollInterval { flow: f, step } => {
-                let name = match plan.flows[f as usize].steps.get(step as usize) {
+                let steps = plan.flows.get(f as usize).map(|f| &f.steps[..]);
+                let name = match steps.and_then(|s| s.get(step as usize)) {
                     Some(crate::plan::Step::Poll(p)) => p.request.name.to_string(),
                     _ => "nested".into(),
                 };

@@ -53,6 +53,19 @@ pub struct Summary {
     pub interrupted: bool,
     /// Why events.csv stopped being written, if it did.
     pub events_error: Option<String>,
+    /// Run-wide stages (setup, phases, teardown), in the order they ran.
+    pub stages: Vec<Stage>,
+}
+
+/// A run-wide stage: setup, a phase (its orders' part and once-steps), teardown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    /// `setup`, `phase NAME`, `teardown`.
+    pub name: String,
+    /// How long it took.
+    pub duration_ms: f64,
+    /// Why it failed; a failed stage fails the run.
+    pub failed: Option<String>,
 }
 
 impl Summary {
@@ -72,6 +85,7 @@ impl Summary {
             && self.population.stranded == 0
             && self.population.interrupted == 0
             && !self.interrupted
+            && self.stages.iter().all(|s| s.failed.is_none())
             && self.thresholds.iter().all(|t| t.passed)
     }
 

@@ -101,6 +101,7 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     };
     writeln!(out, "\nrequests {requests}  errors {errors} ({rate:.2}%)")?;
     checks(out, s)?;
+    stages(out, s)?;
     mix(out, s)?;
     lifecycle(out, s)?;
     timing(out, s)?;
@@ -134,6 +135,8 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
             "\nresult: INTERRUPTED, {noun} stranded: {}",
             s.population.stranded
         )
+    } else if let Some(stage) = s.stages.iter().find(|st| st.failed.is_some()) {
+        writeln!(out, "\nresult: FAIL, {} failed", stage.name)
     } else if thresholds_failed > 0 && orders_ok {
         writeln!(
             out,
@@ -143,6 +146,25 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     } else {
         writeln!(out, "\nresult: FAIL")
     }
+}
+
+/// Setup, phases and teardown: how long each took and why one failed.
+fn stages(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    if s.stages.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nrun-wide")?;
+    for st in &s.stages {
+        match &st.failed {
+            None => writeln!(out, "  {:<24} {:>9.1} ms", st.name, st.duration_ms)?,
+            Some(why) => writeln!(
+                out,
+                "  {:<24} {:>9.1} ms  FAILED: {why}",
+                st.name, st.duration_ms
+            )?,
+        }
+    }
+    Ok(())
 }
 
 fn list(out: &mut impl Write, title: &str, orders: &[OrderRef]) -> io::Result<()> {

@@ -90,6 +90,7 @@ pub fn to_value(s: &Summary) -> Value {
         "failed": s.failed,
         "stranded": s.stranded,
         "events_error": s.events_error,
+        "stages": s.stages,
     })
 }
 

@@ -1,48 +1,107 @@
-//! Decides who runs when: `parallel` batch workers each take the next batch
-//! and run its orders one after another; each created order's cleanup runs
-//! as its own task after the flow; the run ends when every cleanup has.
+//! Decides who runs when: setup first; then `parallel` batch workers each
+//! take the next batch and run its orders one after another, once per phase
+//! when the flows have barriers (every order's part k ends before any order's
+//! part k+1 starts, the phase's once-steps in between); each created order's
+//! cleanup runs as its own task after its flow; teardown runs once every
+//! cleanup has ended.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 
 use crate::client::HttpClient;
-use crate::executor::{Executor, Recovery};
+use crate::executor::{Executor, OrderRun, Recovery};
 use crate::recorder::{FlowEnd, Record};
 
-/// Runs every batch, then waits for every cleanup.
+/// Runs setup, then every batch once per phase (a phase's once-steps
+/// between two), then waits for every cleanup, then runs teardown.
 ///
 /// `carry` is what an earlier, killed run left (`runner resume`).
 pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
-    let next = Arc::new(AtomicUsize::new(0));
+    let plan = executor.plan.clone();
     let cleanups = TaskTracker::new();
-    for o in carry.inflight {
-        let run = executor.resumed(o.index, Some(&o.id), o.state.as_deref(), o.vars);
-        let executor = executor.clone();
-        cleanups.spawn(async move {
-            match o.next {
-                Some(next) => executor.continue_flow(run, next.into()).await,
-                None => executor.cleanup(run, false).await,
+    // A failed setup starts no order (they would all fail the same way) and
+    // leaves nothing for teardown to undo.
+    let set_up = executor.run_wide("setup", &plan.setup).await;
+    if set_up {
+        for o in carry.inflight {
+            let run = executor.resumed(o.index, Some(&o.id), o.state.as_deref(), o.vars);
+            let executor = executor.clone();
+            cleanups.spawn(async move {
+                match o.next {
+                    Some(next) => executor.continue_flow(run, next.into()).await,
+                    None => executor.cleanup(run, false).await,
+                }
+            });
+        }
+        for (index, vars) in carry.uncertain {
+            let executor = executor.clone();
+            cleanups.spawn(async move { recover(&executor, index, vars).await });
+        }
+        let skip = Arc::new(carry.skip);
+        // Orders waiting at a barrier, by index (only when the flows have phases).
+        let parked = Arc::new(Mutex::new(if plan.phases.is_empty() {
+            Vec::new()
+        } else {
+            (0..plan.orders.len()).map(|_| None).collect::<Vec<_>>()
+        }));
+        for phase in 0..=plan.phases.len() {
+            if phase > 0 {
+                let p = &plan.phases[phase - 1];
+                let name = format!("phase {}", p.name);
+                if executor.stop.is_cancelled() || !executor.run_wide(&name, &p.once).await {
+                    break;
+                }
             }
-        });
+            batches(&executor, phase, &cleanups, &skip, &parked).await;
+        }
+        // Stopped, or a phase's once-steps failed: the waiting orders are cleaned up.
+        let left: Vec<OrderRun> = parked
+            .lock()
+            .expect("parked lock")
+            .drain(..)
+            .flatten()
+            .collect();
+        for run in left {
+            let executor = executor.clone();
+            cleanups.spawn(async move { executor.cleanup(run, false).await });
+        }
     }
-    for (index, vars) in carry.uncertain {
-        let executor = executor.clone();
-        cleanups.spawn(async move { recover(&executor, index, vars).await });
+    cleanups.close();
+    cleanups.wait().await;
+    if set_up && !executor.stop.is_cancelled() {
+        executor.run_wide("teardown", &plan.teardown).await;
     }
-    let skip = Arc::new(carry.skip);
+}
+
+type Parked = Mutex<Vec<Option<OrderRun>>>;
+
+/// Runs every batch's part `phase` with `parallel` workers.
+async fn batches<C: HttpClient>(
+    executor: &Arc<Executor<C>>,
+    phase: usize,
+    cleanups: &TaskTracker,
+    skip: &Arc<Vec<bool>>,
+    parked: &Arc<Parked>,
+) {
+    let next = Arc::new(AtomicUsize::new(0));
     let mut workers = JoinSet::new();
     let workers_n = executor.plan.parallel.min(executor.plan.batches.len());
     for i in 0..workers_n {
         // Ramp: worker i joins after i/n of the ramp time, so load grows gradually.
-        let delay = executor.plan.ramp.mul_f64(i as f64 / workers_n as f64);
-        let (executor, next, cleanups, skip) = (
+        let delay = if phase == 0 {
+            executor.plan.ramp.mul_f64(i as f64 / workers_n as f64)
+        } else {
+            std::time::Duration::ZERO
+        };
+        let (executor, next, cleanups, skip, parked) = (
             executor.clone(),
             next.clone(),
             cleanups.clone(),
             skip.clone(),
+            parked.clone(),
         );
         workers.spawn(async move {
             if !delay.is_zero() {
@@ -51,7 +110,7 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
                     _ = executor.stop.cancelled() => return,
                 }
             }
-            worker(executor, next, cleanups, skip).await
+            worker(executor, phase, next, cleanups, skip, parked).await
         });
     }
     while let Some(result) = workers.join_next().await {
@@ -59,16 +118,17 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
             tracing::error!(error = %e, "a batch worker died");
         }
     }
-    cleanups.close();
-    cleanups.wait().await;
 }
 
-/// Takes batches until none are left or the run is stopped.
+/// Takes batches until none are left or the run is stopped, running each
+/// order's part `phase`: from the start in phase 0, else from its barrier.
 async fn worker<C: HttpClient>(
     executor: Arc<Executor<C>>,
+    phase: usize,
     next: Arc<AtomicUsize>,
     cleanups: TaskTracker,
     skip: Arc<Vec<bool>>,
+    parked: Arc<Parked>,
 ) {
     let plan = executor.plan.clone();
     loop {
@@ -76,15 +136,28 @@ async fn worker<C: HttpClient>(
         let Some(batch) = plan.batches.get(b) else {
             return;
         };
-        tracing::debug!(batch = b, orders = batch.orders.len(), "batch started");
+        tracing::debug!(
+            batch = b,
+            phase,
+            orders = batch.orders.len(),
+            "batch started"
+        );
         let started = std::time::Instant::now();
         for (i, index) in batch.orders.clone().enumerate() {
             if executor.stop.is_cancelled() {
                 return;
             }
-            if skip.get(index).copied().unwrap_or(false) {
-                continue;
-            }
+            let waiting = if phase == 0 {
+                if skip.get(index).copied().unwrap_or(false) {
+                    continue;
+                }
+                None
+            } else {
+                match parked.lock().expect("parked lock")[index].take() {
+                    Some(run) => Some(run),
+                    None => continue,
+                }
+            };
             if i > 0 && !plan.between.is_zero() && !executor.wait_between(plan.between).await {
                 return;
             }
@@ -92,13 +165,14 @@ async fn worker<C: HttpClient>(
             let flow = tokio::spawn({
                 let executor = executor.clone();
                 async move {
-                    let mut run = executor.start(index as u32);
-                    let end = executor.run_flow(&mut run).await;
+                    let mut run = waiting.unwrap_or_else(|| executor.start(index as u32));
+                    let end = executor.run_part(&mut run, phase).await;
                     (run, end)
                 }
             });
             match flow.await {
-                Ok((run, end)) => {
+                Ok((run, None)) => parked.lock().expect("parked lock")[index] = Some(run),
+                Ok((run, Some(end))) => {
                     let wait_first = matches!(end, FlowEnd::Completed);
                     let executor = executor.clone();
                     cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
@@ -123,14 +197,17 @@ async fn worker<C: HttpClient>(
             }
         }
         let took = started.elapsed();
-        executor
-            .recorder
-            .record(Record::BatchDone {
-                batch: b as u32,
-                took,
-            })
-            .await;
-        tracing::debug!(batch = b, ?took, "batch finished");
+        // A batch's time is its first part's: later parts run after barriers.
+        if phase == 0 {
+            executor
+                .recorder
+                .record(Record::BatchDone {
+                    batch: b as u32,
+                    took,
+                })
+                .await;
+        }
+        tracing::debug!(batch = b, phase, ?took, "batch finished");
     }
 }
 

@@ -64,6 +64,11 @@ pub struct Spec {
     /// Finds an order by its payload when its id was lost (a crash mid-create):
     /// an answer that captures the id means it exists; a 404 means it was never created.
     pub recover: Option<Request>,
+    /// Steps run once before the first order (log in as an administrator,
+    /// create reference data); what they capture every order can read.
+    pub setup: Vec<Step>,
+    /// Steps run once after every order's flow and cleanup.
+    pub teardown: Vec<Step>,
 }
 
 /// Bearer-token authentication: the token variable, and how to get a new token.

@@ -22,6 +22,15 @@ pub enum Step {
     Journey(Journey),
     /// A branch, a loop or a computed variable.
     Control(Control),
+    /// `phase(name[, once])`: a barrier. The steps after it start only once
+    /// every order has finished the steps before it; `once` runs once, in
+    /// between, for the whole run.
+    Phase {
+        /// Shown in reports.
+        name: String,
+        /// Run once at the barrier, with the run-wide variables.
+        once: Vec<Step>,
+    },
 }
 
 /// Steps that decide what runs: `when`, `repeat`, `for_each`, and `set`.
@@ -188,6 +197,7 @@ impl Step {
             Step::Poll(p) => &p.request.name,
             Step::Journey(_) => "journey",
             Step::Control(c) => c.name(),
+            Step::Phase { .. } => "phase",
         }
     }
 }

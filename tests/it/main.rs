@@ -35,3 +35,6 @@ mod packs;
 
 // Script features for other systems: captures from headers, status and either-or paths.
 mod dsl;
+
+// Run-wide stages: setup, barriers with once-steps, teardown.
+mod phases;

@@ -32,6 +32,14 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("batches", batches);
     engine.register_fn("flow", flow);
     engine.register_fn("cleanup", cleanup);
+    engine.register_fn("setup", |s: &mut Spec, list: Array| -> RResult<()> {
+        s.setup = run_wide(list, "setup")?;
+        Ok(())
+    });
+    engine.register_fn("teardown", |s: &mut Spec, list: Array| -> RResult<()> {
+        s.teardown = run_wide(list, "teardown")?;
+        Ok(())
+    });
     engine.register_fn("track", track);
     engine.register_fn("terminal", |s: &mut Spec, states: Array| {
         s.terminal = states.iter().map(|d| d.to_string()).collect();
@@ -163,6 +171,15 @@ fn flow(s: &mut Spec, name: &str, list: Array) -> RResult<()> {
         steps,
     });
     Ok(())
+}
+
+/// Steps run once for the whole run: no phases inside.
+pub(super) fn run_wide(list: Array, what: &str) -> RResult<Vec<Step>> {
+    let steps = steps(list, what)?;
+    if steps.iter().any(|s| matches!(s, Step::Phase { .. })) {
+        return Err(format!("{what}: a phase() belongs in a flow, not here").into());
+    }
+    Ok(steps)
 }
 
 fn requests(list: Array, what: &str) -> RResult<Vec<crate::spec::Request>> {

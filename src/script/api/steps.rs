@@ -97,6 +97,16 @@ pub fn register(engine: &mut Engine) {
     engine.register_fn("state_from", |s: Step, field: &str| {
         edit(s, "state_from", |r| r.state_from = Some(field.to_owned()))
     });
+    engine.register_fn("phase", |name: &str| Step::Phase {
+        name: name.to_owned(),
+        once: Vec::new(),
+    });
+    engine.register_fn("phase", |name: &str, once: rhai::Array| -> RResult<Step> {
+        Ok(Step::Phase {
+            name: name.to_owned(),
+            once: super::scenario::run_wide(once, &format!("phase `{name}`"))?,
+        })
+    });
     engine.register_fn("pause", |d: Dynamic| -> RResult<Step> {
         Ok(Step::Pause {
             duration: duration(&d, "pause")?,
@@ -144,7 +154,7 @@ fn edit(mut s: Step, what: &str, f: impl FnOnce(&mut Request)) -> RResult<Step> 
     match &mut s {
         Step::Request(r) => f(r),
         Step::Poll(p) => f(&mut p.request),
-        Step::Pause { .. } | Step::Journey(_) | Step::Control(_) => {
+        Step::Pause { .. } | Step::Journey(_) | Step::Control(_) | Step::Phase { .. } => {
             return Err(
                 format!("{what}() applies to a request step, not to a {}", s.name()).into(),
             );
