@@ -129,9 +129,9 @@ pub struct ScenarioArgs {
     /// Override one parameter, e.g. --set simulation.totalOrders=1000 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-    /// Divide every interval by N (a built-in target's acceptance delay too).
-    #[arg(long, default_value_t = 1.0, value_name = "N")]
-    pub speed: f64,
+    /// Divide every interval by N (a built-in target's acceptance delay too); default 1.
+    #[arg(long, value_name = "N")]
+    pub speed: Option<f64>,
     /// Seed for flows, shuffling and jitter (replaces the script's seed).
     #[arg(long)]
     pub seed: Option<u64>,

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::check;
-use crate::cli::ArchiveArgs;
+use crate::cli::{ArchiveArgs, PackPath, ScenarioArgs};
 use crate::error::Error;
 use crate::pack::bundle::{self, BundledPack, Manifest};
 use crate::pack::{PACK_TOML, runner_version};
@@ -48,25 +48,36 @@ pub fn archive(args: &ArchiveArgs) -> Result<(), Error> {
         .packs
         .all()
         .iter()
-        .filter(|p| {
-            let dir = real(&p.dir);
-            files.iter().any(|(f, _)| f.starts_with(&dir))
-        })
+        .map(|p| (p, real(&p.dir)))
+        .filter(|(_, dir)| files.iter().any(|(f, _)| f.starts_with(dir)))
         .collect();
-    files.extend(packs.iter().map(|p| (real(&p.dir.join(PACK_TOML)), "pack")));
+    files.extend(packs.iter().map(|(_, dir)| (dir.join(PACK_TOML), "pack")));
 
-    // Kept as laid out on disk, below the deepest folder they share, so
-    // relative imports and each scenario's pack still resolve once unpacked.
-    let root = common_root(files.iter().map(|(f, _)| f.as_path()));
+    // A pack's files go under `packs/NAME/`, the rest under `files/` as laid
+    // out on disk below the deepest folder they share, so imports and each
+    // scenario's pack resolve the same once unpacked.
+    let own = |path: &Path| packs.iter().find(|(_, dir)| path.starts_with(dir));
+    let root = common_root(
+        files
+            .iter()
+            .map(|(f, _)| f.as_path())
+            .filter(|f| own(f).is_none()),
+    );
     let inside = |path: &Path| {
-        let relative = path.strip_prefix(&root).unwrap_or(path);
+        let (base, prefix) = match own(path) {
+            Some((p, dir)) => (dir.as_path(), format!("packs/{}", p.name)),
+            None => (root.as_path(), "files".to_owned()),
+        };
+        let relative = path.strip_prefix(base).unwrap_or(path);
         let parts: Vec<String> = relative
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
-        format!("files/{}", parts.join("/"))
-            .trim_end_matches('/')
-            .to_owned()
+        if parts.is_empty() {
+            prefix
+        } else {
+            format!("{prefix}/{}", parts.join("/"))
+        }
     };
     let mut entries = Vec::new();
     for (path, role) in &files {
@@ -93,19 +104,26 @@ pub fn archive(args: &ArchiveArgs) -> Result<(), Error> {
         options: scenario.options.clone(),
         target: scenario.target.clone(),
         seed: scenario.seed,
-        speed: scenario.speed,
+        speed: scenario.speed.unwrap_or(1.0),
         thresholds: scenario.thresholds.clone(),
         packs: packs
             .iter()
-            .map(|p| BundledPack {
+            .map(|(p, dir)| BundledPack {
                 name: p.name.clone(),
                 version: p.version.to_string(),
-                dir: inside(&real(&p.dir)),
+                dir: inside(dir),
             })
             .collect(),
         ..Manifest::default()
     };
     let written = bundle::write(&args.output, manifest, entries)?;
+    // The bundle must run on its own: load and compile it as a worker would.
+    if let Err(e) = check::load(&alone(&args.output)) {
+        let _ = std::fs::remove_file(&args.output);
+        return Err(Error::Usage(format!(
+            "the bundle would not run on its own, so it was not kept: {e}"
+        )));
+    }
     let bytes = std::fs::metadata(&args.output).map_or(0, |m| m.len());
     let mut out = format!(
         "wrote {} ({} files, {bytes} bytes) for scenario {} ({}), runner {}\n",
@@ -126,9 +144,30 @@ pub fn archive(args: &ArchiveArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// `runner check FILE`, with nothing else given.
+fn alone(bundle: &Path) -> ScenarioArgs {
+    ScenarioArgs {
+        script: bundle.to_owned(),
+        packs: PackPath {
+            pack_paths: Vec::new(),
+        },
+        profile: None,
+        target: None,
+        config: None,
+        sets: Vec::new(),
+        speed: None,
+        seed: None,
+        thresholds: Vec::new(),
+        options: Vec::new(),
+        help: false,
+    }
+}
+
 /// The deepest folder holding every path.
 fn common_root<'a>(mut paths: impl Iterator<Item = &'a Path>) -> PathBuf {
-    let first = paths.next().and_then(Path::parent).unwrap_or(Path::new(""));
+    let Some(first) = paths.next().and_then(Path::parent) else {
+        return PathBuf::new();
+    };
     let mut root = first.to_owned();
     for path in paths {
         while !path.starts_with(&root) {

@@ -36,14 +36,14 @@ pub fn load(args: &ScenarioArgs) -> Result<Compiled, Error> {
     let bundle = located.bundle;
     let mut options = plan::Options {
         target: args.target.clone(),
-        speed: args.speed,
+        speed: args.speed.unwrap_or(1.0),
         seed: args.seed,
         thresholds: args.thresholds.clone(),
     };
     if let Some(m) = &bundle {
         options.target = options.target.or_else(|| m.target.clone());
         options.seed = options.seed.or(m.seed);
-        if args.speed == 1.0 {
+        if args.speed.is_none() {
             options.speed = m.speed;
         }
         options.thresholds = m
@@ -55,7 +55,7 @@ pub fn load(args: &ScenarioArgs) -> Result<Compiled, Error> {
     }
     let plan = plan::compile(&loaded.spec, loaded.runtime, &params, &options)?;
     let mut files = vec![located.script.clone()];
-    files.extend(loaded.files);
+    files.extend(loaded.files.list());
     Ok(Compiled {
         plan,
         script: if bundle.is_some() {
@@ -105,6 +105,7 @@ fn contents(m: &Manifest) -> String {
         .chain(m.config.iter().map(|c| format!("--config {c}")))
         .chain(m.target.iter().map(|t| format!("--target {t}")))
         .chain(m.seed.iter().map(|s| format!("--seed {s}")))
+        .chain((m.speed != 1.0).then(|| format!("--speed {}", m.speed)))
         .chain(m.thresholds.iter().map(|t| format!("--threshold {t:?}")))
         .collect();
     let _ = writeln!(

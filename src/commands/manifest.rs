@@ -79,7 +79,7 @@ impl Manifest {
             target: Some(self.target.clone()),
             config: self.config.clone(),
             sets: self.sets.clone(),
-            speed: self.speed,
+            speed: Some(self.speed),
             seed: Some(self.seed),
             thresholds: self.thresholds.clone(),
             packs: PackPath {

@@ -11,8 +11,7 @@ use crate::config::{Origin, Params, leaves};
 use crate::error::Error;
 use crate::pack::git::{GitSource, looks_like_git};
 use crate::pack::{
-    Lock, PACK_TOML, Pack, PackError, Packs, Pin, Project, Search, Source, pin, scaffold,
-    write_entry,
+    Lock, PACK_TOML, Pack, Packs, Pin, Project, Search, Source, pin, scaffold, write_entry,
 };
 use crate::script;
 
@@ -146,18 +145,15 @@ fn remove(name: &str) -> Result<String, Error> {
 
 fn not_listed(project: &Project, name: &str, sources: &[(String, Source)]) -> Error {
     let names: Vec<&str> = sources.iter().map(|(n, _)| n.as_str()).collect();
-    Error::Pack(PackError::NotFound {
-        name: name.to_owned(),
-        looked: format!(
-            "{} (its packs: {})",
-            project.path.display(),
-            if names.is_empty() {
-                "none".into()
-            } else {
-                names.join(", ")
-            }
-        ),
-    })
+    Error::Usage(format!(
+        "{} has no pack named `{name}`; its packs: {}",
+        project.path.display(),
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    ))
 }
 
 /// A pin's revision for people: a short commit, or the start of a checksum.
@@ -187,7 +183,7 @@ fn known(path: &PackPath) -> Result<Packs, Error> {
 }
 
 fn list(packs: &Packs) -> String {
-    if packs.all().is_empty() {
+    if packs.all().is_empty() && packs.broken().next().is_none() {
         return "no packs known here (runner.toml, --pack-path, RUNNER_PACK_PATH)\n".into();
     }
     let width = packs.all().iter().map(|p| p.name.len()).max().unwrap_or(0);
@@ -209,6 +205,9 @@ fn list(packs: &Packs) -> String {
             p.version.to_string(),
             source
         );
+    }
+    for (name, why) in packs.broken() {
+        let _ = writeln!(out, "{name:<width$}  unusable: {why}");
     }
     out
 }

@@ -45,7 +45,7 @@ pub fn locate(args: &ScenarioArgs) -> Result<Located, Error> {
         let script = opened.path(&m.scenario);
         search = Search {
             pack_paths: m.packs.iter().map(|p| opened.path(&p.dir)).collect(),
-            scenario_dir: script.parent().map(PathBuf::from),
+            scenario_dir: Some(pack::parent(&script).to_owned()),
             ..Search::default()
         };
         let config = m.config.as_deref().map(|c| opened.path(c));
@@ -60,13 +60,7 @@ pub fn locate(args: &ScenarioArgs) -> Result<Located, Error> {
         let packs = Packs::discover(&search)?;
         (packs.scenario(name, scenario)?, packs)
     } else {
-        search.scenario_dir = args.script.parent().map(|d| {
-            if d.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                d.to_owned()
-            }
-        });
+        search.scenario_dir = Some(pack::parent(&args.script).to_owned());
         (args.script.clone(), Packs::discover(&search)?)
     };
     params.add_given(args.config.as_deref(), &args.sets)?;

@@ -163,8 +163,8 @@ fn write_tar(
     Ok(())
 }
 
-/// Unpacks a bundle under `cache` (once per distinct bundle) and verifies
-/// every file against its manifest checksum.
+/// Verifies every file of a bundle against its manifest checksum and unpacks
+/// it under `cache` (again whenever an earlier unpacking no longer matches).
 pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
     let bytes = std::fs::read(bundle).map_err(|source| PackError::Read {
         path: bundle.to_owned(),
@@ -181,6 +181,10 @@ pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
         .map_err(|e| bad(format!("not a .tar.gz ({e})")))?;
     for entry in list {
         let mut entry = entry.map_err(|e| bad(format!("not a .tar.gz ({e})")))?;
+        // Folders come with their files (a bundle re-made with `tar` lists them).
+        if entry.header().entry_type().is_dir() {
+            continue;
+        }
         let path = entry
             .path()
             .map_err(|e| bad(e.to_string()))?
@@ -227,7 +231,13 @@ pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
         return Err(bad(format!("{extra} is not listed in {MANIFEST}")));
     }
     let dir = cache.join("bundles").join(&sha256(&bytes)[7..23]);
-    if !dir.join(MANIFEST).is_file() {
+    // An earlier unpacking is used only while every file still matches.
+    let intact = dir.join(MANIFEST).is_file()
+        && manifest
+            .files
+            .iter()
+            .all(|f| std::fs::read(dir.join(&f.path)).is_ok_and(|data| sha256(&data) == f.sha256));
+    if !intact {
         let partial = dir.with_extension("partial");
         let _ = std::fs::remove_dir_all(&partial);
         for (path, data) in &entries {

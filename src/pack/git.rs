@@ -232,7 +232,12 @@ fn git_error(url: &str, out: &Output) -> PackError {
     let stderr = String::from_utf8_lossy(&out.stderr);
     PackError::Git {
         url: url.to_owned(),
-        message: stderr.trim().replace('\n', "; "),
+        message: stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
     }
 }
 

@@ -85,12 +85,15 @@ impl Lock {
     }
 }
 
-/// `sha256:HEX` over every file of a pack folder but `.git`: each file's
-/// `/`-separated relative path and the sha256 of its bytes, in path order,
-/// so renaming, adding, removing or editing any file changes it.
+/// `sha256:HEX` over the files of a pack that decide what runs: `pack.toml`,
+/// the scenarios at its top, `modules/` and `data/`. Each file's
+/// `/`-separated relative path and the sha256 of its bytes go in, in path
+/// order, so renaming, adding, removing or editing any of them changes it;
+/// a README, editor files or a report folder inside the pack do not.
 pub fn checksum(dir: &Path) -> Result<String, PackError> {
     let mut files = Vec::new();
     walk(dir, dir, &mut files)?;
+    files.retain(|(relative, _)| counted(relative));
     files.sort();
     let mut all = Sha256::new();
     for (relative, path) in files {
@@ -109,6 +112,14 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+/// Whether a file (by its `/`-separated path in the pack) is part of the checksum.
+fn counted(relative: &str) -> bool {
+    relative == super::PACK_TOML
+        || (!relative.contains('/') && relative.ends_with(".rhai"))
+        || relative.starts_with("modules/")
+        || relative.starts_with("data/")
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), PackError> {
@@ -140,7 +151,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_checksum_sees_edits_additions_and_renames_but_not_git() {
+    fn the_checksum_sees_edits_and_renames_of_what_runs_only() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("modules")).unwrap();
         std::fs::write(dir.path().join("pack.toml"), "a").unwrap();
@@ -150,6 +161,9 @@ mod tests {
 
         std::fs::create_dir_all(dir.path().join(".git")).unwrap();
         std::fs::write(dir.path().join(".git/HEAD"), "x").unwrap();
+        std::fs::write(dir.path().join("README.md"), "notes").unwrap();
+        std::fs::create_dir_all(dir.path().join("out")).unwrap();
+        std::fs::write(dir.path().join("out/report.json"), "{}").unwrap();
         assert_eq!(checksum(dir.path()).unwrap(), first);
 
         std::fs::write(dir.path().join("modules/m.rhai"), "c").unwrap();

@@ -82,7 +82,7 @@ pub enum PackError {
     #[diagnostic(
         code(runner::pack::not_found),
         help(
-            "looked in: {looked}. Add it with --pack-path DIR, RUNNER_PACK_PATH or [packs] in runner.toml"
+            "looked in: {looked}. Add it with `runner pack add SOURCE`, --pack-path DIR or RUNNER_PACK_PATH"
         )
     )]
     NotFound {
@@ -134,7 +134,7 @@ pub enum PackError {
     #[diagnostic(
         code(runner::pack::lock_mismatch),
         help(
-            "`runner pack update {name}` unpacks a git pack's pinned files again, or pins a folder's files as they are now (when the change is meant)"
+            "`runner pack update {name}` pins the pack as runner.toml names it now: it fetches a git pack's ref and unpacks its files afresh, or takes a folder's files as they are"
         )
     )]
     Changed {
@@ -166,6 +166,15 @@ pub enum PackError {
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// A pack of runner.toml that could not be fetched, read or checked.
+    #[error("{reason}")]
+    #[diagnostic(code(runner::pack::unusable), help("{help}"))]
+    Unusable {
+        /// The original error.
+        reason: String,
+        /// Its advice.
+        help: String,
     },
     /// A `runner.toml` entry runner cannot use.
     #[error("{path}: packs.{name}: {message}")]
@@ -211,6 +220,8 @@ pub struct Packs {
     packs: Vec<Pack>,
     /// Per pack: where it was found and its pin.
     origins: Vec<(String, Option<String>)>,
+    /// Packs of runner.toml that cannot be used: name, why and advice.
+    unusable: Vec<(String, String, String)>,
     looked: Vec<String>,
 }
 
@@ -222,17 +233,32 @@ impl Packs {
             && let Some(project) = Project::read(dir)?
         {
             packs.looked.push(project.path.display().to_string());
-            for found in project.resolve()? {
-                let pack = Pack::load(&found.dir)?;
-                if pack.name != found.name {
-                    let message = format!(
-                        "the pack in {} is named `{}`",
-                        found.dir.display(),
-                        pack.name
-                    );
-                    return Err(project.error(&found.name, message));
+            // One unusable entry must not stop runs that do not use it:
+            // its error is kept and given when the pack is asked for.
+            for (name, found) in project.resolve()? {
+                let loaded = found.and_then(|found| {
+                    let pack = Pack::load(&found.dir)?;
+                    if pack.name != name {
+                        let message = format!(
+                            "the pack in {} is named `{}`",
+                            found.dir.display(),
+                            pack.name
+                        );
+                        return Err(project.error(&name, message));
+                    }
+                    pack.check_runner(&runner_version())?;
+                    Ok((pack, found))
+                });
+                match loaded {
+                    Ok((pack, found)) => packs.add(pack, found.source.display(), found.pinned)?,
+                    Err(e) => {
+                        let help = miette::Diagnostic::help(&e).map_or_else(
+                            || "fix the entry in runner.toml, or remove it with `runner pack remove NAME`".to_owned(),
+                            |h| h.to_string(),
+                        );
+                        packs.unusable.push((name, e.to_string(), help));
+                    }
                 }
-                packs.add(pack, found.source.display(), found.pinned)?;
             }
         }
         for dir in &search.pack_paths {
@@ -311,6 +337,22 @@ impl Packs {
         &self.packs
     }
 
+    /// The packs of runner.toml that cannot be used: name and why.
+    pub fn broken(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.unusable
+            .iter()
+            .map(|(n, why, _)| (n.as_str(), why.as_str()))
+    }
+
+    /// Why pack `name` of runner.toml cannot be used, if it cannot.
+    fn unusable(&self, name: &str) -> Option<PackError> {
+        let (_, reason, help) = self.unusable.iter().find(|(n, ..)| n == name)?;
+        Some(PackError::Unusable {
+            reason: reason.clone(),
+            help: help.clone(),
+        })
+    }
+
     /// Every known pack with where it was found (`path+DIR`, `git+URL#REF`,
     /// `--pack-path`, …) and what runner.lock pins of it (a commit, or a
     /// folder's checksum), in the order found.
@@ -323,6 +365,9 @@ impl Packs {
 
     /// The pack called `name`.
     pub fn get(&self, name: &str) -> Result<&Pack, PackError> {
+        if let Some(e) = self.unusable(name) {
+            return Err(e);
+        }
         self.packs
             .iter()
             .find(|p| p.name == name)
@@ -340,6 +385,9 @@ impl Packs {
     /// `None` when its first part is no pack (a bare import).
     pub fn module(&self, path: &str) -> Option<Result<PathBuf, PackError>> {
         let (pack, module) = path.split_once('/')?;
+        if let Some(e) = self.unusable(pack) {
+            return Some(Err(e));
+        }
         let pack = self.packs.iter().find(|p| p.name == pack)?;
         let file = pack.dir.join("modules").join(format!("{module}.rhai"));
         Some(if file.is_file() {
@@ -362,7 +410,7 @@ impl Packs {
 
     /// The pack a script file belongs to (a scenario at its top), if any.
     pub fn owner(&self, script: &Path) -> Option<&Pack> {
-        self.at(script.parent()?)
+        self.at(parent(script))
     }
 
     /// The pack whose folder is `dir`, if any.
@@ -380,6 +428,14 @@ pub fn reference(arg: &Path) -> Option<(&str, &str)> {
     let (pack, scenario) = text.split_once(':')?;
     (valid_name(pack) && !scenario.contains(['/', '\\']) && !arg.exists())
         .then_some((pack, scenario.strip_suffix(".rhai").unwrap_or(scenario)))
+}
+
+/// The folder a file is in: `.` for a bare file name (`smoke.rhai`).
+pub fn parent(file: &Path) -> &Path {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// This runner's version, for packs' `runner` requirements.

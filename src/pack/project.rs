@@ -57,6 +57,9 @@ impl Source {
     }
 }
 
+/// A pack of runner.toml by name: its folder, or why it cannot be used.
+pub type EntryResult = (String, Result<Resolved, PackError>);
+
 /// A pack of runner.toml, resolved to a folder on disk.
 #[derive(Debug)]
 pub struct Resolved {
@@ -127,57 +130,71 @@ impl Project {
 
     /// Every listed pack as a folder on disk, checked against runner.lock:
     /// a git pack must be pinned (its checkout comes from the cache, fetched
-    /// only when missing), and a pinned pack's files must match their checksum.
-    pub fn resolve(&self) -> Result<Vec<Resolved>, PackError> {
+    /// only when missing), and a pinned pack's files must match their
+    /// checksum. Each entry has its own result: one bad entry does not hide the others.
+    pub fn resolve(&self) -> Result<Vec<EntryResult>, PackError> {
         let lock = Lock::read(self.dir())?;
-        let mut out = Vec::new();
-        for (name, source) in self.sources()? {
-            let pin = lock.get(&name);
-            if let Some(pin) = pin
-                && pin.source != source.display()
-            {
+        Ok(self
+            .sources()?
+            .into_iter()
+            .map(|(name, source)| {
+                let resolved = self.resolve_one(&name, source, lock.get(&name));
+                (name, resolved)
+            })
+            .collect())
+    }
+
+    fn resolve_one(
+        &self,
+        name: &str,
+        source: Source,
+        pin: Option<&Pin>,
+    ) -> Result<Resolved, PackError> {
+        if let Some(pin) = pin
+            && pin.source != source.display()
+        {
+            return Err(PackError::Changed {
+                name: name.to_owned(),
+                dir: self.path.clone(),
+                what: format!(
+                    "runner.toml says {}, runner.lock pinned {}",
+                    source.display(),
+                    pin.source
+                ),
+            });
+        }
+        let (dir, commit) = match &source {
+            Source::Path(path) => (self.dir().join(path), None),
+            Source::Git(g) => {
+                let Some(commit) = pin.and_then(|p| p.commit.clone()) else {
+                    return Err(PackError::Unpinned {
+                        name: name.to_owned(),
+                    });
+                };
+                (git::checkout(&g.url, &commit)?, Some(commit))
+            }
+        };
+        if let Some(pin) = pin {
+            let now = lock::checksum(&dir)?;
+            if now != pin.checksum {
                 return Err(PackError::Changed {
-                    name: name.clone(),
-                    dir: self.path.clone(),
+                    name: name.to_owned(),
+                    dir,
                     what: format!(
-                        "runner.toml says {}, runner.lock pinned {}",
-                        source.display(),
-                        pin.source
+                        "its files changed since they were pinned (checksum now {}…, pinned {}…)",
+                        &now[..19],
+                        &pin.checksum[..pin.checksum.len().min(19)]
                     ),
                 });
             }
-            let (dir, commit) = match &source {
-                Source::Path(path) => (self.dir().join(path), None),
-                Source::Git(g) => {
-                    let Some(commit) = pin.and_then(|p| p.commit.clone()) else {
-                        return Err(PackError::Unpinned { name });
-                    };
-                    (git::checkout(&g.url, &commit)?, Some(commit))
-                }
-            };
-            if let Some(pin) = pin {
-                let now = lock::checksum(&dir)?;
-                if now != pin.checksum {
-                    return Err(PackError::Changed {
-                        name,
-                        dir,
-                        what: format!(
-                            "its files changed since they were pinned (checksum now {}…, pinned {}…)",
-                            &now[..19],
-                            &pin.checksum[..pin.checksum.len().min(19)]
-                        ),
-                    });
-                }
-            }
-            let pinned = commit.or_else(|| pin.map(|p| p.checksum.clone()));
-            out.push(Resolved {
-                name,
-                source,
-                dir,
-                pinned,
-            });
         }
-        Ok(out)
+        let pinned = commit.or_else(|| pin.map(|p| p.checksum.clone()));
+        Ok(Resolved {
+            name: name.to_owned(),
+            source,
+            dir,
+            pinned,
+        })
     }
 
     /// An error about the entry `name`.
@@ -200,6 +217,16 @@ pub fn pin(base: &Path, source: &Source) -> Result<(Pack, Pin), PackError> {
             (git::fresh_checkout(&g.url, &commit)?, Some(commit))
         }
     };
+    if !dir.join(super::PACK_TOML).is_file() {
+        return Err(PackError::Git {
+            url: source.display(),
+            message: format!(
+                "no {} at its top ({}): a pack must sit at the top of its repository or folder",
+                super::PACK_TOML,
+                dir.display()
+            ),
+        });
+    }
     let pack = Pack::load(&dir)?;
     pack.check_runner(&super::runner_version())?;
     let pin = Pin {

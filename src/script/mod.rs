@@ -44,9 +44,10 @@ pub enum LoadError {
 pub struct Loaded {
     /// The scenario the script described.
     pub spec: Spec,
-    /// Every file the load read besides the script itself: imported modules
-    /// (not the embedded stdlib) and data files, in the order read.
-    pub files: Vec<PathBuf>,
+    /// Every file read besides the script itself: imported modules (not the
+    /// embedded stdlib) and data files, in the order read; still filled while
+    /// the payload closure runs (it may read data files too).
+    pub files: Reads,
     /// Engine and functions for calling the script's closures.
     pub runtime: Runtime,
 }
@@ -63,8 +64,9 @@ impl Reads {
         }
     }
 
-    fn take(&self) -> Vec<PathBuf> {
-        std::mem::take(&mut self.0.lock().expect("reads lock"))
+    /// The files read so far.
+    pub fn list(&self) -> Vec<PathBuf> {
+        self.0.lock().expect("reads lock").clone()
     }
 }
 
@@ -162,8 +164,13 @@ pub fn load_source(
     let sources = Sources::default();
     sources.add(name, source);
     // Data files: the scenario's folder, and `data/` when that folder is a pack.
-    let mut data_dirs = vec![dir.to_owned()];
-    data_dirs.extend(packs.at(dir).map(|p| p.dir.join("data")));
+    let here = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut data_dirs = vec![here.to_owned()];
+    data_dirs.extend(packs.at(here).map(|p| p.dir.join("data")));
     let reads = Reads::default();
     let resolver =
         resolver::SearchPath::new(vec![dir.to_owned()], packs, sources.clone(), reads.clone());
@@ -191,7 +198,7 @@ pub fn load_source(
     }
     Ok(Loaded {
         spec,
-        files: reads.take(),
+        files: reads,
         runtime: Runtime {
             engine: Arc::new(engine),
             ast: Arc::new(call_ast),

@@ -64,6 +64,18 @@ fn a_new_pack_passes_check_by_path_and_by_name_and_runs() {
     for file in ["pack.toml", "README.md", "smoke.rhai", "modules/api.rhai"] {
         assert!(dir.path().join("shop").join(file).is_file(), "{file}");
     }
+    // A bare file name inside the pack's folder is the pack's scenario too.
+    let here = runner_in(
+        &dir.path().join("shop"),
+        None,
+        &["check", "smoke.rhai", "--profile", "larger"],
+    );
+    assert_eq!(here.status.code(), Some(0), "{}", text(&here));
+    assert!(
+        text(&here).contains("population  40 orders"),
+        "{}",
+        text(&here)
+    );
     let by_path = runner_in(dir.path(), None, &["check", "shop/smoke.rhai"]);
     assert_eq!(by_path.status.code(), Some(0), "{}", text(&by_path));
     // The pack's [params] default (4 orders) is what the plan uses.
@@ -250,7 +262,19 @@ fn pack_mistakes_are_refused_with_a_clear_message() {
         &project.join("runner.toml"),
         "[packs]\nshop = { git = \"file:///nowhere\", rev = \"v1\" }\n",
     );
-    refused(&project, &["pack", "list"], "runner.lock does not pin it");
+    refused(
+        &project,
+        &["check", "shop:smoke"],
+        "runner.lock does not pin it",
+    );
+    // Listing still works, and says what is wrong.
+    let listed = runner_in(&project, None, &["pack", "list"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed));
+    assert!(
+        text(&listed).contains("unusable: pack `shop` comes from git"),
+        "{}",
+        text(&listed)
+    );
     refused(&project, &["pack", "update"], "file:///nowhere");
 }
 
@@ -477,10 +501,10 @@ fn an_archive_runs_from_an_empty_folder_with_the_same_plan_and_result() {
     write(&packs.join("app/data/names.csv"), "name\nada\nbob\n");
     write(
         &packs.join("app/labels.rhai"),
-        "import \"lib/steps\" as steps;\nlet names = data(\"names.csv\");\n\
+        "import \"lib/steps\" as steps;\n\
          let s = scenario(\"labels\");\ns.description(\"Labels from a data file\");\n\
          s.target(param(\"api.baseUrl\", \"builtin:orders\"));\n\
-         s.payload(|n| #{ orderNumber: row(names, n).name + n });\n\
+         s.payload(|n| #{ orderNumber: row(data(\"names.csv\"), n).name + n });\n\
          s.population(#{ total: param(\"app.requests\", 1), mix: #{ ping: \"rest\" } });\n\
          s.flow(\"ping\", [steps::ping()]);\ns\n",
     );
@@ -559,6 +583,18 @@ fn an_archive_runs_from_an_empty_folder_with_the_same_plan_and_result() {
         "plans differ:\n{source_plan}\n---\n{shown}"
     );
     assert!(shown.contains("population  4 orders"), "{shown}");
+
+    // Files edited in the unpacked copy are replaced from the bundle.
+    let unpacked = empty.join(".runner-cache/bundles");
+    let copy = std::fs::read_dir(&unpacked)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(copy.join("packs/app/data/names.csv"), "name\nmallory\n").unwrap();
+    let again = runner_in(&empty, None, &["check", "bundle.tar.gz"]);
+    assert_eq!(String::from_utf8_lossy(&again.stdout), shown);
 
     let ran = runner_in(
         &empty,
