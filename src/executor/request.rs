@@ -147,7 +147,11 @@ impl<C: HttpClient> Executor<C> {
             if renew {
                 checked.outcome = Outcome::Reauth;
             }
+            let last = checked.reason.is_none()
+                || (!renew
+                    && (!retryable || attempt > self.plan.http.retries || token.is_cancelled()));
             let exchange = Exchange {
+                last,
                 at,
                 order: run.index,
                 step: r.name.clone(),

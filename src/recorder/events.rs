@@ -122,6 +122,8 @@ pub fn read(path: &Path, plan: &Plan) -> io::Result<Vec<Exchange>> {
             continue;
         };
         out.push(Exchange {
+            // Not known from the file: not counted as retried or finally failed.
+            last: false,
             checks: Checks::default(),
             at: humantime::parse_rfc3339(&row.timestamp)
                 .unwrap_or(std::time::SystemTime::UNIX_EPOCH),

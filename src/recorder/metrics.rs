@@ -124,6 +124,7 @@ mod tests {
 
     fn exchange(step: &str, us: u64, outcome: Outcome, status: u16) -> Exchange {
         Exchange {
+            last: true,
             checks: Checks::default(),
             at: SystemTime::now(),
             order: 0,

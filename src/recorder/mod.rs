@@ -139,12 +139,26 @@ struct Aggregator {
     flows_done: u64,
     failed: u64,
     errors: u64,
+    throughput: Throughput,
     mix: Vec<(Arc<str>, u64)>,
     breaker: Vec<BreakerChange>,
     events: Option<EventsWriter>,
     events_error: Option<String>,
     metrics: Arc<Metrics>,
     live: watch::Sender<Live>,
+}
+
+/// Throughput over the active period, and how requests finally ended.
+#[derive(Default)]
+struct Throughput {
+    /// When the last flow ended (the active period's end), from the start.
+    active: Option<Duration>,
+    /// Attempts sent during the active period.
+    active_requests: u64,
+    /// Requests that succeeded after at least one retry.
+    requests_retried: u64,
+    /// Requests whose last attempt failed (retries spent or not retryable).
+    requests_failed: u64,
 }
 
 impl Aggregator {
@@ -172,6 +186,7 @@ impl Aggregator {
             flows_done: 0,
             failed: 0,
             errors: 0,
+            throughput: Throughput::default(),
             mix: Vec::new(),
             breaker: Vec::new(),
             events,
@@ -216,6 +231,16 @@ impl Aggregator {
                 }
                 if x.poll {
                     self.ledger.polled(x.order);
+                }
+                if x.last {
+                    if x.outcome.error_class(x.status).is_some() {
+                        self.throughput.requests_failed += 1;
+                    } else if x.attempt > 1 {
+                        self.throughput.requests_retried += 1;
+                    }
+                }
+                if self.throughput.active.is_none() {
+                    self.throughput.active_requests += 1;
                 }
                 if let Some(category) = &x.category
                     && x.attempt == 1
@@ -265,6 +290,10 @@ impl Aggregator {
             }
             Record::FlowEnded { order, end, took } => {
                 self.flows_done += 1;
+                // The active period ends with the last flow: cleanup waits are not throughput.
+                if self.flows_done >= self.plan.orders.len() as u64 {
+                    self.throughput.active = Some(self.started.elapsed());
+                }
                 if let FlowEnd::Failed { step, reason } = &end {
                     self.failed += 1;
                     let o = &self.plan.orders[order as usize];
@@ -431,6 +460,13 @@ impl Aggregator {
             interrupted: false,
             events_error: self.events_error,
             stages: self.stages,
+            active: self
+                .throughput
+                .active
+                .unwrap_or_else(|| self.started.elapsed()),
+            active_requests: self.throughput.active_requests,
+            requests_retried: self.throughput.requests_retried,
+            requests_failed: self.throughput.requests_failed,
         }
     }
 }

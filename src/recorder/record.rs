@@ -136,6 +136,9 @@ pub struct Exchange {
     pub category: Option<Arc<str>>,
     /// Its `.check(…)`s that held and that did not.
     pub checks: Checks,
+    /// Whether this attempt was the request's last: it succeeded, or it
+    /// failed and will not be retried.
+    pub last: bool,
 }
 
 /// Checks that held and that did not.

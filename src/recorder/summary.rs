@@ -55,6 +55,15 @@ pub struct Summary {
     pub events_error: Option<String>,
     /// Run-wide stages (setup, phases, teardown), in the order they ran.
     pub stages: Vec<Stage>,
+    /// From the start to the end of the last flow (cleanup waits excluded).
+    #[serde(serialize_with = "seconds")]
+    pub active: Duration,
+    /// Attempts sent during the active period.
+    pub active_requests: u64,
+    /// Requests that succeeded after at least one retry.
+    pub requests_retried: u64,
+    /// Requests whose last attempt failed: retries spent, or not retryable.
+    pub requests_failed: u64,
 }
 
 /// A run-wide stage: setup, a phase (its orders' part and once-steps), teardown.
@@ -123,12 +132,29 @@ impl Summary {
         1.0 - (p.failed + p.interrupted) as f64 / p.total as f64
     }
 
+    /// Attempts per second over the active period.
+    pub fn requests_per_second(&self) -> f64 {
+        per_second(self.active_requests, self.active)
+    }
+
+    /// Orders (or users) whose flow ended, per second of the active period.
+    pub fn population_per_second(&self) -> f64 {
+        let p = &self.population;
+        let ended = p.total.saturating_sub(p.interrupted);
+        per_second(ended, self.active)
+    }
+
     /// Every step's `.check(…)`s together.
     pub fn checks(&self) -> Checks {
         let mut all = Checks::default();
         self.steps.iter().for_each(|st| all.add(st.checks));
         all
     }
+}
+
+fn per_second(n: u64, over: Duration) -> f64 {
+    let s = over.as_secs_f64();
+    if s > 0.0 { n as f64 / s } else { 0.0 }
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -116,6 +116,10 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
             plain(dist_value(*stat, dist))
         }
         Metric::Duration => plain(s.duration.as_secs_f64() * 1000.0),
+        Metric::RequestsPerSecond => plain(s.requests_per_second()),
+        Metric::PopulationPerSecond => plain(s.population_per_second()),
+        Metric::RequestsRetried => plain(s.requests_retried as f64),
+        Metric::RequestsFailed => plain(s.requests_failed as f64),
     }
 }
 

@@ -100,6 +100,18 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         0.0
     };
     writeln!(out, "\nrequests {requests}  errors {errors} ({rate:.2}%)")?;
+    writeln!(
+        out,
+        "         {} retried and succeeded, {} failed after their last attempt",
+        s.requests_retried, s.requests_failed
+    )?;
+    writeln!(
+        out,
+        "rate     {:.1} requests/s, {:.1} {noun}/s over the active {:.2} s (to the last flow's end)",
+        s.requests_per_second(),
+        s.population_per_second(),
+        s.active.as_secs_f64()
+    )?;
     checks(out, s)?;
     stages(out, s)?;
     mix(out, s)?;

@@ -91,6 +91,11 @@ pub fn to_value(s: &Summary) -> Value {
         "stranded": s.stranded,
         "events_error": s.events_error,
         "stages": s.stages,
+        "active_s": s.active.as_secs_f64(),
+        "requests_per_second": s.requests_per_second(),
+        "population_per_second": s.population_per_second(),
+        "requests_retried": s.requests_retried,
+        "requests_failed": s.requests_failed,
     })
 }
 

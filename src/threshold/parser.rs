@@ -30,6 +30,10 @@ const METRIC_NAMES: &[&str] = &[
     "checks",
     "success_rate",
     "requests",
+    "requests_per_second",
+    "population_per_second",
+    "requests_retried",
+    "requests_failed",
     "population.total",
     "population.created",
     "population.failed",
@@ -283,6 +287,10 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
     }
     match n {
         "requests" => return no_arg(Metric::Requests),
+        "requests_per_second" => return no_arg(Metric::RequestsPerSecond),
+        "population_per_second" => return no_arg(Metric::PopulationPerSecond),
+        "requests_retried" => return no_arg(Metric::RequestsRetried),
+        "requests_failed" => return no_arg(Metric::RequestsFailed),
         "success_rate" => return no_arg(Metric::SuccessRate),
         "duration" => return no_arg(Metric::Duration),
         "reached" | "state" => {

@@ -28,6 +28,14 @@ pub enum Metric {
     Dist { of: DistOf, stat: DistStat },
     /// `duration`: the run's wall-clock time.
     Duration,
+    /// `requests_per_second`: attempts per second over the active period.
+    RequestsPerSecond,
+    /// `population_per_second`: orders (or users) per second over the active period.
+    PopulationPerSecond,
+    /// `requests_retried`: requests that succeeded after a retry.
+    RequestsRetried,
+    /// `requests_failed`: requests whose last attempt failed.
+    RequestsFailed,
 }
 
 impl Metric {
@@ -35,7 +43,12 @@ impl Metric {
     pub fn kind(&self) -> Kind {
         match self {
             Metric::Step { stat, .. } => stat.kind(),
-            Metric::Requests | Metric::Errors => Kind::Count,
+            Metric::Requests
+            | Metric::Errors
+            | Metric::RequestsPerSecond
+            | Metric::PopulationPerSecond
+            | Metric::RequestsRetried
+            | Metric::RequestsFailed => Kind::Count,
             Metric::ErrorRate | Metric::Checks | Metric::SuccessRate => Kind::Rate,
             Metric::Population(_) | Metric::Reached(_) | Metric::State(_) => Kind::Count,
             Metric::Dist {
@@ -66,6 +79,10 @@ impl fmt::Display for Metric {
             Metric::State(state) => write!(f, "state({state})"),
             Metric::Dist { of, stat } => write!(f, "{of}.{}", stat.name()),
             Metric::Duration => f.write_str("duration"),
+            Metric::RequestsPerSecond => f.write_str("requests_per_second"),
+            Metric::PopulationPerSecond => f.write_str("population_per_second"),
+            Metric::RequestsRetried => f.write_str("requests_retried"),
+            Metric::RequestsFailed => f.write_str("requests_failed"),
         }
     }
 }

@@ -132,6 +132,17 @@ async fn errors_and_dropped_connections_leave_no_order_open() {
         .map(|e| e["label"].as_str())
         .collect();
     assert!(!retried_creates.is_empty(), "creates succeed on a retry");
+    // Requests that succeeded after a retry are counted apart from the
+    // errored attempts; with ten retries none gave up for good.
+    let retried_ok = events
+        .iter()
+        .filter(|e| e["attempt"] != "1" && ["ok", "pending"].contains(&e["outcome"].as_str()))
+        .count() as u64;
+    assert_eq!(report["requests_retried"], retried_ok, "{shown}");
+    assert!(retried_ok > 0);
+    assert_eq!(report["requests_failed"], 0, "{shown}");
+    assert!(report["requests_per_second"].as_f64().unwrap() > 0.0);
+    assert!(report["active_s"].as_f64().unwrap() <= report["duration_s"].as_f64().unwrap());
     target.stop().await;
 }
 

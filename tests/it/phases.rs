@@ -42,7 +42,21 @@ async fn a_barrier_holds_every_order_until_all_reach_it_and_setup_feeds_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = script(dir.path(), "phases.rhai", PHASED);
     let out = dir.path().join("out");
-    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    let run = runner(&[
+        path.to_str().unwrap(),
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+        "--threshold",
+        "requests_per_second > 0",
+        "--threshold",
+        "population_per_second > 0",
+        "--threshold",
+        "requests_failed == 0",
+        "--threshold",
+        "requests_retried < 1",
+    ])
+    .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let rows = steps_in_order(&out);
     let at = |name: &str| -> Vec<usize> {
