@@ -10,7 +10,10 @@ use serde_json::Value;
 
 use super::{Executor, Halt, OrderRun};
 use crate::client::HttpClient;
-use crate::plan::{Condition, Control, JsonTemplate, Lookup, Loop, Step, Subject, Test};
+use crate::plan::{
+    Condition, Control, JsonTemplate, Lookup, Loop, MetricSource, Step, Subject, Test,
+};
+use crate::recorder::Record;
 
 impl<C: HttpClient> Executor<C> {
     /// Runs one `set`, `when`, `repeat` or `for_each`; its bodies are nested steps.
@@ -82,6 +85,46 @@ impl<C: HttpClient> Executor<C> {
                     {
                         return Ok(());
                     }
+                }
+                Ok(())
+            }
+            Control::Group { name, steps } => {
+                let started = Instant::now();
+                let result = self.body(run, steps, flow).await;
+                self.recorder
+                    .record(Record::Group {
+                        name: name.clone(),
+                        took: started.elapsed(),
+                        ok: result.is_ok(),
+                    })
+                    .await;
+                result
+            }
+            Control::Metric { kind, name, value } => {
+                // A value that is missing or not a number is skipped, not a failure.
+                let value = match value {
+                    MetricSource::Number(n) => Some(*n),
+                    MetricSource::Template(t) => {
+                        t.render(&run.vars).ok().and_then(|v| v.trim().parse().ok())
+                    }
+                    MetricSource::Script(f) => match self.plan.runtime.call(f, self.context(run)) {
+                        Ok(v) => number(&v),
+                        Err(e) => {
+                            return Err(halt(c.name(), format!("{} `{name}`: {e}", c.name())));
+                        }
+                    },
+                };
+                match value {
+                    Some(value) if value.is_finite() => {
+                        self.recorder
+                            .record(Record::Metric {
+                                kind: *kind,
+                                name: name.clone(),
+                                value,
+                            })
+                            .await;
+                    }
+                    _ => tracing::debug!(metric = &**name, "no number for the metric; skipped"),
                 }
                 Ok(())
             }

@@ -4,7 +4,7 @@
 
 use super::PlanError;
 use super::model::Flow;
-use super::step::{Condition, Control, Loop, Step, Until};
+use super::step::{Condition, Control, Loop, MetricSource, Step, Until};
 use crate::script::Runtime;
 use crate::spec::ScriptFn;
 
@@ -44,13 +44,20 @@ pub(super) fn steps(steps: &mut [Step], runtime: &Runtime, flow: &str) -> Result
             }
             Step::Control(c) => {
                 match &*c {
-                    Control::Set { f, .. } => count(f, &[1], "set", "|ctx| …").map(|_| ())?,
+                    Control::Set { f, .. }
+                    | Control::Metric {
+                        value: MetricSource::Script(f),
+                        ..
+                    } => count(f, &[1], c.name(), "|ctx| …").map(|_| ())?,
                     Control::When { cond, .. } => condition(cond, "when")?,
                     Control::Repeat {
                         until: Loop::Until(cond) | Loop::While(cond),
                         ..
                     } => condition(cond, "repeat")?,
-                    Control::Repeat { .. } | Control::ForEach { .. } => {}
+                    Control::Repeat { .. }
+                    | Control::ForEach { .. }
+                    | Control::Group { .. }
+                    | Control::Metric { .. } => {}
                 }
                 match c {
                     Control::When {
@@ -59,10 +66,10 @@ pub(super) fn steps(steps: &mut [Step], runtime: &Runtime, flow: &str) -> Result
                         self::steps(then, runtime, flow)?;
                         self::steps(otherwise, runtime, flow)?;
                     }
-                    Control::Repeat { steps: body, .. } | Control::ForEach { steps: body, .. } => {
-                        self::steps(body, runtime, flow)?
-                    }
-                    Control::Set { .. } => {}
+                    Control::Repeat { steps: body, .. }
+                    | Control::ForEach { steps: body, .. }
+                    | Control::Group { steps: body, .. } => self::steps(body, runtime, flow)?,
+                    Control::Set { .. } | Control::Metric { .. } => {}
                 }
             }
             Step::Journey(j) => {

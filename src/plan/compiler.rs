@@ -10,8 +10,8 @@ use super::display::describe_condition;
 use super::model::Cleanup;
 use super::settings::Speed;
 use super::step::{
-    Action, Body, Check, Condition, Control, Journey, Loop, Poll, Request, Source, Step, Subject,
-    Test, Until, requests_in,
+    Action, Body, Check, Condition, Control, Journey, Loop, MetricSource, Poll, Request, Source,
+    Step, Subject, Test, Until, requests_in,
 };
 use super::template::{JsonPath, JsonTemplate, Template};
 use crate::spec;
@@ -241,6 +241,39 @@ impl<'a> Compiler<'a> {
                 list: list.as_str().into(),
                 item: item.as_str().into(),
                 steps: self.branch(steps, Some(item), known)?,
+            },
+            spec::Control::Group { name, steps } => Control::Group {
+                name: name.as_str().into(),
+                steps: self.branch(steps, None, known)?,
+            },
+            spec::Control::Metric { kind, name, value } => Control::Metric {
+                kind: *kind,
+                name: name.as_str().into(),
+                value: match value {
+                    spec::MetricValue::Number(n) => MetricSource::Number(*n),
+                    spec::MetricValue::Script(f) => MetricSource::Script(f.clone()),
+                    spec::MetricValue::Template(t) => {
+                        let what = format!("flow `{}`, {} `{name}`", self.flow, c.name());
+                        let template = Template::parse(t).map_err(|m| PlanError::Invalid {
+                            what: what.clone(),
+                            message: m,
+                        })?;
+                        for v in template.vars() {
+                            if self.payload_keys.contains(&**v) && !BUILTIN_VARS.contains(&&**v) {
+                                self.payload_vars.insert(v.to_string());
+                            }
+                        }
+                        if let Some(v) = template.vars().find(|v| !known.contains(&v.to_string())) {
+                            return Err(PlanError::Invalid {
+                                what,
+                                message: format!(
+                                    "variable `{v}` is never set before this step (a typo?)"
+                                ),
+                            });
+                        }
+                        MetricSource::Template(template)
+                    }
+                },
             },
         })
     }

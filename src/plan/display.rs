@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::model::{Plan, is_secret};
 use super::settings::Target;
-use super::step::{Condition, Control, Loop, Request, Step, Subject, Test, Until};
+use super::step::{Condition, Control, Loop, MetricSource, Request, Step, Subject, Test, Until};
 
 /// Batches listed by `runner check`; the rest are counted.
 const BATCHES_SHOWN: usize = 30;
@@ -259,6 +259,15 @@ fn describe_control(c: &Control) -> String {
             steps,
         } => {
             format!("for each {{{item}}} in {{{l}}}: {}", list(steps))
+        }
+        Control::Group { name, steps } => format!("group `{name}` (timed as one): {}", list(steps)),
+        Control::Metric { name, value, .. } => {
+            let value = match value {
+                MetricSource::Number(n) => n.to_string(),
+                MetricSource::Template(t) => t.vars().map(|v| format!("{{{v}}}")).collect(),
+                MetricSource::Script(_) => "a closure".to_owned(),
+            };
+            format!("{} `{name}` ← {value}", c.name())
         }
     }
 }

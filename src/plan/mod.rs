@@ -19,8 +19,8 @@ pub use model::{Auth, Cleanup, Flow, Phase, Plan, RUN_WIDE, is_secret};
 pub use population::{Arena, Batch, Order};
 pub use settings::{BreakerConfig, Http, Target};
 pub use step::{
-    Action, Body, Condition, Control, Journey, Loop, Poll, Request, Source, Step, Subject, Test,
-    Until,
+    Action, Body, Condition, Control, Journey, Loop, MetricSource, Poll, Request, Source, Step,
+    Subject, Test, Until,
 };
 pub use template::{JsonPath, JsonTemplate, Lookup, MissingVar, Template};
 pub use timeline::timeline;
@@ -145,6 +145,15 @@ pub fn compile(
             .phases
             .iter()
             .any(|p| step::reads_response(&p.once));
+    // Closures see the order's variables (`ctx.vars`): all its payload fields among them.
+    if keep_response {
+        payload_vars.extend(
+            payload_keys
+                .iter()
+                .filter(|k| !BUILTIN_VARS.contains(&k.as_str()))
+                .cloned(),
+        );
+    }
     let auth = auth(spec, speed, &payload_keys, &mut payload_vars, &all_known)?;
     references::cleanup_flows(&spec.cleanup, &flow_names)?;
     let http = settings::http(&spec.http, speed, params)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::template::{JsonPath, JsonTemplate, Template};
-use crate::spec::{Cmp, ScriptFn};
+use crate::spec::{Cmp, MetricKind, ScriptFn};
 
 /// A compiled request.
 #[derive(Debug, Clone)]
@@ -199,6 +199,33 @@ pub enum Control {
         /// The steps.
         steps: Vec<Step>,
     },
+    /// Steps timed together.
+    Group {
+        /// Its name.
+        name: Arc<str>,
+        /// The steps.
+        steps: Vec<Step>,
+    },
+    /// A custom metric's value, recorded.
+    Metric {
+        /// Counter or trend.
+        kind: MetricKind,
+        /// Its name.
+        name: Arc<str>,
+        /// Where the value comes from.
+        value: MetricSource,
+    },
+}
+
+/// A compiled custom metric value.
+#[derive(Debug, Clone)]
+pub enum MetricSource {
+    /// A fixed number.
+    Number(f64),
+    /// A template read as a number per order.
+    Template(Template),
+    /// `|ctx| number`.
+    Script(ScriptFn),
 }
 
 impl Control {
@@ -209,17 +236,28 @@ impl Control {
             Control::When { .. } => "when",
             Control::Repeat { .. } => "repeat",
             Control::ForEach { .. } => "for_each",
+            Control::Group { .. } => "group",
+            Control::Metric {
+                kind: MetricKind::Counter,
+                ..
+            } => "counter",
+            Control::Metric {
+                kind: MetricKind::Trend,
+                ..
+            } => "trend",
         }
     }
 
     /// The step lists it may run.
     pub fn bodies(&self) -> Vec<&[Step]> {
         match self {
-            Control::Set { .. } => Vec::new(),
+            Control::Set { .. } | Control::Metric { .. } => Vec::new(),
             Control::When {
                 then, otherwise, ..
             } => vec![then, otherwise],
-            Control::Repeat { steps, .. } | Control::ForEach { steps, .. } => vec![steps],
+            Control::Repeat { steps, .. }
+            | Control::ForEach { steps, .. }
+            | Control::Group { steps, .. } => vec![steps],
         }
     }
 
@@ -232,7 +270,8 @@ impl Control {
                 Loop::Times(_) => false,
                 Loop::Until(c) | Loop::While(c) => c.reads_response(),
             },
-            Control::ForEach { .. } => false,
+            Control::ForEach { .. } | Control::Group { .. } => false,
+            Control::Metric { value, .. } => matches!(value, MetricSource::Script(_)),
         };
         own || self.bodies().into_iter().any(reads_response)
     }

@@ -17,7 +17,7 @@ pub use metrics::{dist, latency_histogram};
 pub use prometheus::Metrics;
 pub use record::{BreakerState, Checks, Exchange, FlowEnd, Outcome, Record, Wait};
 pub use summary::{
-    BatchTime, BreakerChange, Dist, IntervalAccuracy, Lifecycle, MixShare, OrderRef,
+    BatchTime, BreakerChange, Dist, GroupStats, IntervalAccuracy, Lifecycle, MixShare, OrderRef,
     PopulationCounts, Second, Stage, StepStats, Summary, ThresholdOutcome, Transition,
 };
 
@@ -140,12 +140,103 @@ struct Aggregator {
     failed: u64,
     errors: u64,
     throughput: Throughput,
+    custom: Custom,
     mix: Vec<(Arc<str>, u64)>,
     breaker: Vec<BreakerChange>,
     events: Option<EventsWriter>,
     events_error: Option<String>,
     metrics: Arc<Metrics>,
     live: watch::Sender<Live>,
+}
+
+/// Groups' durations and the script's own counters and trends, by name in first-seen order.
+#[derive(Default)]
+struct Custom {
+    groups: Vec<(Arc<str>, Histogram<u64>, u64)>,
+    counters: Vec<(Arc<str>, f64)>,
+    /// Per trend: percentiles from the histogram, the exact sum and largest value.
+    trends: Vec<(Arc<str>, Histogram<u64>, f64, f64)>,
+}
+
+/// Trend values are kept to three decimals.
+const TREND_SCALE: f64 = 1000.0;
+
+impl Custom {
+    fn group(&mut self, name: Arc<str>, took: Duration, ok: bool) {
+        let at = match self.groups.iter().position(|(n, ..)| *n == name) {
+            Some(at) => at,
+            None => {
+                self.groups.push((name, latency_histogram(), 0));
+                self.groups.len() - 1
+            }
+        };
+        let (_, hist, failed) = &mut self.groups[at];
+        hist.saturating_record((took.as_micros() as u64).max(1));
+        *failed += u64::from(!ok);
+    }
+
+    fn metric(&mut self, kind: crate::spec::MetricKind, name: Arc<str>, value: f64) {
+        match kind {
+            crate::spec::MetricKind::Counter => {
+                match self.counters.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, sum)) => *sum += value,
+                    None => self.counters.push((name, value)),
+                }
+            }
+            crate::spec::MetricKind::Trend => {
+                let at = match self.trends.iter().position(|(n, ..)| *n == name) {
+                    Some(at) => at,
+                    None => {
+                        let mut h = Histogram::new(3).expect("valid HDR precision");
+                        h.auto(true);
+                        self.trends.push((name, h, 0.0, 0.0));
+                        self.trends.len() - 1
+                    }
+                };
+                // Below zero is recorded as zero: the distribution is of amounts.
+                let value = value.max(0.0);
+                let (_, hist, sum, max) = &mut self.trends[at];
+                // Auto-resizing: `record` grows the range (`saturating_record` would clamp).
+                let _ = hist.record((value * TREND_SCALE).round() as u64);
+                *sum += value;
+                *max = max.max(value);
+            }
+        }
+    }
+
+    fn groups(&self) -> Vec<GroupStats> {
+        self.groups
+            .iter()
+            .map(|(name, hist, failed)| GroupStats {
+                name: name.to_string(),
+                failed: *failed,
+                duration_ms: dist(hist, 1000.0),
+            })
+            .collect()
+    }
+
+    fn counters(&self) -> Vec<(String, f64)> {
+        self.counters
+            .iter()
+            .map(|(n, v)| (n.to_string(), *v))
+            .collect()
+    }
+
+    fn trends(&self) -> Vec<(String, Dist)> {
+        self.trends
+            .iter()
+            .map(|(n, h, sum, max)| {
+                let mut d = dist(h, TREND_SCALE);
+                // Exact where the histogram rounds: the mean, the largest, no percentile above it.
+                d.mean = sum / d.count.max(1) as f64;
+                d.max = *max;
+                for q in [&mut d.p50, &mut d.p90, &mut d.p95, &mut d.p99] {
+                    *q = q.min(*max);
+                }
+                (n.to_string(), d)
+            })
+            .collect()
+    }
 }
 
 /// Throughput over the active period, and how requests finally ended.
@@ -187,6 +278,7 @@ impl Aggregator {
             failed: 0,
             errors: 0,
             throughput: Throughput::default(),
+            custom: Custom::default(),
             mix: Vec::new(),
             breaker: Vec::new(),
             events,
@@ -342,6 +434,8 @@ impl Aggregator {
                 self.waits
                     .observe(kind, configured, observed, || kind.describe(plan));
             }
+            Record::Group { name, took, ok } => self.custom.group(name, took, ok),
+            Record::Metric { kind, name, value } => self.custom.metric(kind, name, value),
             Record::Stage { name, took, failed } => {
                 match &failed {
                     Some(reason) => tracing::error!(
@@ -467,6 +561,9 @@ impl Aggregator {
             active_requests: self.throughput.active_requests,
             requests_retried: self.throughput.requests_retried,
             requests_failed: self.throughput.requests_failed,
+            groups: self.custom.groups(),
+            counters: self.custom.counters(),
+            trends: self.custom.trends(),
         }
     }
 }

@@ -238,6 +238,24 @@ pub enum Record {
         /// From its first order's start to its last order's flow end.
         took: Duration,
     },
+    /// A `group(…)` of steps ended (its steps ran, or one failed).
+    Group {
+        /// Its name.
+        name: Arc<str>,
+        /// How long its steps took together.
+        took: Duration,
+        /// Whether every step succeeded.
+        ok: bool,
+    },
+    /// A custom metric's value.
+    Metric {
+        /// Counter or trend.
+        kind: crate::spec::MetricKind,
+        /// Its name.
+        name: Arc<str>,
+        /// The value.
+        value: f64,
+    },
     /// A run-wide stage ended: setup, a phase (its orders' part and its
     /// once-steps) or teardown.
     Stage {

@@ -64,6 +64,23 @@ pub struct Summary {
     pub requests_retried: u64,
     /// Requests whose last attempt failed: retries spent, or not retryable.
     pub requests_failed: u64,
+    /// Each `group(…)`'s duration and how often one of its steps failed.
+    pub groups: Vec<GroupStats>,
+    /// The script's counters (`counter(name, value)`): name and sum.
+    pub counters: Vec<(String, f64)>,
+    /// The script's trends (`trend(name, value)`): name and distribution.
+    pub trends: Vec<(String, Dist)>,
+}
+
+/// A `group(…)` of steps, timed as one.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupStats {
+    /// Its name.
+    pub name: String,
+    /// Runs in which one of its steps failed.
+    pub failed: u64,
+    /// How long its steps took together, in ms.
+    pub duration_ms: Dist,
 }
 
 /// A run-wide stage: setup, a phase (its orders' part and once-steps), teardown.

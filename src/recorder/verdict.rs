@@ -94,6 +94,23 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
                 DistOf::Lifetime => &s.lifecycle.lifetime_ms,
                 DistOf::FlowDuration => &s.lifecycle.flow_duration_ms,
                 DistOf::Polls => &s.lifecycle.polls,
+                DistOf::Group(name) => {
+                    let groups = &s.groups;
+                    match groups.iter().find(|g| &g.name == name) {
+                        Some(g) => &g.duration_ms,
+                        None => {
+                            let known = groups.iter().map(|g| g.name.as_str());
+                            return Err(missing("group", name, "", "groups", known));
+                        }
+                    }
+                }
+                DistOf::Trend(name) => match s.trends.iter().find(|(n, _)| n == name) {
+                    Some((_, d)) => d,
+                    None => {
+                        let known = s.trends.iter().map(|(n, _)| n.as_str());
+                        return Err(missing("trend", name, "", "trends", known));
+                    }
+                },
                 DistOf::TimeTo(state) => {
                     let times = &s.lifecycle.time_to_state;
                     match times.iter().find(|(name, _)| name == state) {
@@ -120,6 +137,13 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
         Metric::PopulationPerSecond => plain(s.population_per_second()),
         Metric::RequestsRetried => plain(s.requests_retried as f64),
         Metric::RequestsFailed => plain(s.requests_failed as f64),
+        Metric::Counter(name) => match s.counters.iter().find(|(n, _)| n == name) {
+            Some((_, sum)) => plain(*sum),
+            None => {
+                let known = s.counters.iter().map(|(n, _)| n.as_str());
+                Err(missing("counter", name, "", "counters", known))
+            }
+        },
     }
 }
 

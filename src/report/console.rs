@@ -92,6 +92,7 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
             st.name, st.count, st.errors, st.mean_ms, st.p50_ms, st.p95_ms, st.p99_ms, st.max_ms
         )?;
     }
+    custom(out, s, w)?;
     let requests = s.requests();
     let errors = s.errors();
     let rate = if requests > 0 {
@@ -158,6 +159,49 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     } else {
         writeln!(out, "\nresult: FAIL")
     }
+}
+
+/// Groups, then the script's own trends and counters, beside the step table.
+fn custom(out: &mut impl Write, s: &Summary, w: usize) -> io::Result<()> {
+    let row = |out: &mut dyn Write, name: &str, count: u64, d: &crate::recorder::Dist| {
+        writeln!(
+            out,
+            "{name:<w$} {count:>8} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            d.mean, d.p50, d.p95, d.p99, d.max
+        )
+    };
+    if !s.groups.is_empty() {
+        writeln!(
+            out,
+            "\n{:<w$} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}  failed",
+            "group", "count", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms"
+        )?;
+        for g in &s.groups {
+            let d = &g.duration_ms;
+            writeln!(
+                out,
+                "{:<w$} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}  {}",
+                g.name, d.count, d.mean, d.p50, d.p95, d.p99, d.max, g.failed
+            )?;
+        }
+    }
+    if !s.trends.is_empty() {
+        writeln!(
+            out,
+            "\n{:<w$} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "trend", "count", "mean", "p50", "p95", "p99", "max"
+        )?;
+        for (name, d) in &s.trends {
+            row(out, name, d.count, d)?;
+        }
+    }
+    if !s.counters.is_empty() {
+        writeln!(out, "\n{:<w$} {:>8}", "counter", "total")?;
+        for (name, total) in &s.counters {
+            writeln!(out, "{name:<w$} {total:>8}")?;
+        }
+    }
+    Ok(())
 }
 
 /// Setup, phases and teardown: how long each took and why one failed.

@@ -96,6 +96,9 @@ pub fn to_value(s: &Summary) -> Value {
         "population_per_second": s.population_per_second(),
         "requests_retried": s.requests_retried,
         "requests_failed": s.requests_failed,
+        "groups": s.groups,
+        "counters": s.counters.iter().map(|(n, v)| (n.clone(), Value::from(*v))).collect::<serde_json::Map<String, Value>>(),
+        "trends": s.trends.iter().map(|(n, d)| (n.clone(), serde_json::json!(d))).collect::<serde_json::Map<String, Value>>(),
     })
 }
 

@@ -5,8 +5,8 @@
 mod step;
 
 pub use step::{
-    Action, Body, Capture, Cmp, Condition, Control, Journey, Loop, Poll, Request, Step, Subject,
-    Test, Until,
+    Action, Body, Capture, Cmp, Condition, Control, Journey, Loop, MetricKind, MetricValue, Poll,
+    Request, Step, Subject, Test, Until,
 };
 
 use std::time::Duration;

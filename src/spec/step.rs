@@ -72,6 +72,43 @@ pub enum Control {
         /// The steps run for each element.
         steps: Vec<Step>,
     },
+    /// `group(name, steps)`: steps reported together as one duration.
+    Group {
+        /// Shown in reports and thresholds (`group(NAME).p95`).
+        name: String,
+        /// The steps.
+        steps: Vec<Step>,
+    },
+    /// `counter(name, value)` or `trend(name, value)`: a custom metric fed
+    /// by a number, a `{variable}` or a `|ctx|` closure.
+    Metric {
+        /// Summed (`counter`) or a distribution (`trend`).
+        kind: MetricKind,
+        /// Shown in reports and thresholds.
+        name: String,
+        /// Where the value comes from.
+        value: MetricValue,
+    },
+}
+
+/// The two kinds of custom metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Values are added up.
+    Counter,
+    /// Values form a distribution (mean, percentiles, max).
+    Trend,
+}
+
+/// Where a custom metric's value comes from.
+#[derive(Debug, Clone)]
+pub enum MetricValue {
+    /// A fixed number (`counter("carts", 1)`).
+    Number(f64),
+    /// A template, e.g. `"{total}"`, read as a number per order.
+    Template(String),
+    /// `|ctx| number`.
+    Script(ScriptFn),
 }
 
 /// How a `repeat` ends.
@@ -210,6 +247,15 @@ impl Control {
             Control::When { .. } => "when",
             Control::Repeat { .. } => "repeat",
             Control::ForEach { .. } => "for_each",
+            Control::Group { .. } => "group",
+            Control::Metric {
+                kind: MetricKind::Counter,
+                ..
+            } => "counter",
+            Control::Metric {
+                kind: MetricKind::Trend,
+                ..
+            } => "trend",
         }
     }
 }

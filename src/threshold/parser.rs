@@ -48,6 +48,9 @@ const METRIC_NAMES: &[&str] = &[
     "flow_duration",
     "polls",
     "time_to",
+    "group",
+    "trend",
+    "counter",
     "duration",
 ];
 
@@ -304,11 +307,27 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
                 Metric::State(state)
             });
         }
-        "time_to" => {
+        "counter" => {
             let Some(arg) = arg else {
-                return needs_arg("a state", "time_to(Accepted).p95");
+                return needs_arg("a counter's name", "counter(items)");
             };
-            let of = DistOf::TimeTo(state_name(arg)?);
+            return no_suffix(Metric::Counter(state_name(arg)?));
+        }
+        "time_to" | "group" | "trend" => {
+            let Some(arg) = arg else {
+                let (what, example) = match n {
+                    "group" => ("a group's name", "group(checkout).p95"),
+                    "trend" => ("a trend's name", "trend(total).p95"),
+                    _ => ("a state", "time_to(Accepted).p95"),
+                };
+                return needs_arg(what, example);
+            };
+            let name = state_name(arg)?;
+            let of = match n {
+                "group" => DistOf::Group(name),
+                "trend" => DistOf::Trend(name),
+                _ => DistOf::TimeTo(name),
+            };
             let Some(whole) = suffix else {
                 let message = format!("`{of}` needs a statistic, e.g. `{of}.p95`");
                 let end = arg.parens.end;

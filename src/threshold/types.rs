@@ -36,6 +36,8 @@ pub enum Metric {
     RequestsRetried,
     /// `requests_failed`: requests whose last attempt failed.
     RequestsFailed,
+    /// `counter(NAME)`: the sum of a script's counter.
+    Counter(String),
 }
 
 impl Metric {
@@ -48,11 +50,13 @@ impl Metric {
             | Metric::RequestsPerSecond
             | Metric::PopulationPerSecond
             | Metric::RequestsRetried
-            | Metric::RequestsFailed => Kind::Count,
+            | Metric::RequestsFailed
+            | Metric::Counter(_) => Kind::Count,
             Metric::ErrorRate | Metric::Checks | Metric::SuccessRate => Kind::Rate,
             Metric::Population(_) | Metric::Reached(_) | Metric::State(_) => Kind::Count,
             Metric::Dist {
-                of: DistOf::Polls, ..
+                of: DistOf::Polls | DistOf::Trend(_),
+                ..
             } => Kind::Count,
             Metric::Dist { .. } | Metric::Duration => Kind::Time,
         }
@@ -83,6 +87,7 @@ impl fmt::Display for Metric {
             Metric::PopulationPerSecond => f.write_str("population_per_second"),
             Metric::RequestsRetried => f.write_str("requests_retried"),
             Metric::RequestsFailed => f.write_str("requests_failed"),
+            Metric::Counter(name) => write!(f, "counter({name})"),
         }
     }
 }
@@ -189,6 +194,10 @@ pub enum DistOf {
     FlowDuration,
     Polls,
     TimeTo(String),
+    /// A `group(…)`'s duration.
+    Group(String),
+    /// A script's `trend(…)`.
+    Trend(String),
 }
 
 impl fmt::Display for DistOf {
@@ -198,6 +207,8 @@ impl fmt::Display for DistOf {
             DistOf::FlowDuration => f.write_str("flow_duration"),
             DistOf::Polls => f.write_str("polls"),
             DistOf::TimeTo(state) => write!(f, "time_to({state})"),
+            DistOf::Group(name) => write!(f, "group({name})"),
+            DistOf::Trend(name) => write!(f, "trend({name})"),
         }
     }
 }

@@ -646,3 +646,66 @@ s
         text(&refused)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_counters_and_trends_are_reported_and_thresholded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "custom.rhai",
+        r#"let s = scenario("custom");
+s.target("builtin:orders");
+s.population(#{ total: 4, mix: #{ a: "rest" } });
+s.payload(|n| #{ orderNumber: "CU-" + n, items: n * 2 });
+s.flow("a", [
+  group("place", [
+    post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
+    get("/details").name("details").query("orderId", "{orderId}").expect(200),
+  ]),
+  counter("orders"),
+  counter("items", "{items}"),
+  trend("weight", |ctx| ctx.vars.items * 1.5),
+]);
+s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
+s.threshold("group(place).max < 60s");
+s.threshold("counter(items) == 20");
+s.threshold("counter(orders) == 4");
+s.threshold("trend(weight).max == 12");
+s.threshold("trend(weight).mean == 7.5");
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    for part in [
+        "group ", "place ", "trend ", "weight ", "counter ", "items ",
+    ] {
+        assert!(stdout.contains(part), "{part:?} missing from\n{stdout}");
+    }
+    let report = crate::util::read_report(&out);
+    assert_eq!(report["groups"][0]["name"], "place", "{report}");
+    assert_eq!(report["groups"][0]["duration_ms"]["count"], 4, "{report}");
+    assert_eq!(report["counters"]["items"], 20.0, "{report}");
+    assert_eq!(report["trends"]["weight"]["max"], 12.0, "{report}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Groups (ms, their steps together)") && html.contains("weight"));
+
+    // A threshold on a metric the run never fed names the ones it has.
+    let missing = runner(&[
+        path.to_str().unwrap(),
+        "-q",
+        "--threshold",
+        "counter(itemz) > 0",
+    ])
+    .await;
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert!(
+        text(&missing).contains(
+            "no counter named `itemz` in this run (counters: orders, items); did you mean `items`?"
+        ),
+        "{}",
+        text(&missing)
+    );
+}

@@ -24,7 +24,8 @@ use minijinja::value::Serde;
 use serde::Serialize;
 
 use crate::recorder::{
-    BatchTime, Dist, IntervalAccuracy, OrderRef, StepStats, Summary, ThresholdOutcome, Transition,
+    BatchTime, Dist, GroupStats, IntervalAccuracy, OrderRef, StepStats, Summary, ThresholdOutcome,
+    Transition,
 };
 
 /// Most rows of failed orders, stranded orders and batches shown (report.json lists all).
@@ -90,6 +91,9 @@ struct Page<'a> {
     timing: &'a [IntervalAccuracy],
     transitions: &'a [Transition],
     time_to_state: &'a [(String, Dist)],
+    groups: &'a [GroupStats],
+    counters: &'a [(String, f64)],
+    trends: &'a [(String, Dist)],
     lifetime_ms: &'a Dist,
     flow_duration_ms: &'a Dist,
     batch_duration_ms: &'a Dist,
@@ -132,6 +136,9 @@ impl<'a> Page<'a> {
             timing: &s.timing,
             transitions: &l.transitions,
             time_to_state: &l.time_to_state,
+            groups: &s.groups,
+            counters: &s.counters,
+            trends: &s.trends,
             lifetime_ms: &l.lifetime_ms,
             flow_duration_ms: &l.flow_duration_ms,
             batch_duration_ms: &l.batch_duration_ms,

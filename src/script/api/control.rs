@@ -1,11 +1,14 @@
-//! Branches, loops and computed variables: `when`, `repeat`, `repeat_until`,
-//! `repeat_while`, `for_each`, `set`. (`until`, `while` and `var` are Rhai
+//! Branches, loops, computed variables, groups and custom metrics: `when`,
+//! `repeat`, `repeat_until`, `repeat_while`, `for_each`, `set`, `group`,
+//! `counter`, `trend`. (`until`, `while` and `var` are Rhai
 //! keywords, hence the function names and the `variable` key.)
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 
 use super::{Options, RResult, steps};
-use crate::spec::{Cmp, Condition, Control, Loop, ScriptFn, Step, Subject, Test};
+use crate::spec::{
+    Cmp, Condition, Control, Loop, MetricKind, MetricValue, ScriptFn, Step, Subject, Test,
+};
 
 /// Most rounds of a `repeat` with `until` or `while`, unless `max` says otherwise.
 const DEFAULT_MAX: u32 = 100;
@@ -36,12 +39,67 @@ pub fn register(engine: &mut Engine) {
             steps: steps(body, "for_each")?,
         }))
     });
+    engine.register_fn("group", |name: &str, body: Array| -> RResult<Step> {
+        Ok(Step::Control(Control::Group {
+            name: name.to_owned(),
+            steps: steps(body, &format!("group `{name}`"))?,
+        }))
+    });
+    engine.register_fn("counter", |name: &str| {
+        metric(MetricKind::Counter, name, Dynamic::from(1_i64))
+    });
+    engine.register_fn("counter", |name: &str, value: Dynamic| {
+        metric(MetricKind::Counter, name, value)
+    });
+    engine.register_fn("trend", |name: &str, value: Dynamic| {
+        metric(MetricKind::Trend, name, value)
+    });
     engine.register_fn("set", |var: &str, f: FnPtr| {
         Step::Control(Control::Set {
             var: var.to_owned(),
             f: ScriptFn(f),
         })
     });
+}
+
+/// `counter(name, value)` / `trend(name, value)`: value a number, a
+/// `"{variable}"` template or a `|ctx|` closure.
+fn metric(kind: MetricKind, name: &str, value: Dynamic) -> RResult<Step> {
+    let what = if kind == MetricKind::Counter {
+        "counter"
+    } else {
+        "trend"
+    };
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'))
+    {
+        return Err(format!(
+            "{what}({name:?}, …): name it with letters, digits, `_` and `-` (thresholds use it)"
+        )
+        .into());
+    }
+    let t = value.type_name();
+    let value = if let Some(f) = value.clone().try_cast::<FnPtr>() {
+        MetricValue::Script(ScriptFn(f))
+    } else if let Ok(n) = value.as_int() {
+        MetricValue::Number(n as f64)
+    } else if let Ok(n) = value.as_float() {
+        MetricValue::Number(n)
+    } else if let Some(s) = value.try_cast::<rhai::ImmutableString>() {
+        MetricValue::Template(s.to_string())
+    } else {
+        return Err(format!(
+            "{what}({name:?}, …): the value is a number, a \"{{variable}}\" or a |ctx| closure, not a {t}"
+        )
+        .into());
+    };
+    Ok(Step::Control(Control::Metric {
+        kind,
+        name: name.to_owned(),
+        value,
+    }))
 }
 
 /// `when(condition, then, otherwise)`.
