@@ -78,6 +78,8 @@ pub struct OrderRun {
     rng: ChaCha8Rng,
     /// When its flow started (barriers included in its duration).
     started: Instant,
+    /// Its cookies, when the scenario keeps them (`s.cookies(true)`).
+    jar: Option<Box<cookie_store::CookieStore>>,
 }
 
 /// A response kept for conditions and closures.
@@ -169,6 +171,7 @@ impl<C: HttpClient> Executor<C> {
             alternative: false,
             last: None,
             started: Instant::now(),
+            jar: self.plan.cookies.then(Box::default),
             rng: ChaCha8Rng::seed_from_u64(
                 self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ),

@@ -36,6 +36,7 @@ impl<C: HttpClient> Executor<C> {
             last: None,
             rng: ChaCha8Rng::seed_from_u64(self.plan.seed),
             started,
+            jar: self.plan.cookies.then(Box::default),
         };
         let result = self.run_steps(&mut run, steps, u16::MAX, None).await;
         let failed = match result {

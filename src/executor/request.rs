@@ -95,6 +95,9 @@ impl<C: HttpClient> Executor<C> {
             in_flight.inc();
             let Sent { result, latency } = self.client.send(http.clone()).await;
             in_flight.dec();
+            if let (Some(jar), Ok(resp)) = (&mut run.jar, &result) {
+                keep_cookies(jar, &http.url, resp);
+            }
             let (status, mut checked, retryable) = match result {
                 Err(e) => (
                     None,
@@ -270,6 +273,21 @@ impl<C: HttpClient> Executor<C> {
         {
             headers.push(("Authorization".into(), format!("Bearer {token}")));
         }
+        let url = format!("{}{path}", self.base_url);
+        if let Some(jar) = &run.jar
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            && let Ok(parsed) = reqwest::Url::parse(&url)
+        {
+            let pairs: Vec<String> = jar
+                .get_request_values(&parsed)
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            if !pairs.is_empty() {
+                headers.push(("Cookie".into(), pairs.join("; ")));
+            }
+        }
         let body = match &r.body {
             Body::None => None,
             Body::Payload => Some(Bytes::copy_from_slice(
@@ -294,7 +312,7 @@ impl<C: HttpClient> Executor<C> {
         }
         let http = HttpRequest {
             method: r.method.clone(),
-            url: format!("{}{path}", self.base_url),
+            url,
             query,
             headers,
             body,
@@ -561,6 +579,20 @@ fn redact(value: &mut Value, secrets: &[Arc<str>]) {
         Value::Array(items) => items.iter_mut().for_each(|v| redact(v, secrets)),
         _ => {}
     }
+}
+
+/// Stores the cookies a response sets, for the order's later requests.
+fn keep_cookies(jar: &mut cookie_store::CookieStore, url: &str, resp: &HttpResponse) {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return;
+    };
+    let set = resp
+        .headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| cookie_store::RawCookie::parse(v.to_owned()).ok());
+    jar.store_response_cookies(set, &url);
 }
 
 #[cfg(test)]

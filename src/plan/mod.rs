@@ -178,6 +178,7 @@ pub fn compile(
         between: speed.scale(spec.batches.between),
         ramp: speed.scale(spec.batches.ramp),
         secrets: spec.secrets.iter().map(|s| s.as_str().into()).collect(),
+        cookies: spec.cookies,
         env: params.env_reads(),
         keep_response,
         recover,

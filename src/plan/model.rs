@@ -95,6 +95,8 @@ pub struct Plan {
     pub rate_limits: Vec<(Arc<str>, f64)>,
     /// Names whose values are redacted (besides token/password/secret/authorization).
     pub secrets: Vec<Arc<str>>,
+    /// Each order keeps a cookie jar (`s.cookies(true)`).
+    pub cookies: bool,
     /// Whether a branch, loop or `set` reads the last response, so orders keep it.
     pub keep_response: bool,
     /// Environment variables the script read with `env()`, with their values (`None`: unset).

@@ -69,6 +69,9 @@ pub struct Spec {
     pub setup: Vec<Step>,
     /// Steps run once after every order's flow and cleanup.
     pub teardown: Vec<Step>,
+    /// Whether each order (or virtual user) keeps a cookie jar: cookies the
+    /// target sets are sent back on its later requests.
+    pub cookies: bool,
 }
 
 /// Bearer-token authentication: the token variable, and how to get a new token.

@@ -709,3 +709,88 @@ s
         text(&missing)
     );
 }
+
+/// A bare HTTP server on 127.0.0.1 that sets cookie `sU=1` on `/login?u=U` and
+/// remembers the Cookie header of every request, by path.
+async fn cookie_server() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).into_owned();
+                let target = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let cookie = head
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("cookie: ")
+                            .or_else(|| l.strip_prefix("Cookie: "))
+                    })
+                    .unwrap_or("")
+                    .to_owned();
+                let set = match target.split_once("?u=") {
+                    Some(("/login", u)) => format!("Set-Cookie: s{u}=1; Path=/\r\n"),
+                    _ => String::new(),
+                };
+                log.lock().unwrap().push((target, cookie));
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\n{set}Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                );
+                let _ = conn.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_order_keeps_its_own_cookies_when_asked() {
+    let (url, seen) = cookie_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |cookies: bool| {
+        format!(
+            r#"let s = scenario("cookies");
+s.target("{url}");
+s.cookies({cookies});
+s.population(#{{ total: 3, mix: #{{ a: "rest" }} }});
+s.flow("a", [get("/login").name("login").query("u", "{{n}}"), get("/me").name("me")]);
+s
+"#
+        )
+    };
+    let on = script(dir.path(), "on.rhai", &scenario(true));
+    let run = runner(&[on.to_str().unwrap(), "-q"]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let me: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _)| t == "/me")
+        .map(|(_, c)| c.clone())
+        .collect();
+    let mut me_sorted = me.clone();
+    me_sorted.sort();
+    // A shared jar would send earlier orders' cookies too.
+    assert_eq!(me_sorted, ["s1=1", "s2=1", "s3=1"], "{me:?}");
+
+    seen.lock().unwrap().clear();
+    let off = script(dir.path(), "off.rhai", &scenario(false));
+    let run = runner(&[off.to_str().unwrap(), "-q"]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(seen.lock().unwrap().iter().all(|(_, c)| c.is_empty()));
+}

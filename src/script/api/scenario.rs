@@ -46,6 +46,7 @@ pub fn register(engine: &mut Engine) {
     });
     engine.register_fn("http", http);
     engine.register_fn("auth", auth);
+    engine.register_fn("cookies", |s: &mut Spec, on: bool| s.cookies = on);
     engine.register_fn("secret", |s: &mut Spec, name: &str| {
         s.secrets.push(name.to_owned())
     });
