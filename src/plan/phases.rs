@@ -137,3 +137,57 @@ pub(super) fn barriers(steps: &[Step]) -> Vec<usize> {
         .map(|(i, _)| i)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(name: &str, phases: &[(&str, bool)]) -> spec::Flow {
+        let once = || {
+            vec![spec::Step::Pause {
+                duration: std::time::Duration::ZERO,
+                jitter: 0.0,
+            }]
+        };
+        spec::Flow {
+            name: name.into(),
+            steps: phases
+                .iter()
+                .map(|(n, with_once)| spec::Step::Phase {
+                    name: (*n).into(),
+                    once: if *with_once { once() } else { Vec::new() },
+                })
+                .collect(),
+        }
+    }
+
+    fn spec(flows: Vec<spec::Flow>) -> spec::Spec {
+        spec::Spec {
+            flows,
+            ..spec::Spec::default()
+        }
+    }
+
+    #[test]
+    fn phases_line_up_by_position_with_once_steps_from_one_flow() {
+        let s = spec(vec![
+            flow("a", &[("made", false), ("shipped", false)]),
+            flow("b", &[("made", true)]),
+        ]);
+        let phases = by_position(&s).unwrap();
+        let names: Vec<&str> = phases.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["made", "shipped"]);
+        assert_eq!(phases[0].1.len(), 1, "b's once-steps belong to phase 1");
+    }
+
+    #[test]
+    fn misaligned_repeated_or_doubly_given_phases_are_refused() {
+        let err = |flows| by_position(&spec(flows)).unwrap_err().to_string();
+        let e = err(vec![flow("a", &[("x", false)]), flow("b", &[("y", false)])]);
+        assert!(e.contains("flow `a` calls phase 1 `x`"), "{e}");
+        let e = err(vec![flow("a", &[("x", false), ("x", false)])]);
+        assert!(e.contains("phase 1 is named `x` already"), "{e}");
+        let e = err(vec![flow("a", &[("x", true)]), flow("b", &[("x", true)])]);
+        assert!(e.contains("give them in one flow"), "{e}");
+    }
+}

@@ -228,3 +228,77 @@ pub(super) fn condition(value: Dynamic, what: &str) -> RResult<Condition> {
         .into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, Dynamic)]) -> Dynamic {
+        let mut m = Map::new();
+        for (k, v) in pairs {
+            m.insert((*k).into(), v.clone());
+        }
+        Dynamic::from_map(m)
+    }
+
+    #[test]
+    fn conditions_read_headers_lengths_and_patterns() {
+        let c = condition(
+            map(&[("header", "X-Id".into()), ("matches", "^a".into())]),
+            "t",
+        );
+        match c.unwrap() {
+            Condition::Compare {
+                subject: Subject::Header(h),
+                test: Test::Matches(p),
+            } => assert_eq!((h.as_str(), p.as_str()), ("x-id", "^a")),
+            other => panic!("{other:?}"),
+        }
+        let c = condition(
+            map(&[("length", "items".into()), ("ge", 1_i64.into())]),
+            "t",
+        );
+        assert!(matches!(
+            c.unwrap(),
+            Condition::Compare {
+                subject: Subject::Length(_),
+                test: Test::Compare(Cmp::Ge, _)
+            }
+        ));
+        let two = map(&[
+            ("header", "a".into()),
+            ("field", "b".into()),
+            ("exists", true.into()),
+        ]);
+        let err = condition(two, "t").unwrap_err().to_string();
+        assert!(err.contains("exactly one of"), "{err}");
+        let none = map(&[("header", "a".into())]);
+        let err = condition(none, "t").unwrap_err().to_string();
+        assert!(err.contains("matches"), "{err}");
+    }
+
+    #[test]
+    fn metrics_take_numbers_templates_and_closures_and_check_their_names() {
+        let value = |step: RResult<Step>| match step.unwrap() {
+            Step::Control(Control::Metric { value, .. }) => value,
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(
+            value(metric(MetricKind::Counter, "carts", 2_i64.into())),
+            MetricValue::Number(n) if n == 2.0
+        ));
+        assert!(matches!(
+            value(metric(MetricKind::Trend, "total", "{total}".into())),
+            MetricValue::Template(t) if t == "{total}"
+        ));
+        let f = Dynamic::from(FnPtr::new("f").unwrap());
+        assert!(matches!(
+            value(metric(MetricKind::Trend, "total", f)),
+            MetricValue::Script(_)
+        ));
+        let err = metric(MetricKind::Counter, "a b", 1_i64.into()).unwrap_err();
+        assert!(err.to_string().contains("letters, digits"), "{err}");
+        let err = metric(MetricKind::Counter, "n", true.into()).unwrap_err();
+        assert!(err.to_string().contains("not a bool"), "{err}");
+    }
+}
