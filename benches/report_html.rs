@@ -29,7 +29,8 @@ async fn main() -> miette::Result<()> {
     let plan = plan::compile(&loaded.spec, loaded.runtime, &params, &options)?;
     let outputs = Outputs::default();
     let (stop, abort) = (CancellationToken::new(), CancellationToken::new());
-    let summary = execute(plan, &outputs, stop, abort, Resume::default())
+    let builtins = runner::builtin::Bundled;
+    let summary = execute(plan, &outputs, stop, abort, Resume::default(), &builtins)
         .await?
         .summary;
     let mut page = Vec::new();

@@ -35,6 +35,7 @@ async fn main() -> miette::Result<()> {
         CancellationToken::new(),
         CancellationToken::new(),
         Resume::default(),
+        &runner::builtin::Bundled,
     )
     .await?;
     let s = &outcome.summary;

@@ -28,7 +28,8 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match runtime.block_on(runner::commands::dispatch(cli, display)) {
+    let builtins = runner::builtin::Bundled;
+    match runtime.block_on(runner::commands::dispatch(cli, display, &builtins)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));

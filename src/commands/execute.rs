@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::manifest::JOURNAL;
-use crate::builtin::{self, OrdersConfig, Running, UsersConfig};
+use crate::builtin::{Builtins, Served, Wanted};
 use crate::client::Reqwest;
 use crate::error::{EXIT_FAILED, Error};
 use crate::executor::Executor;
@@ -74,6 +74,7 @@ pub async fn execute(
     stop: CancellationToken,
     abort: CancellationToken,
     resume: Resume,
+    builtins: &dyn Builtins,
 ) -> Result<RunOutcome, Error> {
     let plan = Arc::new(plan);
     let (events, journal) = open_outputs(outputs.out.as_deref(), resume.resuming)?;
@@ -85,7 +86,7 @@ pub async fn execute(
             source,
         })?;
     }
-    let (base_url, target) = start_target(&plan).await?;
+    let (base_url, target) = start_target(&plan, builtins).await?;
     let client = Reqwest::new(plan.http.timeout, plan.http.max_connections)
         .map_err(|e| Error::Usage(e.to_string()))?;
     let metrics = Arc::new(Metrics::default());
@@ -219,33 +220,26 @@ fn open_outputs(
 }
 
 /// The base URL to send to, and the built-in target serving it if there is one.
-async fn start_target(plan: &Plan) -> Result<(String, Option<Running>), Error> {
+async fn start_target(
+    plan: &Plan,
+    builtins: &dyn Builtins,
+) -> Result<(String, Option<Box<dyn Served>>), Error> {
     match &plan.target {
         Target::Url(url) => Ok((url.clone(), None)),
         Target::Builtin(kind) => {
             let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-            let io = |source| Error::Io {
+            let wanted = Wanted {
+                kind: kind.clone(),
+                addr,
+                speed: plan.speed,
+                seed: plan.seed,
+            };
+            let running = builtins.start(wanted).await.map_err(|source| Error::Io {
                 what: "cannot start the built-in target on",
                 path: addr.to_string().into(),
                 source,
-            };
-            let running = if kind == "users" {
-                let config = UsersConfig {
-                    seed: plan.seed,
-                    ..UsersConfig::default()
-                };
-                builtin::start_users(addr, config).await.map_err(io)?.0
-            } else {
-                let defaults = OrdersConfig::default();
-                let config = OrdersConfig {
-                    accept_delay_min: defaults.accept_delay_min.div_f64(plan.speed),
-                    accept_delay_max: defaults.accept_delay_max.div_f64(plan.speed),
-                    seed: plan.seed,
-                    ..defaults
-                };
-                builtin::start_orders(addr, config).await.map_err(io)?.0
-            };
-            Ok((running.url.clone(), Some(running)))
+            })?;
+            Ok((running.url().to_owned(), Some(running)))
         }
     }
 }

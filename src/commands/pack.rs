@@ -220,7 +220,11 @@ fn show(pack: &Pack, packs: &Arc<Packs>) -> String {
     let _ = writeln!(out, "folder    {}", pack.dir.display());
     if let Some((_, source, pin)) = packs.listing().find(|(p, ..)| p.name == pack.name) {
         let _ = writeln!(out, "source    {source}");
-        let _ = writeln!(out, "pinned    {}", pin.unwrap_or("no (not in runner.lock)"));
+        let _ = writeln!(
+            out,
+            "pinned    {}",
+            pin.unwrap_or("no (not in runner.lock)")
+        );
     }
     let _ = writeln!(out, "runner    {}", pack.runner);
     let _ = writeln!(out, "\nscenarios (runner {}:NAME)", pack.name);

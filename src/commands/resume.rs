@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::check;
 use super::execute::{Outputs, Resume, RunOutcome, execute, watch_ctrl_c};
 use super::manifest::{JOURNAL, MANIFEST, Manifest};
+use crate::builtin::Builtins;
 use crate::cli::ResumeArgs;
 use crate::error::Error;
 use crate::plan::Plan;
@@ -23,7 +24,11 @@ use crate::report::progress::{Display, Mode};
 use crate::scheduler::Inflight;
 
 /// Continues the run recorded in `args.dir`.
-pub async fn resume(args: ResumeArgs, display: Display) -> Result<RunOutcome, Error> {
+pub async fn resume(
+    args: ResumeArgs,
+    display: Display,
+    builtins: &dyn Builtins,
+) -> Result<RunOutcome, Error> {
     let dir = &args.dir;
     let read = |name: &str| {
         let path = dir.join(name);
@@ -78,7 +83,7 @@ pub async fn resume(args: ResumeArgs, display: Display) -> Result<RunOutcome, Er
         progress: Some(Mode::detect(args.quiet)),
         display,
     };
-    execute(plan, &outputs, stop, abort, resume).await
+    execute(plan, &outputs, stop, abort, resume, builtins).await
 }
 
 /// Sorts the orders by what the journal knows of them.

@@ -8,13 +8,18 @@ use tokio_util::sync::CancellationToken;
 use super::check;
 use super::execute::{Outputs, Resume, RunOutcome, execute, watch_ctrl_c};
 use super::manifest::Manifest;
+use crate::builtin::Builtins;
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::recorder::Summary;
 use crate::report::progress::{Display, Mode};
 
 /// Runs the scenario selected on the command line.
-pub async fn run(args: RunArgs, display: Display) -> Result<RunOutcome, Error> {
+pub async fn run(
+    args: RunArgs,
+    display: Display,
+    builtins: &dyn Builtins,
+) -> Result<RunOutcome, Error> {
     let check::Compiled { plan, script, .. } = check::load(&args.scenario)?;
     if args.dry_run {
         let mut out = std::io::stdout().lock();
@@ -40,5 +45,5 @@ pub async fn run(args: RunArgs, display: Display) -> Result<RunOutcome, Error> {
         progress: Some(Mode::detect(args.quiet)),
         display,
     };
-    execute(plan, &outputs, stop, abort, Resume::default()).await
+    execute(plan, &outputs, stop, abort, Resume::default(), builtins).await
 }

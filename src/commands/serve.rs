@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::builtin::{self, OrdersConfig, UsersConfig};
+use runner_targets::{self as builtin, OrdersConfig, UsersConfig};
+
 use crate::cli::{Builtin, ServeArgs};
 use crate::error::Error;
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use runner::builtin::{self, OrderBook, OrdersConfig, Running};
+use runner_targets::{self as builtin, OrderBook, OrdersConfig, Running};
 use serde_json::Value;
 
 use crate::util::{day_in_life, read_report, runner, text};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use runner::builtin::{self, OrderBook, OrdersConfig};
+use runner_targets::{self as builtin, OrderBook, OrdersConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::util::{day_in_life, text};
@@ -274,7 +274,7 @@ async fn resuming_a_finished_run_creates_nothing_new() {
 /// flow from there, so every one is activated and then ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_continues_each_order_from_its_last_journaled_step() {
-    use runner::builtin::orders::Action;
+    use runner_targets::orders::Action;
     let (target, book) = crate::util::start_orders(0.0).await;
     let order = |n: u32, actions: &[Action]| {
         let id = book

@@ -1,6 +1,6 @@
 //! The user-traffic scenario against the built-in users target on 127.0.0.1.
 
-use runner::builtin::{self, UsersConfig};
+use runner_targets::{self as builtin, UsersConfig};
 
 use crate::util::{root, runner, runner_sync, stderr_flat, text};
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use runner::builtin::{self, OrderBook, OrdersConfig, Running};
+use runner_targets::{self as builtin, OrderBook, OrdersConfig, Running};
 
 /// The repository root.
 pub fn root() -> PathBuf {

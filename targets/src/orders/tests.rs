@@ -4,7 +4,7 @@ use std::io;
 
 use super::faults::{Decision, Fault};
 use super::*;
-use crate::builtin::{Running, start_orders};
+use crate::{Running, start_orders};
 use OrderStatus::*;
 
 /// A book holding one order brought to `status` through legal transitions.

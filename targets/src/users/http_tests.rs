@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{ADMIN_PASSWORD, ADMIN_USERNAME, UserStore, UsersConfig};
-use crate::builtin::{Running, start_users};
+use crate::{Running, start_users};
 
 /// A running server, its store and a proxy-free client.
 struct Api {

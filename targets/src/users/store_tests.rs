@@ -1,9 +1,9 @@
 //! Unit tests of the store's rules, without HTTP.
 
 use super::*;
-use crate::builtin::users::model::{PermissionInput, ProfileInput, RoleInput, UserUpdate};
-use crate::builtin::users::search::{DEFAULT_PER_PAGE, page_params};
-use crate::builtin::users::sessions::{BAD_CREDENTIALS, SESSION_ENDED, TokenGrant};
+use crate::users::model::{PermissionInput, ProfileInput, RoleInput, UserUpdate};
+use crate::users::search::{DEFAULT_PER_PAGE, page_params};
+use crate::users::sessions::{BAD_CREDENTIALS, SESSION_ENDED, TokenGrant};
 use serde_json::json;
 
 fn store() -> UserStore {

@@ -1,0 +1,57 @@
+//! The servers of the `runner-targets` crate as [`Builtins`] (with the
+//! `targets` feature, on by default; the engine builds without it).
+
+use std::io;
+
+use runner_targets::{OrdersConfig, Running, UsersConfig};
+
+use super::{BoxFuture, Builtins, Served, Wanted};
+
+/// The built-in targets shipped with runner.
+pub struct Bundled;
+
+impl Builtins for Bundled {
+    fn start(&self, wanted: Wanted) -> BoxFuture<'static, io::Result<Box<dyn Served>>> {
+        Box::pin(async move {
+            let running = match wanted.kind.as_str() {
+                "users" => {
+                    let config = UsersConfig {
+                        seed: wanted.seed,
+                        ..UsersConfig::default()
+                    };
+                    runner_targets::start_users(wanted.addr, config).await?.0
+                }
+                "orders" => {
+                    let defaults = OrdersConfig::default();
+                    let config = OrdersConfig {
+                        accept_delay_min: defaults.accept_delay_min.div_f64(wanted.speed),
+                        accept_delay_max: defaults.accept_delay_max.div_f64(wanted.speed),
+                        seed: wanted.seed,
+                        ..defaults
+                    };
+                    runner_targets::start_orders(wanted.addr, config).await?.0
+                }
+                other => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("no built-in target `{other}`; the built-in ones: orders, users"),
+                    ));
+                }
+            };
+            Ok(Box::new(Server(running)) as Box<dyn Served>)
+        })
+    }
+}
+
+/// A running target of `runner-targets`.
+struct Server(Running);
+
+impl Served for Server {
+    fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(self.0.stop())
+    }
+}
