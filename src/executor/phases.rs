@@ -58,6 +58,17 @@ impl<C: HttpClient> Executor<C> {
         ok
     }
 
+    /// Ends the flow of an order that waited at a barrier the run never got past.
+    pub async fn end_waiting(&self, run: &OrderRun, end: FlowEnd) {
+        self.recorder
+            .record(Record::FlowEnded {
+                order: run.index,
+                end,
+                took: run.started.elapsed(),
+            })
+            .await;
+    }
+
     /// Runs order `run`'s part `phase` of its flow: the steps between its
     /// barrier `phase - 1` (or the start) and its barrier `phase` (or the
     /// end). `None` when it stopped at a barrier, ready for the next part.

@@ -36,6 +36,9 @@ pub(super) fn steps(steps: &mut [Step], runtime: &Runtime, flow: &str) -> Result
     for step in steps {
         match step {
             Step::Poll(p) => {
+                for c in &p.request.checks {
+                    condition(&c.cond, "check")?;
+                }
                 if let Until::Script { f, with_vars } = &mut p.until {
                     let what = "poll.check";
                     *with_vars =

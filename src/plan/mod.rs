@@ -145,8 +145,8 @@ pub fn compile(
             .phases
             .iter()
             .any(|p| step::reads_response(&p.once));
-    // Closures see the order's variables (`ctx.vars`): all its payload fields among them.
-    if keep_response {
+    // Conditions and closures see the order's variables: all its payload fields among them.
+    if flows.iter().any(|f| step::reads_vars(&f.steps)) {
         payload_vars.extend(
             payload_keys
                 .iter()

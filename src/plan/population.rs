@@ -168,7 +168,7 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
         Some(i) => out[i].1 = left,
         None if exact_sum != u64::from(total) => {
             return Err(invalid(format!(
-                "the mix adds up to {exact_sum} but total is {total}; give one type the count \"rest\""
+                "the mix adds up to {exact_sum} but total is {total}; give one flow the count \"rest\""
             )));
         }
         None => {}

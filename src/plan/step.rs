@@ -277,6 +277,32 @@ impl Control {
     }
 }
 
+/// Whether any step of `steps` (nested ones included) evaluates something
+/// that may read the order's variables by name at run time: branches, loops,
+/// closures, checks, a poll check given the variables or poll values with
+/// placeholders. Such plans keep every payload field as a variable.
+pub fn reads_vars(steps: &[Step]) -> bool {
+    steps.iter().any(|s| match s {
+        Step::Control(_) => true,
+        Step::Request(r) => !r.checks.is_empty(),
+        Step::Poll(p) => {
+            !p.request.checks.is_empty()
+                || match &p.until {
+                    Until::Script { with_vars, .. } => *with_vars,
+                    Until::Field { one_of, .. } => {
+                        one_of.iter().any(|t| !matches!(t, JsonTemplate::Fixed(_)))
+                    }
+                }
+        }
+        Step::Journey(j) => j
+            .actions
+            .iter()
+            .chain(&j.errors)
+            .any(|a| reads_vars(&a.steps)),
+        Step::Pause { .. } | Step::Phase(_) => false,
+    })
+}
+
 /// Whether any step of `steps` (nested ones included) reads the last response.
 pub fn reads_response(steps: &[Step]) -> bool {
     steps.iter().any(|s| match s {

@@ -559,6 +559,7 @@ impl Aggregator {
                 .active
                 .unwrap_or_else(|| self.started.elapsed()),
             active_requests: self.throughput.active_requests,
+            flows_ended: self.flows_done,
             requests_retried: self.throughput.requests_retried,
             requests_failed: self.throughput.requests_failed,
             groups: self.custom.groups(),

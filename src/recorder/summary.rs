@@ -60,6 +60,8 @@ pub struct Summary {
     pub active: Duration,
     /// Attempts sent during the active period.
     pub active_requests: u64,
+    /// Members whose flow ended (completed, failed or interrupted).
+    pub flows_ended: u64,
     /// Requests that succeeded after at least one retry.
     pub requests_retried: u64,
     /// Requests whose last attempt failed: retries spent, or not retryable.
@@ -154,10 +156,10 @@ impl Summary {
         per_second(self.active_requests, self.active)
     }
 
-    /// Orders (or users) whose flow ended, per second of the active period.
+    /// Orders (or users) whose flow ran to its end or failed, per second of
+    /// the active period (those never started or cut short are not counted).
     pub fn population_per_second(&self) -> f64 {
-        let p = &self.population;
-        let ended = p.total.saturating_sub(p.interrupted);
+        let ended = self.flows_ended.saturating_sub(self.population.interrupted);
         per_second(ended, self.active)
     }
 

@@ -47,7 +47,9 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
         } else {
             (0..plan.orders.len()).map(|_| None).collect::<Vec<_>>()
         }));
+        let mut phase_reached = 0;
         for phase in 0..=plan.phases.len() {
+            phase_reached = phase;
             if phase > 0 {
                 let p = &plan.phases[phase - 1];
                 let name = format!("phase {}", p.name);
@@ -57,14 +59,27 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
             }
             batches(&executor, phase, &cleanups, &skip, &parked).await;
         }
-        // Stopped, or a phase's once-steps failed: the waiting orders are cleaned up.
+        // Stopped, or a phase's once-steps failed: the waiting orders end
+        // there (interrupted or failed) and are cleaned up.
         let left: Vec<OrderRun> = parked
             .lock()
             .expect("parked lock")
             .drain(..)
             .flatten()
             .collect();
+        let halted = plan.phases.get(phase_reached.saturating_sub(1));
         for run in left {
+            let end = match halted {
+                Some(p) if !executor.stop.is_cancelled() => FlowEnd::Failed {
+                    step: format!("phase {}", p.name).into(),
+                    reason: format!(
+                        "the once-steps of phase `{}` failed (see the run-wide stages)",
+                        p.name
+                    ),
+                },
+                _ => FlowEnd::Interrupted,
+            };
+            executor.end_waiting(&run, end).await;
             let executor = executor.clone();
             cleanups.spawn(async move { executor.cleanup(run, false).await });
         }

@@ -28,6 +28,10 @@
 //! | `polls.S` | count | poll requests per member that polled; same statistics (`polls_per_order` is the old name) |
 //! | `time_to(STATE).S` | time | from create to first reaching STATE |
 //! | `duration` | time | wall-clock duration of the run |
+//! | `requests_per_second` `population_per_second` | count | over the active period (start to the last flow's end) |
+//! | `requests_retried` `requests_failed` | count | requests that succeeded after a retry; requests whose last attempt failed |
+//! | `group(NAME).S` | time | a `group(…)`'s duration |
+//! | `trend(NAME).S` `counter(NAME)` | count | a script's own trend and counter |
 //!
 //! STEP is a step name (`create`), `FLOW/STEP` for one flow's steps
 //! (`activate/create`), `*` for every step or `FLOW/*` for every step of a
@@ -59,11 +63,12 @@ const GRAMMAR: &str = "\
 a threshold is `METRIC OP VALUE`, e.g. `p95(create) < 500ms` or `error_rate < 1%`
   METRIC  p50|p90|p95|p99|p99.9|max|mean|stddev(STEP)   latency (time)
           count(STEP), errors(STEP), error_rate(STEP)   STEP: name, FLOW/name, * or FLOW/*
-          requests, errors, error_rate
+          requests, errors, error_rate, checks, checks(STEP), success_rate
+          requests_per_second, population_per_second, requests_retried, requests_failed
           population.total, population.created, failed, stranded, interrupted
           reached(STATE), state(STATE)
-          lifetime.S, flow_duration.S, polls.S, time_to(STATE).S
-                                                        S: mean|p50|p90|p95|p99|max
+          lifetime.S, flow_duration.S, polls.S, time_to(STATE).S, group(NAME).S
+          trend(NAME).S, counter(NAME)                  S: mean|p50|p90|p95|p99|max
           duration                                      the run's wall-clock time
   OP      <  <=  >  >=  ==  !=
   VALUE   times: ms, s, m, h (bare = ms); rates: % (bare = fraction); counts: bare";

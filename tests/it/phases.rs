@@ -160,3 +160,50 @@ s.cleanup("a""#,
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_waiting_at_a_barrier_whose_once_steps_fail_fail_and_are_cleaned_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let failing = PHASED.replace(
+        r#"phase("process", [get("/stats").name("count")"#,
+        r#"phase("process", [get("/nope").name("count")"#,
+    );
+    let path = script(dir.path(), "once.rhai", &failing);
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let report = read_report(&out);
+    assert_eq!(report["population"]["failed"], 6, "{report}");
+    assert_eq!(report["population"]["stranded"], 0, "{report}");
+    assert_eq!(report["population"]["by_state"]["Cancelled"], 6, "{report}");
+    assert_eq!(report["failed"][0]["step"], "phase process", "{report}");
+    let rows = steps_in_order(&out);
+    assert!(rows.iter().all(|(s, _)| s != "details"), "{rows:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditions_and_checks_read_payload_fields_no_request_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "payload.rhai",
+        r#"let s = scenario("payload");
+s.target("builtin:orders");
+s.population(#{ total: 2, mix: #{ a: "rest" } });
+s.payload(|n| #{ orderNumber: "PV-" + n, target: "Pending", vip: n == 1 });
+s.flow("a", [
+  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id")
+      .check(#{ variable: "target", equals: "Pending" }),
+  when(#{ variable: "vip", equals: true }, [get("/stats").name("vip_only")]),
+]);
+s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = read_report(&out);
+    assert_eq!(report["steps"]["create"]["checks"]["passed"], 2, "{report}");
+    assert_eq!(report["steps"]["vip_only"]["count"], 1, "{report}");
+}
