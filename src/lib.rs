@@ -10,7 +10,7 @@
 //!         └─ scheduler::run ─▶ order ─ executor ─▶ client::send ─▶ Exchange
 //!               recorder ◀── Event / state ──────────────┘
 //!               └─ Summary ─▶ report::{console, json}   (events.csv streamed by the recorder)
-//! builtin::serve  ◀── HTTP ── client   (when the target is `builtin:orders`)
+//! runner-targets (targets/)  ◀── HTTP ── client   (when the target is `builtin:KIND`)
 //! ```
 //!
 //! In pipeline order, each module with its one job:
@@ -31,7 +31,9 @@
 //! - [`report`]: renders a [`recorder::Summary`]; never computes metrics.
 //! - [`threshold`]: the pass/fail expression language (`p95(create) < 500ms`): grammar and parser.
 //! - [`error`]: the errors that reach the command line, rendered by miette.
-//! - [`builtin`]: the built-in targets served in-process or by `runner serve`.
+//! - [`builtin`]: the built-in targets as the engine sees them (start one, stop it); the
+//!   servers are the `runner-targets` crate in `targets/`, reached only through
+//!   `builtin::Bundled` and `runner serve` (the default `targets` feature).
 //!
 //! Imports point one way, from a stage to the data of the stages before it, and
 //! form no cycle (`python3 ../shared/tools/modgraph.py src` checks it):
@@ -43,7 +45,7 @@
 //! report → recorder
 //! commands → script, pack, plan, scheduler, executor, client, recorder, report, config, error, cli, builtin
 //! error → config, pack, script, plan
-//! config, pack, spec, threshold, client, cli, builtin → nothing of runner
+//! config, pack, spec, threshold, client, cli, builtin → nothing of runner (builtin → runner-targets)
 //! ```
 
 pub mod builtin;
