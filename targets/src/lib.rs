@@ -2,6 +2,7 @@
 //! every shipped scenario runs out of the box (`runner serve orders`, or
 //! in-process on 127.0.0.1 for scripts whose target is `builtin:orders`).
 
+pub mod mishaps;
 pub mod orders;
 pub mod users;
 

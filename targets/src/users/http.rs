@@ -7,7 +7,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Path, Query, Request, State};
@@ -17,8 +17,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -30,11 +28,12 @@ use super::search::page_params;
 use super::sessions::TokenGrant;
 use super::store::{Principal, UserStore};
 use super::{API_PREFIX, UsersConfig};
+use crate::mishaps::Mishaps;
 
 #[derive(Clone, Debug)]
 struct AppState {
     store: UserStore,
-    chaos: Arc<Chaos>,
+    chaos: Arc<Mishaps>,
     limiter: Option<Arc<RateLimiter>>,
 }
 
@@ -46,7 +45,11 @@ struct AppState {
 pub fn router(store: UserStore, config: UsersConfig) -> Router {
     let state = AppState {
         store: store.clone(),
-        chaos: Arc::new(Chaos::new(&config)),
+        chaos: Arc::new(Mishaps::new(
+            (config.latency_min, config.latency_max),
+            config.error_rate,
+            config.seed,
+        )),
         limiter: (config.rate_limit > 0).then(|| Arc::new(RateLimiter::new(config.rate_limit))),
     };
     let api = Router::new()
@@ -208,11 +211,7 @@ async fn count_request(State(store): State<UserStore>, request: Request, next: N
 
 /// Fault injection, then the rate limit, in front of every API route.
 async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let (fail, delay) = app.chaos.draw();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    if fail {
+    if app.chaos.strike().await {
         tracing::debug!(path = %request.uri().path(), "injected failure");
         return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
     }
@@ -280,48 +279,6 @@ impl RateLimiter {
         }
         *count += 1;
         true
-    }
-}
-
-/// Injected failures and latency, drawn from one seeded generator.
-#[derive(Debug)]
-struct Chaos {
-    latency_min: Duration,
-    latency_max: Duration,
-    error_rate: f64,
-    rng: Mutex<ChaCha8Rng>,
-}
-
-impl Chaos {
-    fn new(config: &UsersConfig) -> Self {
-        let (latency_min, latency_max) = if config.latency_min <= config.latency_max {
-            (config.latency_min, config.latency_max)
-        } else {
-            (config.latency_max, config.latency_min)
-        };
-        let error_rate = if config.error_rate.is_nan() {
-            0.0
-        } else {
-            config.error_rate.clamp(0.0, 1.0)
-        };
-        Self {
-            latency_min,
-            latency_max,
-            error_rate,
-            rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
-        }
-    }
-
-    /// Decides one request: whether to fail it, and how long to delay it first.
-    fn draw(&self) -> (bool, Duration) {
-        if self.error_rate == 0.0 && self.latency_max.is_zero() {
-            return (false, Duration::ZERO);
-        }
-        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
-        let fail = self.error_rate > 0.0 && rng.random_bool(self.error_rate);
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let (lo, hi) = (nanos(self.latency_min), nanos(self.latency_max));
-        (fail, Duration::from_nanos(rng.random_range(lo..=hi)))
     }
 }
 
@@ -643,6 +600,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn bearer_tokens_are_read_from_the_authorization_header() {
@@ -678,26 +636,6 @@ mod tests {
             limiter.allow(1, t + Duration::from_millis(900)),
             "the next second starts afresh"
         );
-    }
-
-    #[test]
-    fn chaos_draws_are_reproducible_and_stay_in_range() {
-        let config = UsersConfig {
-            error_rate: 0.5,
-            latency_min: Duration::from_millis(2),
-            latency_max: Duration::from_millis(1),
-            seed: 9,
-            ..UsersConfig::default()
-        };
-        let draws = |c: &Chaos| (0..40).map(|_| c.draw()).collect::<Vec<_>>();
-        let a = draws(&Chaos::new(&config));
-        assert_eq!(a, draws(&Chaos::new(&config)));
-        assert!(a.iter().any(|d| d.0) && a.iter().any(|d| !d.0));
-        for (_, delay) in a {
-            assert!((Duration::from_millis(1)..=Duration::from_millis(2)).contains(&delay));
-        }
-        let calm = Chaos::new(&UsersConfig::default());
-        assert_eq!(calm.draw(), (false, Duration::ZERO));
     }
 
     #[test]
