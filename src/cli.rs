@@ -197,6 +197,8 @@ pub enum Builtin {
     Orders,
     /// The user-management API (auth, users, profiles, roles, permissions, stats).
     Users,
+    /// The order REST API of seed 002 (create with items, cursor list, status transitions, /health).
+    OrderApi,
 }
 
 /// `runner serve`.

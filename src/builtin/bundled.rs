@@ -3,7 +3,7 @@
 
 use std::io;
 
-use runner_targets::{OrdersConfig, Running, UsersConfig};
+use runner_targets::{OrderApiConfig, OrdersConfig, Running, UsersConfig};
 
 use super::{BoxFuture, Builtins, Served, Wanted};
 
@@ -31,10 +31,22 @@ impl Builtins for Bundled {
                     };
                     runner_targets::start_orders(wanted.addr, config).await?.0
                 }
+                "order-api" => {
+                    let config = OrderApiConfig {
+                        seed: wanted.seed,
+                        ..OrderApiConfig::default()
+                    };
+                    runner_targets::start_order_api(wanted.addr, config)
+                        .await?
+                        .0
+                }
                 other => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
-                        format!("no built-in target `{other}`; the built-in ones: orders, users"),
+                        format!(
+                            "no built-in target `{other}`; the built-in ones: {}",
+                            super::KINDS.join(", ")
+                        ),
                     ));
                 }
             };

@@ -14,6 +14,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
+/// The kinds of built-in target, as `builtin:KIND` names them.
+pub const KINDS: &[&str] = &["orders", "users", "order-api"];
+
 /// A boxed, sendable future (what the trait methods return).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

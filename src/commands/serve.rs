@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use runner_targets::{self as builtin, OrdersConfig, UsersConfig};
+use runner_targets::{self as builtin, OrderApiConfig, OrdersConfig, UsersConfig};
 
 use crate::cli::{Builtin, ServeArgs};
 use crate::error::Error;
@@ -53,14 +53,21 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 .map_err(io)?
                 .0
         }
+        Builtin::OrderApi => {
+            orders_only_faults(drop_rate, stall_rate)?;
+            let config = OrderApiConfig {
+                error_rate,
+                latency_min,
+                latency_max,
+                seed: args.seed,
+            };
+            builtin::start_order_api(args.addr, config)
+                .await
+                .map_err(io)?
+                .0
+        }
         Builtin::Users => {
-            for (flag, rate) in [("--drop-rate", drop_rate), ("--stall-rate", stall_rate)] {
-                if rate > 0.0 {
-                    return Err(Error::Usage(format!(
-                        "{flag} is for the orders target only; the users target has --latency and --error-rate"
-                    )));
-                }
-            }
+            orders_only_faults(drop_rate, stall_rate)?;
             let config = UsersConfig {
                 rate_limit: args.rate_limit,
                 error_rate,
@@ -72,10 +79,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
             builtin::start_users(args.addr, config).await.map_err(io)?.0
         }
     };
-    println!(
-        "runner: {:?} target listening on {} (Ctrl-C to stop)",
-        args.kind, running.url
-    );
+    let kind = clap::ValueEnum::to_possible_value(&args.kind)
+        .map_or_else(|| format!("{:?}", args.kind), |v| v.get_name().to_owned());
+    println!("runner: {kind} target listening on {} (Ctrl-C to stop)", running.url);
     let _ = tokio::signal::ctrl_c().await;
     // In-flight requests may finish; a stalled one is not waited for past the grace.
     if tokio::time::timeout(STOP_GRACE, running.stop())
@@ -83,6 +89,18 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         .is_err()
     {
         eprintln!("runner: requests still in flight after {STOP_GRACE:?}; closing them");
+    }
+    Ok(())
+}
+
+/// Refuses dropped and stalled requests for the targets that have neither.
+fn orders_only_faults(drop_rate: f64, stall_rate: f64) -> Result<(), Error> {
+    for (flag, rate) in [("--drop-rate", drop_rate), ("--stall-rate", stall_rate)] {
+        if rate > 0.0 {
+            return Err(Error::Usage(format!(
+                "{flag} is for the orders target only; the others have --latency and --error-rate"
+            )));
+        }
     }
     Ok(())
 }

@@ -42,6 +42,17 @@ impl fmt::Display for Plan {
             };
             writeln!(f, "env       {name} = {shown}")?;
         }
+        for t in &self.thresholds {
+            writeln!(f, "threshold {}", t.expr())?;
+        }
+        if self.accept_failed > 0.0 {
+            writeln!(
+                f,
+                "accept    up to {}% of the {} failing",
+                (self.accept_failed * 1000.0).round() / 10.0,
+                self.noun
+            )?;
+        }
         writeln!(f, "\npopulation  {} {}", self.orders.len(), self.noun)?;
         for (i, flow) in self.flows.iter().enumerate() {
             let n = self.orders.iter().filter(|o| o.flow as usize == i).count();

@@ -132,12 +132,17 @@ pub(super) fn target(raw: &str, params: &Params) -> Result<Target, PlanError> {
         ));
     }
     if let Some(kind) = raw.strip_prefix("builtin:") {
-        return match kind {
-            "orders" | "users" => Ok(Target::Builtin(kind.to_owned())),
-            other => Err(bad(format!(
-                "unknown built-in target `{other}`; available: builtin:orders, builtin:users"
-            ))),
-        };
+        if crate::builtin::KINDS.contains(&kind) {
+            return Ok(Target::Builtin(kind.to_owned()));
+        }
+        let known: Vec<String> = crate::builtin::KINDS
+            .iter()
+            .map(|k| format!("builtin:{k}"))
+            .collect();
+        return Err(bad(format!(
+            "unknown built-in target `{kind}`; available: {}",
+            known.join(", ")
+        )));
     }
     let url = reqwest::Url::parse(raw).map_err(|e| {
         bad(format!(

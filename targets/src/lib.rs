@@ -3,6 +3,7 @@
 //! in-process on 127.0.0.1 for scripts whose target is `builtin:orders`).
 
 pub mod mishaps;
+pub mod order_api;
 pub mod orders;
 pub mod users;
 
@@ -15,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use order_api::{OrderApiConfig, OrderApiStore};
 pub use orders::{OrderBook, OrdersConfig};
 pub use users::{UserStore, UsersConfig};
 
@@ -90,6 +92,18 @@ pub async fn start_users(
     let router = users::router(store.clone(), config);
     let running = start(addr, router).await?;
     tracing::info!(url = %running.url, "built-in users target listening");
+    Ok((running, store))
+}
+
+/// Binds `addr` (port 0 picks a free port) and starts the order-api (seed 002)
+/// in the background; also returns its shared store, to read its counts.
+pub async fn start_order_api(
+    addr: SocketAddr,
+    config: OrderApiConfig,
+) -> io::Result<(Running, OrderApiStore)> {
+    let store = OrderApiStore::new();
+    let running = start(addr, order_api::router(store.clone(), config)).await?;
+    tracing::info!(url = %running.url, "built-in order-api target listening");
     Ok((running, store))
 }
 

@@ -38,3 +38,6 @@ mod dsl;
 
 // Run-wide stages: setup, barriers with once-steps, teardown.
 mod phases;
+
+// The order-api pack (seed 002) against the built-in order-api target.
+mod order_api;
