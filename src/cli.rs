@@ -199,6 +199,8 @@ pub enum Builtin {
     Users,
     /// The order REST API of seed 002 (create with items, cursor list, status transitions, /health).
     OrderApi,
+    /// The in-memory order service of seed 001 (submit, time-range list, process and ship, delete, cancel).
+    OrderService,
 }
 
 /// `runner serve`.
@@ -233,6 +235,9 @@ pub struct ServeArgs {
     /// Orders only: how long a stalled request waits (longer than the client's timeout).
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub stall_delay: String,
+    /// Order-service: random delay from processing to shipped, as MIN..MAX.
+    #[arg(long, default_value = "500ms..2s", value_name = "MIN..MAX")]
+    pub ship_delay: String,
     /// Users target: requests per second allowed per token or client (0 = no limit).
     #[arg(long, default_value_t = 0)]
     pub rate_limit: u32,

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use runner_targets::{OrderApiConfig, OrdersConfig, Running, UsersConfig};
+use runner_targets::{OrderApiConfig, OrderServiceConfig, OrdersConfig, Running, UsersConfig};
 
 use super::{BoxFuture, Builtins, Served, Wanted};
 
@@ -37,6 +37,18 @@ impl Builtins for Bundled {
                         ..OrderApiConfig::default()
                     };
                     runner_targets::start_order_api(wanted.addr, config)
+                        .await?
+                        .0
+                }
+                "order-service" => {
+                    let defaults = OrderServiceConfig::default();
+                    let config = OrderServiceConfig {
+                        ship_delay_min: defaults.ship_delay_min.div_f64(wanted.speed),
+                        ship_delay_max: defaults.ship_delay_max.div_f64(wanted.speed),
+                        seed: wanted.seed,
+                        ..defaults
+                    };
+                    runner_targets::start_order_service(wanted.addr, config)
                         .await?
                         .0
                 }

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 /// The kinds of built-in target, as `builtin:KIND` names them.
-pub const KINDS: &[&str] = &["orders", "users", "order-api"];
+pub const KINDS: &[&str] = &["orders", "users", "order-api", "order-service"];
 
 /// A boxed, sendable future (what the trait methods return).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use runner_targets::{self as builtin, OrderApiConfig, OrdersConfig, UsersConfig};
+use runner_targets::{
+    self as builtin, OrderApiConfig, OrderServiceConfig, OrdersConfig, UsersConfig,
+};
 
 use crate::cli::{Builtin, ServeArgs};
 use crate::error::Error;
@@ -66,6 +68,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 .map_err(io)?
                 .0
         }
+        Builtin::OrderService => {
+            orders_only_faults(drop_rate, stall_rate)?;
+            let (ship_delay_min, ship_delay_max) = delay_range(&args.ship_delay)?;
+            let config = OrderServiceConfig {
+                ship_delay_min,
+                ship_delay_max,
+                error_rate,
+                latency_min,
+                latency_max,
+                seed: args.seed,
+            };
+            builtin::start_order_service(args.addr, config)
+                .await
+                .map_err(io)?
+                .0
+        }
         Builtin::Users => {
             orders_only_faults(drop_rate, stall_rate)?;
             let config = UsersConfig {
@@ -81,7 +99,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     };
     let kind = clap::ValueEnum::to_possible_value(&args.kind)
         .map_or_else(|| format!("{:?}", args.kind), |v| v.get_name().to_owned());
-    println!("runner: {kind} target listening on {} (Ctrl-C to stop)", running.url);
+    println!(
+        "runner: {kind} target listening on {} (Ctrl-C to stop)",
+        running.url
+    );
     let _ = tokio::signal::ctrl_c().await;
     // In-flight requests may finish; a stalled one is not waited for past the grace.
     if tokio::time::timeout(STOP_GRACE, running.stop())
@@ -121,7 +142,7 @@ pub fn delay_range(text: &str) -> Result<(Duration, Duration), Error> {
     let parse = |s: &str| {
         humantime::parse_duration(s.trim()).map_err(|e| {
             Error::Usage(format!(
-                "invalid duration {s:?} ({e}); expected MIN..MAX like 1s..3s (--accept-delay, --latency)"
+                "invalid duration {s:?} ({e}); expected MIN..MAX like 1s..3s (--accept-delay, --ship-delay, --latency)"
             ))
         })
     };

@@ -4,6 +4,7 @@
 
 pub mod mishaps;
 pub mod order_api;
+pub mod order_service;
 pub mod orders;
 pub mod users;
 
@@ -17,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use order_api::{OrderApiConfig, OrderApiStore};
+pub use order_service::{OrderServiceConfig, OrderServiceStore};
 pub use orders::{OrderBook, OrdersConfig};
 pub use users::{UserStore, UsersConfig};
 
@@ -104,6 +106,18 @@ pub async fn start_order_api(
     let store = OrderApiStore::new();
     let running = start(addr, order_api::router(store.clone(), config)).await?;
     tracing::info!(url = %running.url, "built-in order-api target listening");
+    Ok((running, store))
+}
+
+/// Binds `addr` (port 0 picks a free port) and starts the order-service (seed
+/// 001) in the background; also returns its shared store, to read its counts.
+pub async fn start_order_service(
+    addr: SocketAddr,
+    config: OrderServiceConfig,
+) -> io::Result<(Running, OrderServiceStore)> {
+    let store = OrderServiceStore::new();
+    let running = start(addr, order_service::router(store.clone(), config)).await?;
+    tracing::info!(url = %running.url, "built-in order-service target listening");
     Ok((running, store))
 }
 

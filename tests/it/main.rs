@@ -41,3 +41,6 @@ mod phases;
 
 // The order-api pack (seed 002) against the built-in order-api target.
 mod order_api;
+
+// The order-service pack (seed 001) against the built-in order-service target.
+mod order_service;

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use runner_targets::{OrderApiConfig, start_order_api};
 
-use crate::util::{read_report, runner, text};
+use crate::util::{read_report, root, runner, text};
 
 fn pack_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    root().join("scenarios")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
