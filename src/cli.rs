@@ -201,6 +201,8 @@ pub enum Builtin {
     OrderApi,
     /// The in-memory order service of seed 001 (submit, time-range list, process and ship, delete, cancel).
     OrderService,
+    /// The real-time order processor of seed 003 (business rules, bounded priority queue, worker pool, /stats).
+    OrderProcessor,
 }
 
 /// `runner serve`.
@@ -238,6 +240,15 @@ pub struct ServeArgs {
     /// Order-service: random delay from processing to shipped, as MIN..MAX.
     #[arg(long, default_value = "500ms..2s", value_name = "MIN..MAX")]
     pub ship_delay: String,
+    /// Order-processor: workers taking orders.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub workers: usize,
+    /// Order-processor: orders the queue holds while they wait (503 beyond).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub queue: usize,
+    /// Order-processor: time a worker spends on one order, as MIN..MAX.
+    #[arg(long, default_value = "20ms..80ms", value_name = "MIN..MAX")]
+    pub process_time: String,
     /// Users target: requests per second allowed per token or client (0 = no limit).
     #[arg(long, default_value_t = 0)]
     pub rate_limit: u32,

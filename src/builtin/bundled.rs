@@ -3,7 +3,9 @@
 
 use std::io;
 
-use runner_targets::{OrderApiConfig, OrderServiceConfig, OrdersConfig, Running, UsersConfig};
+use runner_targets::{
+    OrderApiConfig, OrderProcessorConfig, OrderServiceConfig, OrdersConfig, Running, UsersConfig,
+};
 
 use super::{BoxFuture, Builtins, Served, Wanted};
 
@@ -49,6 +51,18 @@ impl Builtins for Bundled {
                         ..defaults
                     };
                     runner_targets::start_order_service(wanted.addr, config)
+                        .await?
+                        .0
+                }
+                "order-processor" => {
+                    let defaults = OrderProcessorConfig::default();
+                    let config = OrderProcessorConfig {
+                        process_min: defaults.process_min.div_f64(wanted.speed),
+                        process_max: defaults.process_max.div_f64(wanted.speed),
+                        seed: wanted.seed,
+                        ..defaults
+                    };
+                    runner_targets::start_order_processor(wanted.addr, config)
                         .await?
                         .0
                 }

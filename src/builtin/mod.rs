@@ -15,7 +15,13 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 /// The kinds of built-in target, as `builtin:KIND` names them.
-pub const KINDS: &[&str] = &["orders", "users", "order-api", "order-service"];
+pub const KINDS: &[&str] = &[
+    "orders",
+    "users",
+    "order-api",
+    "order-service",
+    "order-processor",
+];
 
 /// A boxed, sendable future (what the trait methods return).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

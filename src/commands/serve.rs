@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use runner_targets::{
-    self as builtin, OrderApiConfig, OrderServiceConfig, OrdersConfig, UsersConfig,
+    self as builtin, OrderApiConfig, OrderProcessorConfig, OrderServiceConfig, OrdersConfig,
+    UsersConfig,
 };
 
 use crate::cli::{Builtin, ServeArgs};
@@ -84,6 +85,24 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 .map_err(io)?
                 .0
         }
+        Builtin::OrderProcessor => {
+            orders_only_faults(drop_rate, stall_rate)?;
+            let (process_min, process_max) = delay_range(&args.process_time)?;
+            let config = OrderProcessorConfig {
+                workers: args.workers.max(1),
+                capacity: args.queue.max(1),
+                process_min,
+                process_max,
+                error_rate,
+                latency_min,
+                latency_max,
+                seed: args.seed,
+            };
+            builtin::start_order_processor(args.addr, config)
+                .await
+                .map_err(io)?
+                .0
+        }
         Builtin::Users => {
             orders_only_faults(drop_rate, stall_rate)?;
             let config = UsersConfig {
@@ -142,7 +161,7 @@ pub fn delay_range(text: &str) -> Result<(Duration, Duration), Error> {
     let parse = |s: &str| {
         humantime::parse_duration(s.trim()).map_err(|e| {
             Error::Usage(format!(
-                "invalid duration {s:?} ({e}); expected MIN..MAX like 1s..3s (--accept-delay, --ship-delay, --latency)"
+                "invalid duration {s:?} ({e}); expected MIN..MAX like 1s..3s (--accept-delay, --ship-delay, --process-time, --latency)"
             ))
         })
     };

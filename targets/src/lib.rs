@@ -4,6 +4,7 @@
 
 pub mod mishaps;
 pub mod order_api;
+pub mod order_processor;
 pub mod order_service;
 pub mod orders;
 pub mod users;
@@ -18,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use order_api::{OrderApiConfig, OrderApiStore};
+pub use order_processor::{OrderProcessorConfig, Pool};
 pub use order_service::{OrderServiceConfig, OrderServiceStore};
 pub use orders::{OrderBook, OrdersConfig};
 pub use users::{UserStore, UsersConfig};
@@ -119,6 +121,20 @@ pub async fn start_order_service(
     let running = start(addr, order_service::router(store.clone(), config)).await?;
     tracing::info!(url = %running.url, "built-in order-service target listening");
     Ok((running, store))
+}
+
+/// Binds `addr` (port 0 picks a free port) and starts the order-processor
+/// (seed 003) with its workers in the background; also returns its pool, to
+/// read its counts. The workers stop with the server.
+pub async fn start_order_processor(
+    addr: SocketAddr,
+    config: OrderProcessorConfig,
+) -> io::Result<(Running, Pool)> {
+    let pool = Pool::new(config.capacity, config.workers);
+    let running = start(addr, order_processor::router(pool.clone(), &config)).await?;
+    order_processor::spawn_workers(&pool, &config, running.stop.clone());
+    tracing::info!(url = %running.url, "built-in order-processor target listening");
+    Ok((running, pool))
 }
 
 /// Binds `addr` and spawns `router` behind a cancellation token.

@@ -44,3 +44,6 @@ mod order_api;
 
 // The order-service pack (seed 001) against the built-in order-service target.
 mod order_service;
+
+// The order-processor pack (seed 003) against the built-in order-processor target.
+mod order_processor;
