@@ -212,7 +212,8 @@ Faults (orders): every request except GET /stats first waits --latency, then mee
 at most one fault: dropped (--drop-rate), stalled (--stall-rate) or answered 500 \
 (--error-rate). A fault is served before the request changes anything, so a failed \
 create never creates an order. Shares add up to at most 1.
-Users target: --latency and --error-rate apply; --drop-rate and --stall-rate are orders-only.")]
+The order-api, order-service and order-processor targets have the same faults (all routes but /stats and /health). \
+Users target: --latency and --error-rate apply; --drop-rate and --stall-rate do not.")]
 pub struct ServeArgs {
     /// Which target.
     pub kind: Builtin,
@@ -228,13 +229,13 @@ pub struct ServeArgs {
     /// Share (0..1) of requests answered 500 without doing anything (orders: all routes but /stats).
     #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
     pub error_rate: f64,
-    /// Orders only: share (0..1) of requests whose connection is closed without any answer.
+    /// Share (0..1) of requests whose connection is closed without any answer (not users).
     #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
     pub drop_rate: f64,
-    /// Orders only: share (0..1) of requests answered 504 only after --stall-delay, doing nothing.
+    /// Share (0..1) of requests answered 504 only after --stall-delay, doing nothing (not users).
     #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
     pub stall_rate: f64,
-    /// Orders only: how long a stalled request waits (longer than the client's timeout).
+    /// How long a stalled request waits (longer than the client's timeout).
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub stall_delay: String,
     /// Order-service: random delay from processing to shipped, as MIN..MAX.

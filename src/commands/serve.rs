@@ -31,15 +31,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         path: args.addr.to_string().into(),
         source,
     };
+    let total = drop_rate + stall_rate + error_rate;
+    if total > 1.0 + 1e-9 {
+        return Err(Error::Usage(format!(
+            "--drop-rate, --stall-rate and --error-rate add up to {total}; \
+             a request meets at most one fault, so together at most 1.0"
+        )));
+    }
     let running = match args.kind {
         Builtin::Orders => {
-            let total = drop_rate + stall_rate + error_rate;
-            if total > 1.0 + 1e-9 {
-                return Err(Error::Usage(format!(
-                    "--drop-rate, --stall-rate and --error-rate add up to {total}; \
-                     a request meets at most one fault, so together at most 1.0"
-                )));
-            }
             let config = OrdersConfig {
                 accept_delay_min: min,
                 accept_delay_max: max,
@@ -57,9 +57,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 .0
         }
         Builtin::OrderApi => {
-            orders_only_faults(drop_rate, stall_rate)?;
             let config = OrderApiConfig {
                 error_rate,
+                drop_rate,
+                stall_rate,
+                stall_delay,
                 latency_min,
                 latency_max,
                 seed: args.seed,
@@ -70,12 +72,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 .0
         }
         Builtin::OrderService => {
-            orders_only_faults(drop_rate, stall_rate)?;
             let (ship_delay_min, ship_delay_max) = delay_range(&args.ship_delay)?;
             let config = OrderServiceConfig {
                 ship_delay_min,
                 ship_delay_max,
                 error_rate,
+                drop_rate,
+                stall_rate,
+                stall_delay,
                 latency_min,
                 latency_max,
                 seed: args.seed,
@@ -86,7 +90,6 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 .0
         }
         Builtin::OrderProcessor => {
-            orders_only_faults(drop_rate, stall_rate)?;
             let (process_min, process_max) = delay_range(&args.process_time)?;
             let config = OrderProcessorConfig {
                 workers: args.workers.max(1),
@@ -94,6 +97,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 process_min,
                 process_max,
                 error_rate,
+                drop_rate,
+                stall_rate,
+                stall_delay,
                 latency_min,
                 latency_max,
                 seed: args.seed,
@@ -133,12 +139,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Refuses dropped and stalled requests for the targets that have neither.
+/// Refuses dropped and stalled requests for the users target, which has neither.
 fn orders_only_faults(drop_rate: f64, stall_rate: f64) -> Result<(), Error> {
     for (flag, rate) in [("--drop-rate", drop_rate), ("--stall-rate", stall_rate)] {
         if rate > 0.0 {
             return Err(Error::Usage(format!(
-                "{flag} is for the orders target only; the others have --latency and --error-rate"
+                "{flag} is not for the users target; it has --latency and --error-rate"
             )));
         }
     }

@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::mishaps::Mishaps;
+use crate::mishaps::{self, Mishaps, Rates};
 
 /// How the target behaves.
 #[derive(Clone, Debug, Default)]
@@ -33,22 +33,34 @@ pub struct OrderApiConfig {
     pub latency_max: Duration,
     /// Share (0..1) of requests answered 500 without doing anything.
     pub error_rate: f64,
+    /// Share (0..1) of requests whose connection is closed without an answer.
+    pub drop_rate: f64,
+    /// Share (0..1) of requests answered 504 only after `stall_delay`.
+    pub stall_rate: f64,
+    /// How long a stalled request waits.
+    pub stall_delay: Duration,
     /// Seed of the fault draws.
     pub seed: u64,
 }
 
 /// The API over `store`.
 pub fn router(store: OrderApiStore, config: OrderApiConfig) -> Router {
+    let rates = Rates {
+        error: config.error_rate,
+        drop: config.drop_rate,
+        stall: config.stall_rate,
+    };
     let mishaps = Arc::new(Mishaps::new(
         (config.latency_min, config.latency_max),
-        config.error_rate,
+        rates,
+        config.stall_delay,
         config.seed,
     ));
     let api = Router::new()
         .route("/api/v1/orders", get(list).post(create))
         .route("/api/v1/orders/{id}", get(one))
         .route("/api/v1/orders/{id}/status", put(status))
-        .route_layer(middleware::from_fn_with_state(mishaps, faults));
+        .route_layer(middleware::from_fn_with_state(mishaps, mishaps::inject));
     api.route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/stats", get(stats))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
@@ -81,13 +93,6 @@ async fn count_request(
         .get::<MatchedPath>()
         .map_or("(no route)", |p| p.as_str());
     store.note_request(format!("{} {route}", request.method()));
-    next.run(request).await
-}
-
-async fn faults(State(mishaps): State<Arc<Mishaps>>, request: Request, next: Next) -> Response {
-    if mishaps.strike().await {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
-    }
     next.run(request).await
 }
 

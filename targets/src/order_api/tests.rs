@@ -138,3 +138,38 @@ async fn five_hundred_concurrent_clients_all_get_their_order() {
     assert_eq!(ids, (1..=500).collect::<Vec<_>>());
     t.stop().await;
 }
+
+#[tokio::test]
+async fn faults_are_served_before_anything_changes() {
+    let dropping = OrderApiConfig {
+        drop_rate: 1.0,
+        ..OrderApiConfig::default()
+    };
+    let (t, store) = start_order_api("127.0.0.1:0".parse().unwrap(), dropping)
+        .await
+        .unwrap();
+    let c = reqwest::Client::new();
+    let sent = c
+        .post(format!("{}/api/v1/orders", t.url))
+        .json(&laptop())
+        .send()
+        .await;
+    assert!(sent.is_err(), "the connection is closed without an answer");
+    let (code, _) = send(c.get(format!("{}/health", t.url))).await;
+    assert_eq!(code, 200, "/health is never faulty");
+    assert_eq!(store.stats().created, 0);
+    t.stop().await;
+
+    let stalling = OrderApiConfig {
+        stall_rate: 1.0,
+        stall_delay: std::time::Duration::from_millis(50),
+        ..OrderApiConfig::default()
+    };
+    let (t, store) = start_order_api("127.0.0.1:0".parse().unwrap(), stalling)
+        .await
+        .unwrap();
+    let (code, _) = send(c.post(format!("{}/api/v1/orders", t.url)).json(&laptop())).await;
+    assert_eq!(code, 504);
+    assert_eq!(store.stats().created, 0);
+    t.stop().await;
+}

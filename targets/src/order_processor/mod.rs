@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::mishaps::Mishaps;
+use crate::mishaps::{self, Mishaps, Rates};
 
 /// How the target behaves.
 #[derive(Clone, Debug)]
@@ -45,6 +45,12 @@ pub struct OrderProcessorConfig {
     pub latency_max: Duration,
     /// Share (0..1) of requests answered 500 without doing anything.
     pub error_rate: f64,
+    /// Share (0..1) of requests whose connection is closed without an answer.
+    pub drop_rate: f64,
+    /// Share (0..1) of requests answered 504 only after `stall_delay`.
+    pub stall_rate: f64,
+    /// How long a stalled request waits.
+    pub stall_delay: Duration,
     /// Seed of the processing times and fault draws.
     pub seed: u64,
 }
@@ -59,6 +65,9 @@ impl Default for OrderProcessorConfig {
             latency_min: Duration::ZERO,
             latency_max: Duration::ZERO,
             error_rate: 0.0,
+            drop_rate: 0.0,
+            stall_rate: 0.0,
+            stall_delay: Duration::from_secs(60),
             seed: 0,
         }
     }
@@ -95,15 +104,21 @@ pub fn spawn_workers(pool: &Pool, config: &OrderProcessorConfig, stop: Cancellat
 
 /// The API over `pool`.
 pub fn router(pool: Pool, config: &OrderProcessorConfig) -> Router {
+    let rates = Rates {
+        error: config.error_rate,
+        drop: config.drop_rate,
+        stall: config.stall_rate,
+    };
     let mishaps = Arc::new(Mishaps::new(
         (config.latency_min, config.latency_max),
-        config.error_rate,
+        rates,
+        config.stall_delay,
         config.seed,
     ));
     Router::new()
         .route("/orders", post(create))
         .route("/orders/{id}", get(one))
-        .route_layer(middleware::from_fn_with_state(mishaps, faults))
+        .route_layer(middleware::from_fn_with_state(mishaps, mishaps::inject))
         .route("/stats", get(stats))
         .route("/health", get(health))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
@@ -139,13 +154,6 @@ async fn count_request(State(pool): State<Pool>, request: Request, next: Next) -
         .get::<MatchedPath>()
         .map_or("(no route)", |p| p.as_str());
     pool.note_request(format!("{} {route}", request.method()));
-    next.run(request).await
-}
-
-async fn faults(State(mishaps): State<Arc<Mishaps>>, request: Request, next: Next) -> Response {
-    if mishaps.strike().await {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
-    }
     next.run(request).await
 }
 

@@ -26,7 +26,7 @@ use rand::{RngExt, SeedableRng};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::mishaps::Mishaps;
+use crate::mishaps::{self, Mishaps, Rates};
 
 /// How the target behaves.
 #[derive(Clone, Debug)]
@@ -41,6 +41,12 @@ pub struct OrderServiceConfig {
     pub latency_max: Duration,
     /// Share (0..1) of requests answered 500 without doing anything.
     pub error_rate: f64,
+    /// Share (0..1) of requests whose connection is closed without an answer.
+    pub drop_rate: f64,
+    /// Share (0..1) of requests answered 504 only after `stall_delay`.
+    pub stall_rate: f64,
+    /// How long a stalled request waits.
+    pub stall_delay: Duration,
     /// Seed of the delays and fault draws.
     pub seed: u64,
 }
@@ -53,6 +59,9 @@ impl Default for OrderServiceConfig {
             latency_min: Duration::ZERO,
             latency_max: Duration::ZERO,
             error_rate: 0.0,
+            drop_rate: 0.0,
+            stall_rate: 0.0,
+            stall_delay: Duration::from_secs(60),
             seed: 0,
         }
     }
@@ -67,9 +76,15 @@ struct App {
 
 /// The API over `store`.
 pub fn router(store: OrderServiceStore, config: OrderServiceConfig) -> Router {
+    let rates = Rates {
+        error: config.error_rate,
+        drop: config.drop_rate,
+        stall: config.stall_rate,
+    };
     let mishaps = Arc::new(Mishaps::new(
         (config.latency_min, config.latency_max),
-        config.error_rate,
+        rates,
+        config.stall_delay,
         config.seed,
     ));
     let (lo, hi) = (config.ship_delay_min, config.ship_delay_max);
@@ -86,7 +101,7 @@ pub fn router(store: OrderServiceStore, config: OrderServiceConfig) -> Router {
         .route("/orders/status/{id}", get(status))
         .route("/orders/{id}", get(one).delete(delete))
         .route("/orders/{id}/cancel", post(cancel))
-        .route_layer(middleware::from_fn_with_state(mishaps, faults))
+        .route_layer(middleware::from_fn_with_state(mishaps, mishaps::inject))
         .route("/stats", get(stats))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .with_state(app)
@@ -118,13 +133,6 @@ async fn count_request(
         .get::<MatchedPath>()
         .map_or("(no route)", |p| p.as_str());
     store.note_request(format!("{} {route}", request.method()));
-    next.run(request).await
-}
-
-async fn faults(State(mishaps): State<Arc<Mishaps>>, request: Request, next: Next) -> Response {
-    if mishaps.strike().await {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
-    }
     next.run(request).await
 }
 

@@ -1,36 +1,20 @@
 //! Fault injection of the orders target: latency, then at most one of drop,
-//! stall or error per request, decided before the request touches any state.
+//! stall or error per request, decided before the request touches any state
+//! (drawn here, with the acceptance delays; served by `crate::mishaps`).
 
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use hyper::body::Frame;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use super::{OrdersConfig, error};
+use super::OrdersConfig;
+use crate::mishaps::{self, between, share};
 
-/// What the target does with one request (all routes but `/stats`), decided
-/// before the request touches any state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Fault {
-    /// Served normally.
-    Pass,
-    /// Answered 500 at once.
-    Error,
-    /// Connection closed without an answer.
-    Drop,
-    /// Answered 504 after the stall delay.
-    Stall,
-}
+pub(super) use crate::mishaps::Fault;
 
 /// One request's draw: the latency to add, then what happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,24 +41,6 @@ pub(super) struct Chaos {
 /// `(a, b)` in ascending order.
 fn ordered(a: Duration, b: Duration) -> (Duration, Duration) {
     if a <= b { (a, b) } else { (b, a) }
-}
-
-/// A share clamped into 0.0..=1.0; NaN counts as 0.
-fn share(rate: f64) -> f64 {
-    if rate.is_nan() {
-        0.0
-    } else {
-        rate.clamp(0.0, 1.0)
-    }
-}
-
-/// A uniform draw in `min..=max`.
-fn between(rng: &mut ChaCha8Rng, min: Duration, max: Duration) -> Duration {
-    if min == max {
-        return min;
-    }
-    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(rng.random_range(nanos(min)..=nanos(max)))
 }
 
 impl Chaos {
@@ -136,32 +102,6 @@ impl Chaos {
     }
 }
 
-/// A response body that fails on its first poll, before any byte is sent.
-///
-/// hyper (HTTP/1.1) keeps the status line in its write buffer until the body's
-/// first frame is ready; when the body fails instead, it gives up the connection
-/// and drops the socket with the buffer unsent. The client sees the connection
-/// closed (or reset) without any answer, at once. This is how a drop is served
-/// through axum, whose handlers never see the socket. Over HTTP/2 the same body
-/// resets only the stream, after the headers.
-#[derive(Debug)]
-struct Severed;
-
-impl hyper::body::Body for Severed {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        Poll::Ready(Some(Err(io::Error::new(
-            io::ErrorKind::ConnectionAborted,
-            "injected drop",
-        ))))
-    }
-}
-
 /// Latency, then at most one fault, for every route but `/stats`; a request
 /// that meets a fault never reaches its handler, so no state changes.
 pub(super) async fn inject_faults(
@@ -176,21 +116,5 @@ pub(super) async fn inject_faults(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let (method, path) = (request.method(), request.uri().path());
-    match fault {
-        Fault::Pass => next.run(request).await,
-        Fault::Error => {
-            tracing::debug!(%method, path, "injected failure");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure")
-        }
-        Fault::Drop => {
-            tracing::debug!(%method, path, "injected drop");
-            Response::new(Body::new(Severed))
-        }
-        Fault::Stall => {
-            tracing::debug!(%method, path, delay = ?chaos.stall_delay, "injected stall");
-            tokio::time::sleep(chaos.stall_delay).await;
-            error(StatusCode::GATEWAY_TIMEOUT, "injected stall")
-        }
-    }
+    mishaps::serve(fault, chaos.stall_delay, request, next).await
 }

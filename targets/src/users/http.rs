@@ -7,7 +7,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Path, Query, Request, State};
@@ -28,7 +28,7 @@ use super::search::page_params;
 use super::sessions::TokenGrant;
 use super::store::{Principal, UserStore};
 use super::{API_PREFIX, UsersConfig};
-use crate::mishaps::Mishaps;
+use crate::mishaps::{self, Fault, Mishaps, Rates};
 
 #[derive(Clone, Debug)]
 struct AppState {
@@ -47,7 +47,11 @@ pub fn router(store: UserStore, config: UsersConfig) -> Router {
         store: store.clone(),
         chaos: Arc::new(Mishaps::new(
             (config.latency_min, config.latency_max),
-            config.error_rate,
+            Rates {
+                error: config.error_rate,
+                ..Rates::default()
+            },
+            Duration::ZERO,
             config.seed,
         )),
         limiter: (config.rate_limit > 0).then(|| Arc::new(RateLimiter::new(config.rate_limit))),
@@ -211,9 +215,12 @@ async fn count_request(State(store): State<UserStore>, request: Request, next: N
 
 /// Fault injection, then the rate limit, in front of every API route.
 async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    if app.chaos.strike().await {
-        tracing::debug!(path = %request.uri().path(), "injected failure");
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
+    let (latency, fault) = app.chaos.draw();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if fault != Fault::Pass {
+        return mishaps::serve(fault, Duration::ZERO, request, next).await;
     }
     if let Some(limiter) = &app.limiter
         && !limiter.allow(rate_key(&request), SystemTime::now())
@@ -600,7 +607,6 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn bearer_tokens_are_read_from_the_authorization_header() {
