@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use runner_targets::{
-    self as builtin, OrderApiConfig, OrderProcessorConfig, OrderServiceConfig, OrdersConfig,
-    UsersConfig,
+    self as builtin, Faults, OrderApiConfig, OrderProcessorConfig, OrderServiceConfig,
+    OrdersConfig, UsersConfig,
 };
 
 use crate::cli::{Builtin, ServeArgs};
@@ -38,6 +38,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
              a request meets at most one fault, so together at most 1.0"
         )));
     }
+    // The faults of the order-api, order-service and order-processor targets.
+    let faults = Faults {
+        latency_min,
+        latency_max,
+        error_rate,
+        drop_rate,
+        stall_rate,
+        stall_delay,
+    };
     let running = match args.kind {
         Builtin::Orders => {
             let config = OrdersConfig {
@@ -58,12 +67,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         }
         Builtin::OrderApi => {
             let config = OrderApiConfig {
-                error_rate,
-                drop_rate,
-                stall_rate,
-                stall_delay,
-                latency_min,
-                latency_max,
+                faults,
                 seed: args.seed,
             };
             builtin::start_order_api(args.addr, config)
@@ -76,12 +80,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
             let config = OrderServiceConfig {
                 ship_delay_min,
                 ship_delay_max,
-                error_rate,
-                drop_rate,
-                stall_rate,
-                stall_delay,
-                latency_min,
-                latency_max,
+                faults,
                 seed: args.seed,
             };
             builtin::start_order_service(args.addr, config)
@@ -96,12 +95,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 capacity: args.queue.max(1),
                 process_min,
                 process_max,
-                error_rate,
-                drop_rate,
-                stall_rate,
-                stall_delay,
-                latency_min,
-                latency_max,
+                faults,
                 seed: args.seed,
             };
             builtin::start_order_processor(args.addr, config)

@@ -160,6 +160,12 @@ impl<C: HttpClient> Executor<C> {
                 }
             }
         }
+        let seed = self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.fresh(index, vars, seed)
+    }
+
+    /// A run that has sent nothing yet.
+    fn fresh(&self, index: u32, vars: Vars, seed: u64) -> OrderRun {
         OrderRun {
             index,
             vars,
@@ -172,9 +178,7 @@ impl<C: HttpClient> Executor<C> {
             last: None,
             started: Instant::now(),
             jar: self.plan.cookies.then(Box::default),
-            rng: ChaCha8Rng::seed_from_u64(
-                self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ),
+            rng: ChaCha8Rng::seed_from_u64(seed),
         }
     }
 

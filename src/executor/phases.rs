@@ -3,9 +3,6 @@
 
 use std::time::Instant;
 
-use rand::SeedableRng;
-use rand::rngs::ChaCha8Rng;
-
 use super::{Executor, Halt, OrderRun, Vars};
 use crate::client::HttpClient;
 use crate::plan::{RUN_WIDE, Step};
@@ -24,20 +21,7 @@ impl<C: HttpClient> Executor<C> {
         for (k, v) in self.shared.read().expect("shared vars lock").iter() {
             vars.set(k.clone(), v.clone());
         }
-        let mut run = OrderRun {
-            index: RUN_WIDE,
-            vars,
-            id: None,
-            state: None,
-            sent: 0,
-            category: None,
-            renewing: false,
-            alternative: false,
-            last: None,
-            rng: ChaCha8Rng::seed_from_u64(self.plan.seed),
-            started,
-            jar: self.plan.cookies.then(Box::default),
-        };
+        let mut run = self.fresh(RUN_WIDE, vars, self.plan.seed);
         let result = self.run_steps(&mut run, steps, u16::MAX, None).await;
         let failed = match result {
             Ok(()) => None,

@@ -2,6 +2,7 @@
 //! every shipped scenario runs out of the box (`runner serve orders`, or
 //! in-process on 127.0.0.1 for scripts whose target is `builtin:orders`).
 
+pub mod answer;
 pub mod mishaps;
 pub mod order_api;
 pub mod order_processor;
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use mishaps::Faults;
 pub use order_api::{OrderApiConfig, OrderApiStore};
 pub use order_processor::{OrderProcessorConfig, Pool};
 pub use order_service::{OrderServiceConfig, OrderServiceStore};

@@ -46,6 +46,41 @@ pub struct Rates {
     pub stall: f64,
 }
 
+/// The faults a target injects, as `runner serve` and the engine set them.
+#[derive(Clone, Debug)]
+pub struct Faults {
+    /// Shortest latency added to a request.
+    pub latency_min: Duration,
+    /// Longest.
+    pub latency_max: Duration,
+    /// Share (0..1) answered 500 without doing anything.
+    pub error_rate: f64,
+    /// Share (0..1) whose connection is closed without an answer.
+    pub drop_rate: f64,
+    /// Share (0..1) answered 504 only after `stall_delay`.
+    pub stall_rate: f64,
+    /// How long a stalled request waits.
+    pub stall_delay: Duration,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency_min: Duration::ZERO,
+            latency_max: Duration::ZERO,
+            error_rate: 0.0,
+            drop_rate: 0.0,
+            stall_rate: 0.0,
+            stall_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `(a, b)` in ascending order.
+pub fn ordered(a: Duration, b: Duration) -> (Duration, Duration) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
 /// A share clamped into 0.0..=1.0; NaN counts as 0.
 pub fn share(rate: f64) -> f64 {
     if rate.is_nan() {
@@ -86,11 +121,7 @@ impl Mishaps {
         stall_delay: Duration,
         seed: u64,
     ) -> Self {
-        let (latency_min, latency_max) = if latency.0 <= latency.1 {
-            latency
-        } else {
-            (latency.1, latency.0)
-        };
+        let (latency_min, latency_max) = ordered(latency.0, latency.1);
         let drop_below = share(rates.drop);
         let stall_below = (drop_below + share(rates.stall)).min(1.0);
         let error_below = (stall_below + share(rates.error)).min(1.0);
@@ -103,6 +134,21 @@ impl Mishaps {
             stall_delay,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
         }
+    }
+
+    /// The mishaps `faults` describes, reproducible from `seed`.
+    pub fn from_faults(faults: &Faults, seed: u64) -> Self {
+        let rates = Rates {
+            error: faults.error_rate,
+            drop: faults.drop_rate,
+            stall: faults.stall_rate,
+        };
+        Self::new(
+            (faults.latency_min, faults.latency_max),
+            rates,
+            faults.stall_delay,
+            seed,
+        )
     }
 
     /// Decides one request: how long it waits first, and what then happens.

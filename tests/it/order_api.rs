@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use runner_targets::{OrderApiConfig, start_order_api};
 
-use crate::util::{read_report, root, runner, text};
+use crate::util::{read_report, root, run_pack, runner, text};
 
 fn pack_dir() -> PathBuf {
     root().join("scenarios")
@@ -18,21 +18,12 @@ async fn the_stress_test_creates_every_order_the_target_counts() {
             .await
             .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let packs = pack_dir();
-    let run = runner(&[
+    let run = run_pack(
         "order-api:stress",
-        "--pack-path",
-        packs.to_str().unwrap(),
-        "--orders",
-        "120",
-        "--concurrency",
-        "12",
-        "--target",
         &target.url,
-        "-q",
-        "--out",
-        out.path().to_str().unwrap(),
-    ])
+        out.path(),
+        &["--orders", "120", "--concurrency", "12"],
+    )
     .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let report = read_report(out.path());
@@ -87,19 +78,12 @@ async fn the_lifecycle_walks_the_cursor_list_and_every_order_ends_completed_or_c
             .await
             .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let script = pack_dir().join("order-api/lifecycle.rhai");
-    let run = runner(&[
-        script.to_str().unwrap(),
-        "--orders",
-        "20",
-        "--page_size",
-        "2",
-        "--target",
+    let run = run_pack(
+        "order-api:lifecycle",
         &target.url,
-        "-q",
-        "--out",
-        out.path().to_str().unwrap(),
-    ])
+        out.path(),
+        &["--orders", "20", "--page_size", "2"],
+    )
     .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let report = read_report(out.path());

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use runner_targets::{OrderProcessorConfig, start_order_processor};
 
-use crate::util::{read_report, root, runner, text};
+use crate::util::{read_report, run_pack, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bursts_fill_the_queue_every_accepted_order_is_processed_and_priority_1_waits_least() {
@@ -20,21 +20,12 @@ async fn bursts_fill_the_queue_every_accepted_order_is_processed_and_priority_1_
         .await
         .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let packs = root().join("scenarios");
-    let run = runner(&[
+    let run = run_pack(
         "order-processor:priority",
-        "--pack-path",
-        packs.to_str().unwrap(),
-        "--orders",
-        "60",
-        "--burst",
-        "20",
-        "--target",
         &target.url,
-        "-q",
-        "--out",
-        out.path().to_str().unwrap(),
-    ])
+        out.path(),
+        &["--orders", "60", "--burst", "20"],
+    )
     .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let report = read_report(out.path());

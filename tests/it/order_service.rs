@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use runner_targets::{OrderServiceConfig, start_order_service};
 
-use crate::util::{read_report, root, runner, text};
+use crate::util::{read_report, run_pack, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_order_ends_shipped_deleted_or_cancelled_with_one_process_call() {
@@ -18,19 +18,12 @@ async fn every_order_ends_shipped_deleted_or_cancelled_with_one_process_call() {
         .await
         .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let packs = root().join("scenarios");
-    let run = runner(&[
+    let run = run_pack(
         "order-service:lifecycle",
-        "--pack-path",
-        packs.to_str().unwrap(),
-        "--orders",
-        "20",
-        "--target",
         &target.url,
-        "-q",
-        "--out",
-        out.path().to_str().unwrap(),
-    ])
+        out.path(),
+        &["--orders", "20"],
+    )
     .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let report = read_report(out.path());

@@ -45,6 +45,24 @@ pub async fn runner(args: &[&str]) -> Output {
         .expect("runner starts")
 }
 
+/// Runs a shipped pack's scenario (`PACK:SCENARIO`, the packs of `scenarios/`)
+/// against `target` with `--out out`, quietly, plus `extra` flags.
+pub async fn run_pack(scenario: &str, target: &str, out: &Path, extra: &[&str]) -> Output {
+    let packs = root().join("scenarios");
+    let mut args = vec![
+        scenario,
+        "--pack-path",
+        packs.to_str().unwrap(),
+        "--target",
+        target,
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    runner(&args).await
+}
+
 /// The tests prove lifecycles, not latency: a run of the shipped day-in-life
 /// gets a p95(create) limit of a minute instead of 500 ms, so a busy debug
 /// build cannot fail it. The threshold is still evaluated and reported, and a

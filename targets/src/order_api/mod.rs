@@ -10,52 +10,33 @@ mod store;
 pub use store::{ApiError, Item, NewOrder, Order, OrderApiStore, Page, Stats, Status, cursor_of};
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::mishaps::{self, Mishaps, Rates};
+use crate::answer::{count_requests, error};
+use crate::mishaps::{self, Faults, Mishaps};
 
 /// How the target behaves.
 #[derive(Clone, Debug, Default)]
 pub struct OrderApiConfig {
-    /// Shortest added latency per request (all routes but `/health` and `/stats`).
-    pub latency_min: Duration,
-    /// Longest added latency.
-    pub latency_max: Duration,
-    /// Share (0..1) of requests answered 500 without doing anything.
-    pub error_rate: f64,
-    /// Share (0..1) of requests whose connection is closed without an answer.
-    pub drop_rate: f64,
-    /// Share (0..1) of requests answered 504 only after `stall_delay`.
-    pub stall_rate: f64,
-    /// How long a stalled request waits.
-    pub stall_delay: Duration,
+    /// Latency and faults on every route but `/stats` and `/health`.
+    pub faults: Faults,
     /// Seed of the fault draws.
     pub seed: u64,
 }
 
 /// The API over `store`.
 pub fn router(store: OrderApiStore, config: OrderApiConfig) -> Router {
-    let rates = Rates {
-        error: config.error_rate,
-        drop: config.drop_rate,
-        stall: config.stall_rate,
-    };
-    let mishaps = Arc::new(Mishaps::new(
-        (config.latency_min, config.latency_max),
-        rates,
-        config.stall_delay,
-        config.seed,
-    ));
+    let mishaps = Arc::new(Mishaps::from_faults(&config.faults, config.seed));
     let api = Router::new()
         .route("/api/v1/orders", get(list).post(create))
         .route("/api/v1/orders/{id}", get(one))
@@ -65,11 +46,10 @@ pub fn router(store: OrderApiStore, config: OrderApiConfig) -> Router {
         .route("/stats", get(stats))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .with_state(store.clone())
-        .layer(middleware::from_fn_with_state(store, count_request))
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+        .layer(middleware::from_fn_with_state(
+            store,
+            count_requests::<OrderApiStore>,
+        ))
 }
 
 impl IntoResponse for ApiError {
@@ -81,19 +61,6 @@ impl IntoResponse for ApiError {
         };
         error(status, self.to_string())
     }
-}
-
-async fn count_request(
-    State(store): State<OrderApiStore>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(no route)", |p| p.as_str());
-    store.note_request(format!("{} {route}", request.method()));
-    next.run(request).await
 }
 
 /// A JSON body, or 400 saying why it is not one.

@@ -333,11 +333,6 @@ impl OrderApiStore {
         })
     }
 
-    /// Counts a request to `route`.
-    pub fn note_request(&self, route: String) {
-        *self.book().stats.requests.entry(route).or_default() += 1;
-    }
-
     /// The counts so far.
     pub fn stats(&self) -> Stats {
         self.book().stats.clone()
@@ -357,6 +352,12 @@ fn parse_cursor(text: &str) -> Option<(u64, u64)> {
     let (time, id) = text.rsplit_once('_')?;
     let at = humantime::parse_rfc3339_weak(time).ok()?;
     Some((unix(at), id.parse().ok()?))
+}
+
+impl crate::answer::CountsRequests for OrderApiStore {
+    fn note_request(&self, route: String) {
+        *self.book().stats.requests.entry(route).or_default() += 1;
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{OrderApiConfig, OrderApiStore};
+use crate::mishaps::Faults;
 use crate::{Running, start_order_api};
 
 async fn server() -> (Running, OrderApiStore, reqwest::Client) {
@@ -142,7 +143,10 @@ async fn five_hundred_concurrent_clients_all_get_their_order() {
 #[tokio::test]
 async fn faults_are_served_before_anything_changes() {
     let dropping = OrderApiConfig {
-        drop_rate: 1.0,
+        faults: Faults {
+            drop_rate: 1.0,
+            ..Faults::default()
+        },
         ..OrderApiConfig::default()
     };
     let (t, store) = start_order_api("127.0.0.1:0".parse().unwrap(), dropping)
@@ -161,8 +165,11 @@ async fn faults_are_served_before_anything_changes() {
     t.stop().await;
 
     let stalling = OrderApiConfig {
-        stall_rate: 1.0,
-        stall_delay: std::time::Duration::from_millis(50),
+        faults: Faults {
+            stall_rate: 1.0,
+            stall_delay: std::time::Duration::from_millis(50),
+            ..Faults::default()
+        },
         ..OrderApiConfig::default()
     };
     let (t, store) = start_order_api("127.0.0.1:0".parse().unwrap(), stalling)

@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,7 +26,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::mishaps::{self, Mishaps, Rates};
+use crate::answer::{count_requests, error};
+use crate::mishaps::{self, Faults, Mishaps};
 
 /// How the target behaves.
 #[derive(Clone, Debug)]
@@ -39,18 +40,8 @@ pub struct OrderProcessorConfig {
     pub process_min: Duration,
     /// Longest.
     pub process_max: Duration,
-    /// Shortest added latency per request (all routes but `/stats` and `/health`).
-    pub latency_min: Duration,
-    /// Longest added latency.
-    pub latency_max: Duration,
-    /// Share (0..1) of requests answered 500 without doing anything.
-    pub error_rate: f64,
-    /// Share (0..1) of requests whose connection is closed without an answer.
-    pub drop_rate: f64,
-    /// Share (0..1) of requests answered 504 only after `stall_delay`.
-    pub stall_rate: f64,
-    /// How long a stalled request waits.
-    pub stall_delay: Duration,
+    /// Latency and faults on every route but `/stats` and `/health`.
+    pub faults: Faults,
     /// Seed of the processing times and fault draws.
     pub seed: u64,
 }
@@ -62,12 +53,7 @@ impl Default for OrderProcessorConfig {
             capacity: 100,
             process_min: Duration::from_millis(20),
             process_max: Duration::from_millis(80),
-            latency_min: Duration::ZERO,
-            latency_max: Duration::ZERO,
-            error_rate: 0.0,
-            drop_rate: 0.0,
-            stall_rate: 0.0,
-            stall_delay: Duration::from_secs(60),
+            faults: Faults::default(),
             seed: 0,
         }
     }
@@ -104,17 +90,7 @@ pub fn spawn_workers(pool: &Pool, config: &OrderProcessorConfig, stop: Cancellat
 
 /// The API over `pool`.
 pub fn router(pool: Pool, config: &OrderProcessorConfig) -> Router {
-    let rates = Rates {
-        error: config.error_rate,
-        drop: config.drop_rate,
-        stall: config.stall_rate,
-    };
-    let mishaps = Arc::new(Mishaps::new(
-        (config.latency_min, config.latency_max),
-        rates,
-        config.stall_delay,
-        config.seed,
-    ));
+    let mishaps = Arc::new(Mishaps::from_faults(&config.faults, config.seed));
     Router::new()
         .route("/orders", post(create))
         .route("/orders/{id}", get(one))
@@ -123,11 +99,7 @@ pub fn router(pool: Pool, config: &OrderProcessorConfig) -> Router {
         .route("/health", get(health))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .with_state(pool.clone())
-        .layer(middleware::from_fn_with_state(pool, count_request))
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+        .layer(middleware::from_fn_with_state(pool, count_requests::<Pool>))
 }
 
 impl IntoResponse for Refusal {
@@ -146,15 +118,6 @@ impl IntoResponse for Refusal {
         }
         response
     }
-}
-
-async fn count_request(State(pool): State<Pool>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(no route)", |p| p.as_str());
-    pool.note_request(format!("{} {route}", request.method()));
-    next.run(request).await
 }
 
 #[derive(Deserialize)]

@@ -246,11 +246,6 @@ impl Pool {
         self.state().orders.get(id).cloned()
     }
 
-    /// Counts a request to `route`.
-    pub fn note_request(&self, route: String) {
-        *self.state().requests.entry(route).or_default() += 1;
-    }
-
     /// Counts a request refused before it reached the pool (a bad body).
     pub fn note_invalid(&self) {
         self.state().invalid += 1;
@@ -296,6 +291,12 @@ impl Pool {
     /// Waiting orders now.
     pub fn queue_length(&self) -> usize {
         self.state().queue.len()
+    }
+}
+
+impl crate::answer::CountsRequests for Pool {
+    fn note_request(&self, route: String) {
+        *self.state().requests.entry(route).or_default() += 1;
     }
 }
 

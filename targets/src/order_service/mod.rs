@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,7 +26,8 @@ use rand::{RngExt, SeedableRng};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::mishaps::{self, Mishaps, Rates};
+use crate::answer::{count_requests, error};
+use crate::mishaps::{self, Faults, Mishaps};
 
 /// How the target behaves.
 #[derive(Clone, Debug)]
@@ -35,18 +36,8 @@ pub struct OrderServiceConfig {
     pub ship_delay_min: Duration,
     /// Longest.
     pub ship_delay_max: Duration,
-    /// Shortest added latency per request (all routes but `/stats`).
-    pub latency_min: Duration,
-    /// Longest added latency.
-    pub latency_max: Duration,
-    /// Share (0..1) of requests answered 500 without doing anything.
-    pub error_rate: f64,
-    /// Share (0..1) of requests whose connection is closed without an answer.
-    pub drop_rate: f64,
-    /// Share (0..1) of requests answered 504 only after `stall_delay`.
-    pub stall_rate: f64,
-    /// How long a stalled request waits.
-    pub stall_delay: Duration,
+    /// Latency and faults on every route but `/stats` and `/health`.
+    pub faults: Faults,
     /// Seed of the delays and fault draws.
     pub seed: u64,
 }
@@ -56,12 +47,7 @@ impl Default for OrderServiceConfig {
         Self {
             ship_delay_min: Duration::from_millis(500),
             ship_delay_max: Duration::from_secs(2),
-            latency_min: Duration::ZERO,
-            latency_max: Duration::ZERO,
-            error_rate: 0.0,
-            drop_rate: 0.0,
-            stall_rate: 0.0,
-            stall_delay: Duration::from_secs(60),
+            faults: Faults::default(),
             seed: 0,
         }
     }
@@ -76,17 +62,7 @@ struct App {
 
 /// The API over `store`.
 pub fn router(store: OrderServiceStore, config: OrderServiceConfig) -> Router {
-    let rates = Rates {
-        error: config.error_rate,
-        drop: config.drop_rate,
-        stall: config.stall_rate,
-    };
-    let mishaps = Arc::new(Mishaps::new(
-        (config.latency_min, config.latency_max),
-        rates,
-        config.stall_delay,
-        config.seed,
-    ));
+    let mishaps = Arc::new(Mishaps::from_faults(&config.faults, config.seed));
     let (lo, hi) = (config.ship_delay_min, config.ship_delay_max);
     let app = App {
         store: store.clone(),
@@ -105,11 +81,10 @@ pub fn router(store: OrderServiceStore, config: OrderServiceConfig) -> Router {
         .route("/stats", get(stats))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .with_state(app)
-        .layer(middleware::from_fn_with_state(store, count_request))
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+        .layer(middleware::from_fn_with_state(
+            store,
+            count_requests::<OrderServiceStore>,
+        ))
 }
 
 impl IntoResponse for ServiceError {
@@ -121,19 +96,6 @@ impl IntoResponse for ServiceError {
         };
         error(status, self.to_string())
     }
-}
-
-async fn count_request(
-    State(store): State<OrderServiceStore>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(no route)", |p| p.as_str());
-    store.note_request(format!("{} {route}", request.method()));
-    next.run(request).await
 }
 
 #[derive(Deserialize)]

@@ -292,11 +292,6 @@ impl OrderServiceStore {
         }
     }
 
-    /// Counts a request to `route`.
-    pub fn note_request(&self, route: String) {
-        *self.book().stats.requests.entry(route).or_default() += 1;
-    }
-
     /// The counts so far.
     pub fn stats(&self) -> Stats {
         self.book().stats.clone()
@@ -313,6 +308,12 @@ fn seq(id: &str) -> u64 {
     id.strip_prefix("order_")
         .and_then(|n| n.parse().ok())
         .unwrap_or(u64::MAX)
+}
+
+impl crate::answer::CountsRequests for OrderServiceStore {
+    fn note_request(&self, route: String) {
+        *self.book().stats.requests.entry(route).or_default() += 1;
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use super::OrdersConfig;
-use crate::mishaps::{self, between, share};
+use crate::mishaps::{self, between, ordered, share};
 
 pub(super) use crate::mishaps::Fault;
 
@@ -36,11 +36,6 @@ pub(super) struct Chaos {
     error_below: f64,
     stall_delay: Duration,
     rng: Mutex<ChaCha8Rng>,
-}
-
-/// `(a, b)` in ascending order.
-fn ordered(a: Duration, b: Duration) -> (Duration, Duration) {
-    if a <= b { (a, b) } else { (b, a) }
 }
 
 impl Chaos {

@@ -43,6 +43,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
+use crate::answer::error;
 use faults::{Chaos, inject_faults};
 
 /// How the orders target behaves: acceptance latency and fault injection.
@@ -448,11 +449,6 @@ pub fn router(book: OrderBook, config: OrdersConfig) -> Router {
         // Outermost last: every request is counted, dropped and stalled ones too.
         .layer(middleware::from_fn_with_state(chaos, inject_faults))
         .layer(middleware::from_fn_with_state(book, count_request))
-}
-
-/// A JSON error answer: `{"error": message}`.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
 impl IntoResponse for TransitionError {

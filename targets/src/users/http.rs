@@ -28,6 +28,7 @@ use super::search::page_params;
 use super::sessions::TokenGrant;
 use super::store::{Principal, UserStore};
 use super::{API_PREFIX, UsersConfig};
+use crate::answer::error;
 use crate::mishaps::{self, Fault, Mishaps, Rates};
 
 #[derive(Clone, Debug)]
@@ -112,11 +113,6 @@ pub fn router(store: UserStore, config: UsersConfig) -> Router {
 }
 
 // ---- errors and extractors -------------------------------------------------------
-
-/// A JSON error answer: `{"error": message}`.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
 
 impl IntoResponse for StoreError {
     fn into_response(self) -> Response {
