@@ -236,7 +236,8 @@ impl OrderApiStore {
                 product_name: product.trim().to_owned(),
                 quantity: quantity as u32,
                 unit_price: cents(price),
-                total_price: cents(quantity as f64 * price),
+                // From the price as stored, so the order's numbers add up.
+                total_price: cents(quantity as f64 * cents(price)),
             });
         }
         let order = Order {
@@ -377,8 +378,10 @@ mod tests {
     fn totals_are_computed_to_the_cent_and_the_order_starts_pending() {
         let store = OrderApiStore::new();
         let o = store.create(order("Ann"), SystemTime::UNIX_EPOCH).unwrap();
-        assert_eq!(o.items[0].total_price, 1999.99);
-        assert_eq!(o.total_amount, 2009.99);
+        // 999.995 is stored as 1000.00, and the totals follow the stored price.
+        assert_eq!(o.items[0].unit_price, 1000.0);
+        assert_eq!(o.items[0].total_price, 2000.0);
+        assert_eq!(o.total_amount, 2010.0);
         assert_eq!(o.status, Status::Pending);
         assert_eq!(store.get(o.id).unwrap(), o);
     }

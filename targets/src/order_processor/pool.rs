@@ -171,10 +171,14 @@ impl Pool {
         }
         state.seq += 1;
         let seq = state.seq;
-        let id = new
-            .id
-            .filter(|i| !i.trim().is_empty())
-            .unwrap_or_else(|| format!("order_{seq}"));
+        let id = match new.id.filter(|i| !i.trim().is_empty()) {
+            Some(id) => id,
+            // A generated id never takes one a client chose.
+            None => (seq..)
+                .map(|n| format!("order_{n}"))
+                .find(|id| !state.orders.contains_key(id))
+                .expect("an unused id"),
+        };
         if state.orders.contains_key(&id) {
             state.invalid += 1;
             return Err(Refusal::Duplicate(id));
@@ -339,6 +343,11 @@ mod tests {
             "2 by default"
         );
         assert_eq!(pool.stats()["invalid"], 4);
+        let mut chosen = order(2, 10.0);
+        chosen.id = Some("order_2".into());
+        assert_eq!(pool.submit(chosen, now).unwrap().id, "order_2");
+        let next = pool.submit(order(2, 10.0), now).unwrap().id;
+        assert_eq!(next, "order_3", "order_2 is taken");
     }
 
     #[tokio::test]

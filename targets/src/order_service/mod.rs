@@ -142,7 +142,7 @@ async fn list(
 ) -> Result<Json<Value>, ServiceError> {
     let parse = |name: &str, text: Option<String>| match text.filter(|t| !t.is_empty()) {
         None => Ok(None),
-        Some(t) => humantime::parse_rfc3339_weak(&t).map(Some).or_else(|_| {
+        Some(t) => parse_time(&t).map(Some).or_else(|_| {
             app.store.count_refusal(Err(ServiceError::Invalid(format!(
                 "{name} {t:?} is not an ISO timestamp, e.g. 2025-06-14T17:47:05Z"
             ))))
@@ -152,6 +152,15 @@ async fn list(
     let to = parse("to", range.to)?;
     let orders = app.store.list(from, to);
     Ok(Json(json!({ "orders": orders, "count": orders.len() })))
+}
+
+/// An ISO 8601 time: RFC 3339 with any offset (`Z`, `+01:00`), or without
+/// one (read as UTC).
+fn parse_time(text: &str) -> Result<SystemTime, ()> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(SystemTime::from(t));
+    }
+    humantime::parse_rfc3339_weak(text).map_err(|_| ())
 }
 
 async fn one(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Order>, ServiceError> {

@@ -97,7 +97,7 @@ pub struct Stats {
     pub process_calls: u64,
     /// Orders taken into processing.
     pub processed: u64,
-    /// Requests refused with 400 / 409.
+    /// Requests refused with 400.
     pub invalid: u64,
     /// Requests refused with 409.
     pub conflicts: u64,

@@ -101,3 +101,16 @@ async fn bad_orders_are_400() {
     assert_eq!(store.stats().submitted, 0);
     t.stop().await;
 }
+
+#[test]
+fn range_times_take_any_offset() {
+    let utc = super::parse_time("2025-06-14T17:47:05.250Z").unwrap();
+    let plus_one = super::parse_time("2025-06-14T18:47:05.250+01:00").unwrap();
+    let minus_five = super::parse_time("2025-06-14T12:47:05.250-05:00").unwrap();
+    assert_eq!((utc, utc), (plus_one, minus_five));
+    assert!(
+        super::parse_time("2025-06-14T17:47:05").is_ok(),
+        "no offset: UTC"
+    );
+    assert!(super::parse_time("yesterday").is_err());
+}
