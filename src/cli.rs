@@ -226,7 +226,7 @@ pub struct ServeArgs {
     /// Delay added before answering every request (orders: all but /stats), as MIN..MAX.
     #[arg(long, default_value = "0s", value_name = "MIN..MAX")]
     pub latency: String,
-    /// Share (0..1) of requests answered 500 without doing anything (orders: all routes but /stats).
+    /// Share (0..1) of requests answered 500 without doing anything (all routes but /stats and /health).
     #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
     pub error_rate: f64,
     /// Share (0..1) of requests whose connection is closed without any answer (not users).
