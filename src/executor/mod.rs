@@ -147,9 +147,7 @@ impl<C: HttpClient> Executor<C> {
             "label".into(),
             Value::String(self.plan.arena.label(order).to_owned()),
         );
-        for (name, value) in self.shared.read().expect("shared vars lock").iter() {
-            vars.set(name.clone(), value.clone());
-        }
+        self.load_shared(&mut vars);
         if !self.plan.payload_vars.is_empty()
             && let Ok(Value::Object(map)) =
                 serde_json::from_slice::<Value>(self.plan.arena.payload(order))
@@ -162,6 +160,14 @@ impl<C: HttpClient> Executor<C> {
         }
         let seed = self.plan.seed ^ u64::from(order.n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.fresh(index, vars, seed)
+    }
+
+    /// Copies the run's own variables (setup's and phases' captures) into `vars`.
+    fn load_shared(&self, vars: &mut Vars) {
+        let shared = self.shared.read().expect("shared vars lock");
+        for (name, value) in shared.iter() {
+            vars.set(name.clone(), value.clone());
+        }
     }
 
     /// A run that has sent nothing yet.

@@ -18,9 +18,7 @@ impl<C: HttpClient> Executor<C> {
         }
         let started = Instant::now();
         let mut vars = Vars::default();
-        for (k, v) in self.shared.read().expect("shared vars lock").iter() {
-            vars.set(k.clone(), v.clone());
-        }
+        self.load_shared(&mut vars);
         let mut run = self.fresh(RUN_WIDE, vars, self.plan.seed);
         let result = self.run_steps(&mut run, steps, u16::MAX, None).await;
         let failed = match result {
@@ -64,9 +62,7 @@ impl<C: HttpClient> Executor<C> {
         };
         if phase > 0 {
             // What the phase's once-steps captured, for the steps after the barrier.
-            for (k, v) in self.shared.read().expect("shared vars lock").iter() {
-                run.vars.set(k.clone(), v.clone());
-            }
+            self.load_shared(&mut run.vars);
         }
         self.run_flow_part(run, from, flow.barriers.get(phase).copied())
             .await

@@ -195,6 +195,10 @@ pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
                 "`{path}` would be unpacked outside the bundle"
             )));
         }
+        // A second entry of one path would be unpacked over the checked one.
+        if entries.iter().any(|(p, _)| *p == path) {
+            return Err(bad(format!("`{path}` is in the bundle twice")));
+        }
         let mut data = Vec::new();
         entry
             .read_to_end(&mut data)
@@ -224,6 +228,22 @@ pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
             )));
         }
     }
+    // The paths the manifest names must stay inside the bundle, among its files.
+    let listed = |p: &str| manifest.files.iter().any(|f| f.path == p);
+    let named = [Some(manifest.scenario.as_str()), manifest.config.as_deref()];
+    for path in named.into_iter().flatten() {
+        if !safe(path) || !listed(path) {
+            return Err(bad(format!(
+                "{MANIFEST} names `{path}`, which is not one of its files"
+            )));
+        }
+    }
+    if let Some(p) = manifest.packs.iter().find(|p| !safe(&p.dir)) {
+        return Err(bad(format!(
+            "{MANIFEST}: pack folder `{}` is outside the bundle",
+            p.dir
+        )));
+    }
     if let Some((extra, _)) = entries
         .iter()
         .find(|(p, _)| p != MANIFEST && !manifest.files.iter().any(|f| f.path == *p))
@@ -238,7 +258,9 @@ pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
             .iter()
             .all(|f| std::fs::read(dir.join(&f.path)).is_ok_and(|data| sha256(&data) == f.sha256));
     if !intact {
-        let partial = dir.with_extension("partial");
+        // Unpacked aside under a name of this process's own, so two runs of
+        // one bundle never write into the same folder.
+        let partial = dir.with_extension(format!("partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&partial);
         for (path, data) in &entries {
             let target = partial.join(path);
@@ -249,11 +271,16 @@ pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
             std::fs::create_dir_all(target.parent().expect("inside the bundle")).map_err(wrote)?;
             std::fs::write(&target, data).map_err(wrote)?;
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&partial, &dir).map_err(|source| PackError::Write {
-            path: dir.clone(),
-            source,
-        })?;
+        if dir.exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        if let Err(source) = std::fs::rename(&partial, &dir) {
+            let _ = std::fs::remove_dir_all(&partial);
+            // Another run unpacked the same bundle meanwhile: use its copy.
+            if !dir.join(MANIFEST).is_file() {
+                return Err(PackError::Write { path: dir, source });
+            }
+        }
     }
     Ok(Opened { dir, manifest })
 }
@@ -306,6 +333,31 @@ mod tests {
             err.contains("files/a.rhai does not match its checksum"),
             "{err}"
         );
+
+        // The checked bytes first, other bytes of the same path after them.
+        let twice = [
+            (
+                "files/a.rhai".into(),
+                "scenario".into(),
+                b"let s = 1;".to_vec(),
+            ),
+            ("files/a.rhai".into(), "scenario".into(), b"other".to_vec()),
+        ];
+        write_tar(&forged, &text, &twice).unwrap();
+        let err = open(&forged, &cache).unwrap_err().to_string();
+        assert!(err.contains("is in the bundle twice"), "{err}");
+
+        // A manifest naming a scenario outside its files.
+        let mut outside = written.clone();
+        outside.scenario = "../../etc/x.rhai".into();
+        let files = [(
+            "files/a.rhai".into(),
+            "scenario".into(),
+            b"let s = 1;".to_vec(),
+        )];
+        write_tar(&forged, &toml::to_string(&outside).unwrap(), &files).unwrap();
+        let err = open(&forged, &cache).unwrap_err().to_string();
+        assert!(err.contains("not one of its files"), "{err}");
 
         std::fs::write(&forged, b"not a bundle").unwrap();
         let err = open(&forged, &cache).unwrap_err().to_string();

@@ -111,8 +111,9 @@ pub fn resolve(source: &GitSource) -> Result<String, PackError> {
         ));
         let _ = std::fs::remove_dir_all(&partial);
         let target = partial.to_string_lossy().into_owned();
+        // `--` so that a URL can never be read as an option of git.
         git(
-            &["clone", "--quiet", "--mirror", &source.url, &target],
+            &["clone", "--quiet", "--mirror", "--", &source.url, &target],
             None,
             &source.url,
         )?;
@@ -131,6 +132,7 @@ fn commit_of(mirror: &Path, source: &GitSource) -> Result<String, PackError> {
             "rev-parse",
             "--verify",
             "--quiet",
+            "--end-of-options",
             &format!("{rev}^{{commit}}"),
         ],
         Some(mirror),

@@ -43,14 +43,32 @@ pub struct Pin {
 }
 
 impl Lock {
-    /// Reads `dir/runner.lock`; an empty lock when there is none.
+    /// Reads `dir/runner.lock`; an empty lock when there is none. A commit
+    /// that is not a git hash (40 or 64 hex digits) is refused: it becomes a
+    /// folder name and a git argument.
     pub fn read(dir: &Path) -> Result<Lock, PackError> {
         let path = dir.join(LOCK_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| PackError::Toml {
-                path,
-                message: e.to_string(),
-            }),
+            Ok(text) => {
+                let lock: Lock = toml::from_str(&text).map_err(|e| PackError::Toml {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                let hash = |c: &str| {
+                    matches!(c.len(), 40 | 64) && c.bytes().all(|b| b.is_ascii_hexdigit())
+                };
+                if let Some(p) = lock
+                    .packs
+                    .iter()
+                    .find(|p| !p.commit.as_deref().is_none_or(hash))
+                {
+                    return Err(PackError::Toml {
+                        path,
+                        message: format!("pack `{}`: commit is not a git hash", p.name),
+                    });
+                }
+                Ok(lock)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
             Err(source) => Err(PackError::Read { path, source }),
         }

@@ -434,6 +434,11 @@ impl Aggregator {
                 self.waits
                     .observe(kind, configured, observed, || kind.describe(plan));
             }
+            Record::FlowsDone => {
+                if self.throughput.active.is_none() {
+                    self.throughput.active = Some(self.started.elapsed());
+                }
+            }
             Record::Group { name, took, ok } => self.custom.group(name, took, ok),
             Record::Metric { kind, name, value } => self.custom.metric(kind, name, value),
             Record::Stage { name, took, failed } => {

@@ -256,6 +256,9 @@ pub enum Record {
         /// The value.
         value: f64,
     },
+    /// No order's flow runs any more (all ended, were skipped or stopped):
+    /// the end of the active period, before cleanups and teardown.
+    FlowsDone,
     /// A run-wide stage ended: setup, a phase (its orders' part and its
     /// once-steps) or teardown.
     Stage {

@@ -84,6 +84,7 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
             cleanups.spawn(async move { executor.cleanup(run, false).await });
         }
     }
+    executor.recorder.record(Record::FlowsDone).await;
     cleanups.close();
     cleanups.wait().await;
     if set_up && !executor.stop.is_cancelled() {

@@ -315,11 +315,11 @@ impl OrderApiStore {
             })?),
         };
         let book = self.book();
-        let mut keys = book
-            .by_time
-            .iter()
-            .rev()
-            .filter(|k| after.is_none_or(|a| **k < a));
+        // Straight to the cursor's place in the index, not past every newer order.
+        let mut keys: Box<dyn Iterator<Item = &(u64, u64)>> = match after {
+            Some(a) => Box::new(book.by_time.range(..a).rev()),
+            None => Box::new(book.by_time.iter().rev()),
+        };
         let page: Vec<(u64, u64)> = keys.by_ref().take(limit).copied().collect();
         let has_more = keys.next().is_some();
         let orders: Vec<Order> = page.iter().map(|(_, id)| book.orders[id].clone()).collect();

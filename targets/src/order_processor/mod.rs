@@ -20,14 +20,14 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{count_requests, error};
-use crate::mishaps::{self, Faults, Mishaps};
+use crate::mishaps::{self, Faults, Mishaps, between, ordered};
 
 /// How the target behaves.
 #[derive(Clone, Debug)]
@@ -63,8 +63,7 @@ impl Default for OrderProcessorConfig {
 /// order and spends a time drawn from the config on it.
 pub fn spawn_workers(pool: &Pool, config: &OrderProcessorConfig, stop: CancellationToken) {
     let rng = Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)));
-    let (lo, hi) = (config.process_min, config.process_max);
-    let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+    let (lo, hi) = ordered(config.process_min, config.process_max);
     for _ in 0..pool.workers() {
         let (pool, rng, stop) = (pool.clone(), rng.clone(), stop.clone());
         tokio::spawn(async move {
@@ -73,11 +72,11 @@ pub fn spawn_workers(pool: &Pool, config: &OrderProcessorConfig, stop: Cancellat
                     taken = pool.take() => taken,
                     _ = stop.cancelled() => return,
                 };
-                let took = {
-                    let mut rng = rng.lock().unwrap_or_else(PoisonError::into_inner);
-                    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-                    Duration::from_nanos(rng.random_range(nanos(lo)..=nanos(hi)))
-                };
+                let took = between(
+                    &mut rng.lock().unwrap_or_else(PoisonError::into_inner),
+                    lo,
+                    hi,
+                );
                 tokio::select! {
                     _ = tokio::time::sleep(took) => {}
                     _ = stop.cancelled() => return,

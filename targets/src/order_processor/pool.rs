@@ -96,6 +96,7 @@ struct State {
     accepted: u64,
     rejected_full: u64,
     invalid: u64,
+    duplicates: u64,
     processed: u64,
     total_process_ms: f64,
     active: u64,
@@ -180,7 +181,7 @@ impl Pool {
                 .expect("an unused id"),
         };
         if state.orders.contains_key(&id) {
-            state.invalid += 1;
+            state.duplicates += 1;
             return Err(Refusal::Duplicate(id));
         }
         let order = Order {
@@ -287,6 +288,7 @@ impl Pool {
             "accepted": s.accepted,
             "rejected_full": s.rejected_full,
             "invalid": s.invalid,
+            "duplicates": s.duplicates,
             "by_priority": by_priority,
             "requests": s.requests,
         })

@@ -21,13 +21,13 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::answer::{count_requests, error};
-use crate::mishaps::{self, Faults, Mishaps};
+use crate::mishaps::{self, Faults, Mishaps, between, ordered};
 
 /// How the target behaves.
 #[derive(Clone, Debug)]
@@ -63,10 +63,10 @@ struct App {
 /// The API over `store`.
 pub fn router(store: OrderServiceStore, config: OrderServiceConfig) -> Router {
     let mishaps = Arc::new(Mishaps::from_faults(&config.faults, config.seed));
-    let (lo, hi) = (config.ship_delay_min, config.ship_delay_max);
+    let ship_delay = ordered(config.ship_delay_min, config.ship_delay_max);
     let app = App {
         store: store.clone(),
-        ship_delay: if lo <= hi { (lo, hi) } else { (hi, lo) },
+        ship_delay,
         rng: Arc::new(std::sync::Mutex::new(ChaCha8Rng::seed_from_u64(
             config.seed,
         ))),
@@ -200,10 +200,7 @@ async fn process(State(app): State<App>) -> Json<Value> {
                 .rng
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-            Duration::from_nanos(
-                rng.random_range(nanos(app.ship_delay.0)..=nanos(app.ship_delay.1)),
-            )
+            between(&mut rng, app.ship_delay.0, app.ship_delay.1)
         };
         let store = app.store.clone();
         tokio::spawn(async move {

@@ -210,7 +210,7 @@ impl OrderServiceStore {
             })
             .cloned()
             .collect();
-        orders.sort_by_key(|o| (o.timestamp, seq(&o.id)));
+        orders.sort_by_cached_key(|o| (o.timestamp, seq(&o.id)));
         orders
     }
 
