@@ -123,11 +123,12 @@ impl<C: HttpClient> Executor<C> {
                     )
                 }
                 Ok(resp) => {
-                    let mut checked = self.absorb(run, r, until, &resp).await;
+                    let status = resp.status;
+                    let mut checked = self.absorb(run, r, until, resp).await;
                     if r.deliberate && checked.outcome == Outcome::Ok {
                         checked.outcome = Outcome::ExpectedError;
                     }
-                    (Some(resp.status), checked, false)
+                    (Some(status), checked, false)
                 }
             };
             // The target's health: no answer, 5xx and 429 count against it.
@@ -327,9 +328,15 @@ impl<C: HttpClient> Executor<C> {
         run: &mut OrderRun,
         r: &Request,
         until: Option<&Until>,
-        resp: &HttpResponse,
+        resp: HttpResponse,
     ) -> Checked {
-        let body = &resp.body[..];
+        // Taken apart: the headers can then be kept without a copy.
+        let HttpResponse {
+            status,
+            headers,
+            body,
+        } = resp;
+        let body = &body[..];
         let ok = |met| Checked {
             outcome: Outcome::Ok,
             reason: None,
@@ -363,12 +370,11 @@ impl<C: HttpClient> Executor<C> {
         for (var, source) in &r.captures {
             let value = match source {
                 Source::Json(path) => path.find(&json).map(Cow::Borrowed),
-                Source::Header(name) => resp
-                    .headers
+                Source::Header(name) => headers
                     .get(name)
                     .and_then(|v| v.to_str().ok())
                     .map(|v| Cow::Owned(Value::String(v.to_owned()))),
-                Source::Status => Some(Cow::Owned(Value::from(resp.status))),
+                Source::Status => Some(Cow::Owned(Value::from(status))),
             };
             let Some(value) = value else {
                 return Checked {
@@ -464,9 +470,9 @@ impl<C: HttpClient> Executor<C> {
         // Kept (moved, not copied) for later branches and loops and for this step's checks.
         if self.plan.keep_response || !r.checks.is_empty() {
             run.last = Some(super::Last {
-                status: resp.status,
+                status,
                 body: json,
-                headers: resp.headers.clone(),
+                headers: headers,
             });
         }
         // On a poll, only the answer that meets its condition is checked.
