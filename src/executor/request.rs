@@ -472,7 +472,7 @@ impl<C: HttpClient> Executor<C> {
             run.last = Some(super::Last {
                 status,
                 body: json,
-                headers: headers,
+                headers,
             });
         }
         // On a poll, only the answer that meets its condition is checked.
