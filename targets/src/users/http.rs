@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -61,19 +61,19 @@ pub fn router(store: UserStore, config: UsersConfig) -> Router {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/auth/refresh", post(refresh))
-        .route("/auth/me", get(me))
+        .route("/auth/me", post(me))
         .route("/users", get(list_users).post(create_user))
         .route("/users/search", get(search_users))
-        .route("/users/by-email/{email}", get(user_by_email))
-        .route("/users/by-username/{username}", get(user_by_username))
+        .route("/users/email/{email}", get(user_by_email))
+        .route("/users/username/{username}", get(user_by_username))
         .route(
             "/users/{userId}",
             get(get_user).put(update_user).delete(delete_user),
         )
-        .route("/users/{userId}/activate", post(activate))
-        .route("/users/{userId}/deactivate", post(deactivate))
-        .route("/users/{userId}/change-password", post(change_password))
-        .route("/users/{userId}/reset-password", post(reset_password))
+        .route("/users/{userId}/activate", put(activate))
+        .route("/users/{userId}/deactivate", put(deactivate))
+        .route("/users/{userId}/change-password", put(change_password))
+        .route("/users/{userId}/reset-password", put(reset_password))
         .route(
             "/users/{userId}/profile",
             get(get_profile)
@@ -81,10 +81,10 @@ pub fn router(store: UserStore, config: UsersConfig) -> Router {
                 .put(update_profile)
                 .delete(delete_profile),
         )
-        .route("/users/{userId}/roles", get(user_roles).post(assign_role))
+        .route("/users/{userId}/roles", get(user_roles))
         .route(
             "/users/{userId}/roles/{roleId}",
-            axum::routing::delete(revoke_role),
+            post(assign_role).delete(revoke_role),
         )
         .route("/roles", get(list_roles).post(create_role))
         .route(
@@ -564,10 +564,8 @@ async fn user_roles(
 async fn assign_role(
     State(app): State<AppState>,
     who: Principal,
-    Params(id): Params<String>,
-    body: Bytes,
+    Params((id, role_id)): Params<(String, String)>,
 ) -> Answer<Response> {
-    let [role_id] = strings(&body, ["role_id"])?;
     Ok(created(app.store.assign_role(&who, &id, &role_id)?))
 }
 

@@ -90,6 +90,10 @@ impl Api {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
     /// Registers `name` (as a simulation user) and logs in; returns (user id, access, refresh).
     async fn member(&self, name: &str) -> (String, String, String) {
         let created = self.post("/users", None, registration(name)).await;
@@ -161,7 +165,7 @@ async fn a_user_registers_logs_in_makes_a_profile_and_after_logout_gets_401() {
     assert_eq!(grant.body["user"]["id"], id.as_str());
     let token = grant.body["access_token"].as_str().unwrap().to_owned();
 
-    let me = api.get("/auth/me", Some(&token)).await;
+    let me = api.call(Method::POST, "/auth/me", Some(&token), None).await;
     assert_eq!(
         (me.status, me.body["username"].as_str()),
         (200, Some("alice"))
@@ -209,7 +213,7 @@ async fn a_user_registers_logs_in_makes_a_profile_and_after_logout_gets_401() {
         .call(Method::POST, "/auth/logout", Some(&token), None)
         .await;
     assert_eq!((out.status, out.body.clone()), (204, Value::Null));
-    let after = api.get("/auth/me", Some(&token)).await;
+    let after = api.call(Method::POST, "/auth/me", Some(&token), None).await;
     assert_eq!(after.status, 401);
     assert_eq!(after.body["error"], "session has ended");
     assert_eq!(after.www_authenticate.as_deref(), Some("Bearer"));
@@ -234,7 +238,9 @@ async fn missing_invalid_and_expired_tokens_are_401() {
     );
     let (_, token, refresh) = api.member("bob").await;
     assert_eq!(
-        api.get("/auth/me", Some(&token)).await.body["error"],
+        api.call(Method::POST, "/auth/me", Some(&token), None)
+            .await
+            .body["error"],
         "token expired"
     );
     // The refresh token still works, and everything without a token but login,
@@ -266,7 +272,9 @@ async fn refresh_gives_new_tokens_and_refuses_the_used_refresh_token() {
     assert_eq!(fresh.status, 200, "{}", fresh.body);
     let token = fresh.body["access_token"].as_str().unwrap();
     assert_eq!(
-        api.get("/auth/me", Some(token)).await.body["username"],
+        api.call(Method::POST, "/auth/me", Some(token), None)
+            .await
+            .body["username"],
         "carol"
     );
     let again = api
@@ -374,27 +382,28 @@ async fn roles_are_assigned_and_revoked_by_admins() {
     let (id, token, _) = api.member("erin").await;
     let admin = api.admin_token().await;
     let path = format!("/users/{id}/roles");
+    let assign = |role: &str| format!("{path}/{role}");
     assert_eq!(
-        api.post(&path, Some(&token), json!({ "role_id": "role-1" }))
+        api.call(Method::POST, &assign("role-1"), Some(&token), None)
             .await
             .status,
         403
     );
     let assigned = api
-        .post(&path, Some(&admin), json!({ "role_id": "role-1" }))
+        .call(Method::POST, &assign("role-1"), Some(&admin), None)
         .await;
     assert_eq!(
         (assigned.status, &assigned.body["name"]),
         (201, &json!("admin"))
     );
     assert_eq!(
-        api.post(&path, Some(&admin), json!({ "role_id": "role-1" }))
+        api.call(Method::POST, &assign("role-1"), Some(&admin), None)
             .await
             .status,
         409
     );
     assert_eq!(
-        api.post(&path, Some(&admin), json!({ "role_id": "role-77" }))
+        api.call(Method::POST, &assign("role-77"), Some(&admin), None)
             .await
             .status,
         422
@@ -442,10 +451,11 @@ async fn deleting_a_user_cascades_and_the_stats_drop() {
         201
     );
     assert_eq!(
-        api.post(
-            &format!("/users/{id}/roles"),
+        api.call(
+            Method::POST,
+            &format!("/users/{id}/roles/role-1"),
             Some(&admin),
-            json!({ "role_id": "role-1" })
+            None
         )
         .await
         .status,
@@ -479,7 +489,12 @@ async fn deleting_a_user_cascades_and_the_stats_drop() {
         ),
         (&json!(1), &json!(0), &json!(1), &json!(0))
     );
-    assert_eq!(api.get("/auth/me", Some(&token)).await.status, 401);
+    assert_eq!(
+        api.call(Method::POST, "/auth/me", Some(&token), None)
+            .await
+            .status,
+        401
+    );
     assert_eq!(
         api.get(&format!("/users/{id}"), Some(&admin)).await.status,
         404
@@ -565,19 +580,17 @@ async fn lookups_search_and_pages_answer_over_http() {
     let (id, token, _) = api.member("ivy").await;
     api.member("ivan").await;
     assert_eq!(
-        api.get("/users/by-email/IVY@example.com", Some(&token))
+        api.get("/users/email/IVY@example.com", Some(&token))
             .await
             .body["id"],
         id.as_str()
     );
     assert_eq!(
-        api.get("/users/by-username/ivan", Some(&token)).await.body["username"],
+        api.get("/users/username/ivan", Some(&token)).await.body["username"],
         "ivan"
     );
     assert_eq!(
-        api.get("/users/by-username/nobody", Some(&token))
-            .await
-            .status,
+        api.get("/users/username/nobody", Some(&token)).await.status,
         404
     );
     let found = api.get("/users/search?q=iv", Some(&token)).await;
@@ -621,18 +634,18 @@ async fn deactivated_users_get_403_at_login_and_passwords_change_and_reset() {
     let admin = api.admin_token().await;
     let change = json!({ "current_password": "wrong-one!", "new_password": "jack-password-2" });
     let path = format!("/users/{id}/change-password");
-    assert_eq!(api.post(&path, Some(&token), change).await.status, 400);
+    assert_eq!(api.put(&path, Some(&token), change).await.status, 400);
     let change = json!({ "current_password": "jack-password", "new_password": "jack-password-2" });
     assert_eq!(
-        api.post(&path, Some(&admin), change.clone()).await.status,
+        api.put(&path, Some(&admin), change.clone()).await.status,
         403
     );
-    assert_eq!(api.post(&path, Some(&token), change).await.status, 204);
+    assert_eq!(api.put(&path, Some(&token), change).await.status, 204);
     api.login("jack", "jack-password-2").await;
 
     let off = api
         .call(
-            Method::POST,
+            Method::PUT,
             &format!("/users/{id}/deactivate"),
             Some(&admin),
             None,
@@ -652,7 +665,7 @@ async fn deactivated_users_get_403_at_login_and_passwords_change_and_reset() {
     );
     let on = api
         .call(
-            Method::POST,
+            Method::PUT,
             &format!("/users/{id}/activate"),
             Some(&admin),
             None,
@@ -662,7 +675,7 @@ async fn deactivated_users_get_403_at_login_and_passwords_change_and_reset() {
 
     let reset = api
         .call(
-            Method::POST,
+            Method::PUT,
             &format!("/users/{id}/reset-password"),
             Some(&admin),
             None,
@@ -696,7 +709,9 @@ async fn a_rate_limit_of_two_answers_429_with_retry_after() {
     let mut codes = Vec::new();
     let mut limited = None;
     for _ in 0..5 {
-        let answer = api.get("/auth/me", Some("some-token")).await;
+        let answer = api
+            .call(Method::POST, "/auth/me", Some("some-token"), None)
+            .await;
         if answer.status == 429 {
             limited = Some(answer);
         } else {

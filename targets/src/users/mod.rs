@@ -13,22 +13,22 @@
 //! | `POST /auth/login` `{username or email, password}` | 200 [`TokenGrant`]; 401 bad credentials (one message for both cases); 403 inactive; 422 missing fields |
 //! | `POST /auth/logout` | 204; the session ends, its tokens get 401 |
 //! | `POST /auth/refresh` `{refresh_token}` | 200 [`TokenGrant`] with new tokens; the used refresh token gets 401 afterwards |
-//! | `GET /auth/me` | 200 [`User`] |
+//! | `POST /auth/me` | 200 [`User`] |
 //! | `GET /users?page=&per_page=` | 200 [`Page`] (page ≥ 1, per_page 1..=100, default 20); 422 out of range |
 //! | `GET /users/search?q=&page=&per_page=` | 200 [`Page`] of users whose username, email or full name contains `q` (any case); 422 no `q` |
-//! | `GET /users/{userId}`, `/users/by-email/{email}`, `/users/by-username/{username}` | 200 [`User`]; 404 |
+//! | `GET /users/{userId}`, `/users/email/{email}`, `/users/username/{username}` | 200 [`User`]; 404 |
 //! | `POST /users` `{username, email, password, full_name, is_simulation?, metadata?}` | 201 [`User`] (gets the `user` role); 422 with `fields`; 409 username or email taken |
 //! | `PUT /users/{userId}` `{full_name?, email?, metadata?}` | 200 [`User`]; 403; 404; 422; 409 email taken |
 //! | `DELETE /users/{userId}` | 204; its profile, role assignments and sessions go too |
-//! | `POST /users/{userId}/activate`, `/deactivate` | 200 [`User`]; deactivating ends the user's sessions and login answers 403 |
-//! | `POST /users/{userId}/change-password` `{current_password, new_password}` | 204; 403 not yourself; 400 wrong current password; 422 |
-//! | `POST /users/{userId}/reset-password` | 200 `{"temporary_password"}` (admin only); ends the user's sessions |
+//! | `PUT /users/{userId}/activate`, `/deactivate` | 200 [`User`]; deactivating ends the user's sessions and login answers 403 |
+//! | `PUT /users/{userId}/change-password` `{current_password, new_password}` | 204; 403 not yourself; 400 wrong current password; 422 |
+//! | `PUT /users/{userId}/reset-password` | 200 `{"temporary_password"}` (admin only); ends the user's sessions |
 //! | `POST`/`GET`/`PUT`/`DELETE /users/{userId}/profile` `{bio?, avatar_url?, preferences?}` | 201/200/200/204; 404 no profile; 409 second create; 403 not yours |
 //! | `GET /roles`, `GET /permissions` | 200 `{"items", "total"}` |
 //! | `POST /roles` `{name, description?, permissions?: [ids]}`, `POST /permissions` `{name, description?}` | 201 (admin only); 422 (unknown permission id); 409 name taken |
 //! | `GET`/`PUT`/`DELETE /roles/{roleId}`, `/permissions/{permissionId}` | 200/200/204; 404; writes admin only; the built-in admin role cannot be deleted (409) |
 //! | `GET /users/{userId}/roles` | 200 `{"items": [Role], "total"}` |
-//! | `POST /users/{userId}/roles` `{role_id}` | 201 [`Role`] (admin only); 422 unknown role; 409 already assigned |
+//! | `POST /users/{userId}/roles/{roleId}` | 201 [`Role`] (admin only); 422 unknown role; 409 already assigned |
 //! | `DELETE /users/{userId}/roles/{roleId}` | 204 (admin only); 404 not assigned |
 //! | `GET /stats` (no prefix, no auth) | 200 [`Stats`] |
 //!
