@@ -253,6 +253,12 @@ pub struct ServeArgs {
     /// Users target: requests per second allowed per token or client (0 = no limit).
     #[arg(long, default_value_t = 0)]
     pub rate_limit: u32,
+    /// Users target: how its JSON is spelled: snake, or camel (camelCase keys, integer ids, {"data": …} envelopes, 200 for 204).
+    #[arg(long, default_value = "snake", value_parser = ["snake", "camel"])]
+    pub dialect: String,
+    /// Users target: who may create users: open (anyone), or admin (only with an administrator's token).
+    #[arg(long, default_value = "open", value_parser = ["open", "admin"])]
+    pub registration: String,
     /// Seed of the target's random draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

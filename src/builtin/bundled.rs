@@ -7,7 +7,7 @@ use runner_targets::{
     OrderApiConfig, OrderProcessorConfig, OrderServiceConfig, OrdersConfig, Running, UsersConfig,
 };
 
-use super::{BoxFuture, Builtins, Served, Wanted};
+use super::{BoxFuture, Builtins, Served, Wanted, options};
 
 /// The built-in targets shipped with runner.
 pub struct Bundled;
@@ -17,10 +17,9 @@ impl Builtins for Bundled {
         Box::pin(async move {
             let running = match wanted.kind.as_str() {
                 "users" => {
-                    let config = UsersConfig {
-                        seed: wanted.seed,
-                        ..UsersConfig::default()
-                    };
+                    let config = users_config(&wanted).map_err(|e| {
+                        io::Error::new(io::ErrorKind::InvalidInput, format!("builtin:users: {e}"))
+                    })?;
                     runner_targets::start_users(wanted.addr, config).await?.0
                 }
                 "orders" => {
@@ -92,4 +91,27 @@ impl Served for Server {
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(self.0.stop())
     }
+}
+
+/// The users target as `wanted` asks for it; its options were checked by [`options::parse`].
+fn users_config(wanted: &Wanted) -> Result<UsersConfig, String> {
+    let mut config = UsersConfig {
+        seed: wanted.seed,
+        ..UsersConfig::default()
+    };
+    for (key, value) in &wanted.options {
+        match key.as_str() {
+            "latency" => (config.latency_min, config.latency_max) = options::delay_range(value)?,
+            "error_rate" => {
+                config.error_rate = value.parse().map_err(|_| format!("{key}={value}"))?
+            }
+            "rate_limit" => {
+                config.rate_limit = value.parse().map_err(|_| format!("{key}={value}"))?
+            }
+            "dialect" => config.dialect = value.parse()?,
+            "registration" => config.registration = value.parse()?,
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    Ok(config)
 }

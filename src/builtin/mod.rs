@@ -5,6 +5,7 @@
 
 #[cfg(feature = "targets")]
 mod bundled;
+pub mod options;
 
 #[cfg(feature = "targets")]
 pub use bundled::Bundled;
@@ -37,6 +38,8 @@ pub struct Wanted {
     pub speed: f64,
     /// The run's seed, for the target's random draws.
     pub seed: u64,
+    /// Its `builtin:KIND?KEY=VALUE` options, checked by [`options::parse`].
+    pub options: options::Options,
 }
 
 /// Starts built-in targets.

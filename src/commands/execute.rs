@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::manifest::JOURNAL;
-use crate::builtin::{Builtins, Served, Wanted};
+use crate::builtin::{Builtins, Served, Wanted, options};
 use crate::client::Reqwest;
 use crate::error::{EXIT_FAILED, Error};
 use crate::executor::Executor;
@@ -226,13 +226,15 @@ async fn start_target(
 ) -> Result<(String, Option<Box<dyn Served>>), Error> {
     match &plan.target {
         Target::Url(url) => Ok((url.clone(), None)),
-        Target::Builtin(kind) => {
+        Target::Builtin(spec) => {
             let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            let (kind, options) = options::parse(spec).map_err(Error::Usage)?;
             let wanted = Wanted {
-                kind: kind.clone(),
+                kind: kind.to_owned(),
                 addr,
                 speed: plan.speed,
                 seed: plan.seed,
+                options,
             };
             let running = builtins.start(wanted).await.map_err(|source| Error::Io {
                 what: "cannot start the built-in target on",

@@ -7,6 +7,7 @@ use runner_targets::{
     OrdersConfig, UsersConfig,
 };
 
+use crate::builtin::options;
 use crate::cli::{Builtin, ServeArgs};
 use crate::error::Error;
 
@@ -111,6 +112,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 latency_min,
                 latency_max,
                 seed: args.seed,
+                dialect: args.dialect.parse().map_err(Error::Usage)?,
+                registration: args.registration.parse().map_err(Error::Usage)?,
                 ..UsersConfig::default()
             };
             builtin::start_users(args.addr, config).await.map_err(io)?.0
@@ -147,54 +150,23 @@ fn orders_only_faults(drop_rate: f64, stall_rate: f64) -> Result<(), Error> {
 
 /// Checks that `value` of `flag` is a share between 0 and 1.
 fn share(flag: &str, value: f64) -> Result<f64, Error> {
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(Error::Usage(format!(
-            "{flag}: a share between 0.0 and 1.0 (0.05 = 5% of requests), got {value}"
-        )))
-    }
+    options::share(value)
+        .map(|()| value)
+        .map_err(|e| Error::Usage(format!("{flag}: {e}")))
 }
 
 /// Parses `MIN..MAX` (or a single duration) into a range of durations.
-pub fn delay_range(text: &str) -> Result<(Duration, Duration), Error> {
-    let parse = |s: &str| {
-        humantime::parse_duration(s.trim()).map_err(|e| {
-            Error::Usage(format!(
-                "invalid duration {s:?} ({e}); expected MIN..MAX like 1s..3s (--accept-delay, --ship-delay, --process-time, --latency)"
-            ))
-        })
-    };
-    let (min, max) = match text.split_once("..") {
-        Some((a, b)) => (parse(a)?, parse(b)?),
-        None => {
-            let d = parse(text)?;
-            (d, d)
-        }
-    };
-    if min > max {
-        return Err(Error::Usage(format!("MIN is above MAX in {text:?}")));
-    }
-    Ok((min, max))
+fn delay_range(text: &str) -> Result<(Duration, Duration), Error> {
+    options::delay_range(text).map_err(|e| {
+        Error::Usage(format!(
+            "{e} (--accept-delay, --ship-delay, --process-time, --latency)"
+        ))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn delay_ranges_parse_and_reject_inverted_bounds() {
-        assert_eq!(
-            delay_range("1s..3s").unwrap(),
-            (Duration::from_secs(1), Duration::from_secs(3))
-        );
-        assert_eq!(
-            delay_range("5ms").unwrap(),
-            (Duration::from_millis(5), Duration::from_millis(5))
-        );
-        assert!(delay_range("3s..1s").is_err());
-        assert!(delay_range("soon").is_err());
-    }
 
     #[test]
     fn shares_outside_zero_to_one_are_refused_with_the_flag_named() {

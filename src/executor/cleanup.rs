@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::{Executor, OrderRun};
 use crate::client::HttpClient;
-use crate::plan::Cleanup;
+use crate::plan::{Cleanup, Lookup};
 use crate::recorder::journal::Entry;
 use crate::recorder::{Record, Wait};
 
@@ -32,6 +32,18 @@ impl<C: HttpClient> Executor<C> {
             let _ = self
                 .wait(Wait::CleanupDelay { flow }, rule.after, &self.stop)
                 .await;
+        }
+        // Undo what the flow left half-done; a step whose variables are unset has nothing to undo.
+        for step in &rule.undo {
+            if self.abort.is_cancelled() {
+                break;
+            }
+            if step
+                .vars()
+                .all(|v| run.vars.lookup(v).is_some_and(|x| !x.is_null()))
+            {
+                let _ = self.request(&mut run, step, &self.abort).await;
+            }
         }
         if let Some(reason) = self.cleanup_rounds(&mut run, rule, Instant::now()).await {
             let order = run.index;

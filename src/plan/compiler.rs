@@ -107,6 +107,11 @@ impl<'a> Compiler<'a> {
     ) -> Result<Cleanup, PlanError> {
         Ok(Cleanup {
             after: self.speed.scale(c.after),
+            undo: c
+                .undo
+                .iter()
+                .map(|r| self.request(r, known))
+                .collect::<Result<_, _>>()?,
             steps: c
                 .steps
                 .iter()

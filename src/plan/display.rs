@@ -134,6 +134,10 @@ fn write_flows(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         }
         if let Some(c) = &flow.cleanup {
             let steps: Vec<String> = c.steps.iter().map(describe_request).collect();
+            if !c.undo.is_empty() {
+                let undo: Vec<String> = c.undo.iter().map(describe_request).collect();
+                writeln!(f, "  cleanup first undoes (when set): {}", undo.join(", "))?;
+            }
             writeln!(
                 f,
                 "  cleanup after {:?}: try {} every {:?}, up to {:?}{}",

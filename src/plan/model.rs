@@ -24,6 +24,8 @@ pub struct Auth {
 pub struct Cleanup {
     /// Wait after the flow (scaled).
     pub after: Duration,
+    /// Requests sent once first, each when its variables are set (failures only counted).
+    pub undo: Vec<Request>,
     /// Requests tried in turn each round.
     pub steps: Vec<Request>,
     /// Optional state check.

@@ -70,7 +70,7 @@ pub(super) fn rate_limits(rate_limits: &[(String, f64)], flows: &[Flow]) -> Resu
         for r in f
             .cleanup
             .iter()
-            .flat_map(|c| c.steps.iter().chain(&c.verify))
+            .flat_map(|c| c.undo.iter().chain(&c.steps).chain(&c.verify))
         {
             names.insert(r.name.to_string());
         }

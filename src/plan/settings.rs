@@ -33,7 +33,8 @@ impl Speed {
 /// Where requests go.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
-    /// A built-in target started in-process on 127.0.0.1 (`builtin:orders`).
+    /// A built-in target started in-process on 127.0.0.1: its kind and any
+    /// options (`orders`, `users?dialect=camel`).
     Builtin(String),
     /// A base URL such as `http://127.0.0.1:8080`, without a trailing slash.
     Url(String),
@@ -131,9 +132,10 @@ pub(super) fn target(raw: &str, params: &Params) -> Result<Target, PlanError> {
             "no target: call s.target(\"builtin:orders\") or pass --target http://HOST:PORT".into(),
         ));
     }
-    if let Some(kind) = raw.strip_prefix("builtin:") {
+    if let Some(spec) = raw.strip_prefix("builtin:") {
+        let (kind, _) = crate::builtin::options::parse(spec).map_err(bad)?;
         if crate::builtin::KINDS.contains(&kind) {
-            return Ok(Target::Builtin(kind.to_owned()));
+            return Ok(Target::Builtin(spec.to_owned()));
         }
         let known: Vec<String> = crate::builtin::KINDS
             .iter()

@@ -48,6 +48,19 @@ pub struct Check {
 }
 
 impl Request {
+    /// Every variable its path, query, headers and body use.
+    pub fn vars(&self) -> impl Iterator<Item = &Arc<str>> {
+        let body = match &self.body {
+            Body::Json(t) => t.vars(),
+            Body::None | Body::Payload => Vec::new(),
+        };
+        self.path
+            .vars()
+            .chain(self.query.iter().flat_map(|(_, t)| t.vars()))
+            .chain(self.headers.iter().flat_map(|(_, t)| t.vars()))
+            .chain(body)
+    }
+
     /// Whether `status` is what this request expects.
     pub fn accepts(&self, status: u16) -> bool {
         if self.expect.is_empty() {

@@ -24,7 +24,7 @@ pub use order_api::{OrderApiConfig, OrderApiStore};
 pub use order_processor::{OrderProcessorConfig, Pool};
 pub use order_service::{OrderServiceConfig, OrderServiceStore};
 pub use orders::{OrderBook, OrdersConfig};
-pub use users::{UserStore, UsersConfig};
+pub use users::{Dialect, Registration, UserStore, UsersConfig};
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight requests.
 pub async fn serve(

@@ -198,7 +198,7 @@ fn cleanup(s: &mut Spec, name: &str, options: Map) -> RResult<()> {
     let o = Options::new(
         options,
         what,
-        &["after", "steps", "verify", "timeout", "every"],
+        &["after", "undo", "steps", "verify", "timeout", "every"],
     )?;
     let list = match o.get("steps") {
         Some(d) if d.is_array() => d.clone().cast::<Array>(),
@@ -213,9 +213,15 @@ fn cleanup(s: &mut Spec, name: &str, options: Map) -> RResult<()> {
         Some(d) => requests(vec![d.clone()], "cleanup.verify")?.pop(),
         None => None,
     };
+    let undo = match o.get("undo") {
+        Some(d) if d.is_array() => requests(d.clone().cast::<Array>(), "cleanup.undo")?,
+        Some(d) => requests(vec![d.clone()], "cleanup.undo")?,
+        None => Vec::new(),
+    };
     let rule = Cleanup {
         flow: name.to_owned(),
         after: o.duration("after")?.unwrap_or_default(),
+        undo,
         steps: requests(list, "cleanup.steps")?,
         verify,
         timeout: o

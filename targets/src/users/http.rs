@@ -27,13 +27,14 @@ use super::model::{Fields, NewUser, PermissionInput, ProfileInput, RoleInput, Us
 use super::search::page_params;
 use super::sessions::TokenGrant;
 use super::store::{Principal, UserStore};
-use super::{API_PREFIX, UsersConfig};
+use super::{API_PREFIX, Registration, UsersConfig, dialect};
 use crate::answer::error;
 use crate::mishaps::{self, Fault, Mishaps, Rates};
 
 #[derive(Clone, Debug)]
 struct AppState {
     store: UserStore,
+    registration: Registration,
     chaos: Arc<Mishaps>,
     limiter: Option<Arc<RateLimiter>>,
 }
@@ -44,8 +45,10 @@ struct AppState {
 /// `into_make_service_with_connect_info::<SocketAddr>()`, else `X-Forwarded-For`,
 /// else one shared bucket for all token-less callers.
 pub fn router(store: UserStore, config: UsersConfig) -> Router {
+    let dialect = config.dialect;
     let state = AppState {
         store: store.clone(),
+        registration: config.registration,
         chaos: Arc::new(Mishaps::new(
             (config.latency_min, config.latency_max),
             Rates {
@@ -103,13 +106,14 @@ pub fn router(store: UserStore, config: UsersConfig) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))
         .method_not_allowed_fallback(method_not_allowed);
-    Router::new()
+    let service = Router::new()
         .nest(API_PREFIX, api)
         .route("/stats", get(stats))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(middleware::from_fn_with_state(store, count_request))
+        .layer(middleware::from_fn_with_state(store, count_request));
+    dialect::speak(dialect, service)
 }
 
 // ---- errors and extractors -------------------------------------------------------
@@ -371,7 +375,17 @@ async fn user_by_username(
     Ok(Json(app.store.user_by_username(&who, &name)?))
 }
 
-async fn create_user(State(app): State<AppState>, body: Bytes) -> Answer<Response> {
+async fn create_user(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer<Response> {
+    if app.registration == Registration::Admin {
+        let token = bearer(&headers).ok_or_else(|| {
+            StoreError::Unauthorized("creating users needs an administrator's token".into())
+        })?;
+        app.store.ensure_admin(&app.store.authenticate(token)?)?;
+    }
     let new = NewUser::from_json(&json_object(&body)?)?;
     let user = app.store.register(new)?;
     tracing::debug!(user = %user.id, "user registered");

@@ -9,22 +9,22 @@ use super::{ADMIN_PASSWORD, ADMIN_USERNAME, UserStore, UsersConfig};
 use crate::{Running, start_users};
 
 /// A running server, its store and a proxy-free client.
-struct Api {
-    running: Running,
+pub(super) struct Api {
+    pub(super) running: Running,
     store: UserStore,
     client: reqwest::Client,
 }
 
 /// One answer: status, JSON body (`null` when empty) and the `Retry-After` header.
-struct Answer {
-    status: u16,
-    body: Value,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) body: Value,
     retry_after: Option<String>,
     www_authenticate: Option<String>,
 }
 
 impl Api {
-    async fn start(config: UsersConfig) -> Self {
+    pub(super) async fn start(config: UsersConfig) -> Self {
         let (running, store) = start_users("127.0.0.1:0".parse().unwrap(), config)
             .await
             .unwrap();
@@ -40,7 +40,7 @@ impl Api {
         }
     }
 
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -123,7 +123,7 @@ impl Api {
         grant["access_token"].as_str().unwrap().to_owned()
     }
 
-    async fn stats(&self) -> Value {
+    pub(super) async fn stats(&self) -> Value {
         let answer = self.get("/stats", None).await;
         assert_eq!(answer.status, 200);
         answer.body

@@ -17,7 +17,7 @@
 //! | `GET /users?page=&per_page=` | 200 [`Page`] (page ≥ 1, per_page 1..=100, default 20); 422 out of range |
 //! | `GET /users/search?q=&page=&per_page=` | 200 [`Page`] of users whose username, email or full name contains `q` (any case); 422 no `q` |
 //! | `GET /users/{userId}`, `/users/email/{email}`, `/users/username/{username}` | 200 [`User`]; 404 |
-//! | `POST /users` `{username, email, password, full_name, is_simulation?, metadata?}` | 201 [`User`] (gets the `user` role); 422 with `fields`; 409 username or email taken |
+//! | `POST /users` `{username, email, password, full_name, is_simulation?, metadata?}` | 201 [`User`] (gets the `user` role); 422 with `fields`; 409 username or email taken; with [`Registration::Admin`], 401 without a token and 403 without the admin role |
 //! | `PUT /users/{userId}` `{full_name?, email?, metadata?}` | 200 [`User`]; 403; 404; 422; 409 email taken |
 //! | `DELETE /users/{userId}` | 204; its profile, role assignments and sessions go too |
 //! | `PUT /users/{userId}/activate`, `/deactivate` | 200 [`User`]; deactivating ends the user's sessions and login answers 403 |
@@ -47,9 +47,13 @@
 //! 401 adds `WWW-Authenticate: Bearer`; 429 adds `Retry-After`. Injected failures
 //! (`error_rate`) are answered 500 before anything happens; `/stats` is exempt from
 //! injection, latency and rate limiting.
+//!
+//! [`UsersConfig::dialect`] [`Dialect::Camel`] answers the same API with
+//! camelCase keys, integer ids, `{"data": …}` envelopes and 200 for 204.
 
 mod accounts;
 mod auth;
+mod dialect;
 mod error;
 mod http;
 mod model;
@@ -62,10 +66,13 @@ mod store;
 
 #[cfg(test)]
 mod http_tests;
+#[cfg(test)]
+mod seed_tests;
 
 use std::fmt;
 use std::time::Duration;
 
+pub use dialect::Dialect;
 pub use error::StoreError;
 pub use http::router;
 pub use model::{
@@ -77,6 +84,44 @@ pub use store::{Principal, UserStore};
 
 /// Where the API lives; only `/stats` is outside it.
 pub const API_PREFIX: &str = "/api/v1";
+
+/// The user service's endpoints as seed 004 lists them, `METHOD /route` under
+/// [`API_PREFIX`], spelled as `requests_by_endpoint` in [`Stats`] counts them.
+pub const SEED_ENDPOINTS: &[&str] = &[
+    "POST /api/v1/auth/login",
+    "POST /api/v1/auth/logout",
+    "POST /api/v1/auth/refresh",
+    "POST /api/v1/auth/me",
+    "GET /api/v1/users",
+    "GET /api/v1/users/search",
+    "GET /api/v1/users/{userId}",
+    "GET /api/v1/users/email/{email}",
+    "GET /api/v1/users/username/{username}",
+    "POST /api/v1/users",
+    "PUT /api/v1/users/{userId}",
+    "DELETE /api/v1/users/{userId}",
+    "PUT /api/v1/users/{userId}/activate",
+    "PUT /api/v1/users/{userId}/deactivate",
+    "PUT /api/v1/users/{userId}/change-password",
+    "PUT /api/v1/users/{userId}/reset-password",
+    "POST /api/v1/users/{userId}/profile",
+    "GET /api/v1/users/{userId}/profile",
+    "PUT /api/v1/users/{userId}/profile",
+    "DELETE /api/v1/users/{userId}/profile",
+    "GET /api/v1/roles",
+    "POST /api/v1/roles",
+    "GET /api/v1/roles/{roleId}",
+    "PUT /api/v1/roles/{roleId}",
+    "DELETE /api/v1/roles/{roleId}",
+    "GET /api/v1/permissions",
+    "POST /api/v1/permissions",
+    "GET /api/v1/permissions/{permissionId}",
+    "PUT /api/v1/permissions/{permissionId}",
+    "DELETE /api/v1/permissions/{permissionId}",
+    "GET /api/v1/users/{userId}/roles",
+    "POST /api/v1/users/{userId}/roles/{roleId}",
+    "DELETE /api/v1/users/{userId}/roles/{roleId}",
+];
 /// Username of the seeded admin account.
 pub const ADMIN_USERNAME: &str = "admin";
 /// Password of the seeded admin account (a simulation target: this is public on purpose).
@@ -113,6 +158,41 @@ pub struct UsersConfig {
     pub seed: u64,
     /// JWT signing secret; `None` draws a random one per process.
     pub secret: Option<String>,
+    /// How its JSON is spelled (keys, ids, envelopes).
+    pub dialect: Dialect,
+    /// Who may create users.
+    pub registration: Registration,
+}
+
+/// Who may `POST /users`: anyone (self-registration), or only administrators,
+/// as in services where accounts are provisioned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Registration {
+    /// Anyone, without a token.
+    #[default]
+    Open,
+    /// Only with an administrator's token (401 without a token, 403 with another's).
+    Admin,
+}
+
+impl Registration {
+    /// The names `FromStr` accepts.
+    pub const NAMES: &'static [&'static str] = &["open", "admin"];
+}
+
+impl std::str::FromStr for Registration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "open" => Ok(Registration::Open),
+            "admin" => Ok(Registration::Admin),
+            other => Err(format!(
+                "unknown registration `{other}`; expected one of: {}",
+                Registration::NAMES.join(", ")
+            )),
+        }
+    }
 }
 
 impl Default for UsersConfig {
@@ -126,6 +206,8 @@ impl Default for UsersConfig {
             latency_max: Duration::ZERO,
             seed: 0,
             secret: None,
+            dialect: Dialect::Snake,
+            registration: Registration::Open,
         }
     }
 }
@@ -141,6 +223,8 @@ impl fmt::Debug for UsersConfig {
             .field("latency_max", &self.latency_max)
             .field("seed", &self.seed)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("dialect", &self.dialect)
+            .field("registration", &self.registration)
             .finish()
     }
 }
