@@ -160,6 +160,7 @@ impl<C: HttpClient> Executor<C> {
                 order: run.index,
                 step: r.name.clone(),
                 method: r.method.clone(),
+                endpoint: r.endpoint.clone(),
                 path: shown_path.clone(),
                 status,
                 latency,

@@ -456,6 +456,7 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
     let compiled = Request {
         name: r.name.as_str().into(),
         method: r.method.as_str().into(),
+        endpoint: format!("{} {}", r.method, r.path).into(),
         path: parse(&r.path)?,
         query: pairs(&r.query)?,
         headers: pairs(&r.headers)?,

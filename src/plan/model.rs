@@ -1,12 +1,13 @@
 //! The compiled plan: everything the scheduler needs for a run, with each
 //! flow's steps, its cleanup rule and the bearer authentication.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::population::{Arena, Batch, Order};
 use super::settings::{BreakerConfig, Http, Target};
-use super::step::{Request, Step};
+use super::step::{Request, Step, each_request};
 use crate::script::Runtime;
 use crate::threshold::Threshold;
 
@@ -139,4 +140,37 @@ pub fn is_secret(name: &str, secrets: &[Arc<str>]) -> bool {
         .iter()
         .any(|s| lower.contains(s))
         || secrets.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+impl Plan {
+    /// Each request step's endpoint by its name (the first one, when a name
+    /// is used for several endpoints): for exchanges read back from events.csv.
+    pub fn endpoints_by_step(&self) -> HashMap<Arc<str>, Arc<str>> {
+        let mut out = HashMap::new();
+        let mut add = |r: &Request| {
+            out.entry(r.name.clone())
+                .or_insert_with(|| r.endpoint.clone());
+        };
+        let run_wide = self.phases.iter().map(|p| &p.once[..]);
+        for steps in [&self.setup[..], &self.teardown[..]]
+            .into_iter()
+            .chain(run_wide)
+        {
+            each_request(steps, &mut add);
+        }
+        for flow in &self.flows {
+            each_request(&flow.steps, &mut add);
+            if let Some(c) = &flow.cleanup {
+                c.undo
+                    .iter()
+                    .chain(&c.steps)
+                    .chain(&c.verify)
+                    .for_each(&mut add);
+            }
+        }
+        if let Some(auth) = &self.auth {
+            auth.renew.iter().for_each(&mut add);
+        }
+        out
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::PlanError;
 use super::compiler::BUILTIN_VARS;
 use super::model::Flow;
-use super::step::{Poll, Step};
+use super::step::{Step, each_request};
 use super::template::Template;
 use crate::spec;
 
@@ -91,22 +91,7 @@ pub(super) fn rate_limits(rate_limits: &[(String, f64)], flows: &[Flow]) -> Resu
 
 /// Every request step's name, journeys' actions included.
 fn request_names(steps: &[Step], out: &mut BTreeSet<String>) {
-    for s in steps {
-        match s {
-            Step::Request(r) | Step::Poll(Poll { request: r, .. }) => {
-                out.insert(r.name.to_string());
-            }
-            Step::Journey(c) => {
-                for a in c.actions.iter().chain(&c.errors) {
-                    request_names(&a.steps, out);
-                }
-            }
-            Step::Control(c) => {
-                for body in c.bodies() {
-                    request_names(body, out);
-                }
-            }
-            Step::Pause { .. } | Step::Phase(_) => {}
-        }
-    }
+    each_request(steps, &mut |r| {
+        out.insert(r.name.to_string());
+    });
 }

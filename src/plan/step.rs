@@ -14,6 +14,8 @@ pub struct Request {
     pub name: Arc<str>,
     /// HTTP method, upper case.
     pub method: Arc<str>,
+    /// `METHOD /path/{var}` as written: what the endpoint table groups by.
+    pub endpoint: Arc<str>,
     /// Path template.
     pub path: Template,
     /// Query parameters.
@@ -454,4 +456,25 @@ pub(super) fn requests_in(steps: &[Step]) -> usize {
             Step::Control(c) => c.bodies().into_iter().map(requests_in).max().unwrap_or(0),
         })
         .sum()
+}
+
+/// Calls `f` on every request of `steps`: polls', journeys' actions' and
+/// branches' and loops' bodies' included.
+pub fn each_request<'a>(steps: &'a [Step], f: &mut impl FnMut(&'a Request)) {
+    for s in steps {
+        match s {
+            Step::Request(r) | Step::Poll(Poll { request: r, .. }) => f(r),
+            Step::Journey(c) => {
+                for a in c.actions.iter().chain(&c.errors) {
+                    each_request(&a.steps, f);
+                }
+            }
+            Step::Control(c) => {
+                for body in c.bodies() {
+                    each_request(body, f);
+                }
+            }
+            Step::Pause { .. } | Step::Phase(_) => {}
+        }
+    }
 }

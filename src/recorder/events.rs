@@ -105,6 +105,7 @@ pub fn read(path: &Path, plan: &Plan) -> io::Result<Vec<Exchange>> {
         .enumerate()
         .map(|(i, o)| (o.n, i as u32))
         .collect();
+    let endpoints = plan.endpoints_by_step();
     let mut reader = match csv::Reader::from_path(path) {
         Ok(r) => r,
         Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::NotFound) =>
@@ -128,6 +129,10 @@ pub fn read(path: &Path, plan: &Plan) -> io::Result<Vec<Exchange>> {
             at: humantime::parse_rfc3339(&row.timestamp)
                 .unwrap_or(std::time::SystemTime::UNIX_EPOCH),
             order,
+            endpoint: endpoints
+                .get(row.step.as_str())
+                .cloned()
+                .unwrap_or_else(|| format!("{} {}", row.method, row.path).into()),
             step: row.step.as_str().into(),
             method: row.method.as_str().into(),
             path: row.path,

@@ -35,7 +35,7 @@ pub fn dist(h: &Histogram<u64>, scale: f64) -> Dist {
     }
 }
 
-/// Per-step histograms and counters, in first-seen order.
+/// Histograms and counters per key (a step name, an endpoint), in first-seen order.
 #[derive(Default)]
 pub struct StepMetrics {
     steps: Vec<(Arc<str>, Step)>,
@@ -51,9 +51,9 @@ struct Step {
 }
 
 impl StepMetrics {
-    /// Counts one exchange.
-    pub fn observe(&mut self, x: &Exchange) {
-        let i = match self.steps.iter().position(|(n, _)| *n == x.step) {
+    /// Counts one exchange under `key`.
+    pub fn observe(&mut self, key: &Arc<str>, x: &Exchange) {
+        let i = match self.steps.iter().position(|(n, _)| n == key) {
             Some(i) => i,
             None => {
                 let step = Step {
@@ -64,7 +64,7 @@ impl StepMetrics {
                     classes: BTreeMap::new(),
                     checks: Checks::default(),
                 };
-                self.steps.push((x.step.clone(), step));
+                self.steps.push((key.clone(), step));
                 self.steps.len() - 1
             }
         };
@@ -130,6 +130,7 @@ mod tests {
             order: 0,
             step: step.into(),
             method: "GET".into(),
+            endpoint: "GET /".into(),
             path: "/".into(),
             status: Some(status),
             latency: Duration::from_micros(us),
@@ -163,7 +164,7 @@ mod tests {
                 })
                 .collect();
             for us in &sample {
-                m.observe(&exchange("s", *us, Outcome::Ok, 200));
+                m.observe(&"s".into(), &exchange("s", *us, Outcome::Ok, 200));
             }
             sample.sort_unstable();
             let s = &m.stats()[0];
@@ -221,12 +222,21 @@ mod tests {
     #[test]
     fn errors_are_counted_by_class() {
         let mut m = StepMetrics::default();
-        m.observe(&exchange("s", 10, Outcome::Ok, 200));
-        m.observe(&exchange("s", 10, Outcome::UnexpectedStatus, 503));
-        m.observe(&exchange("s", 10, Outcome::UnexpectedStatus, 409));
-        m.observe(&exchange("s", 10, Outcome::UnexpectedStatus, 200));
-        m.observe(&exchange("s", 10, Outcome::Timeout, 0));
-        m.observe(&exchange("s", 10, Outcome::Pending, 200));
+        m.observe(&"s".into(), &exchange("s", 10, Outcome::Ok, 200));
+        m.observe(
+            &"s".into(),
+            &exchange("s", 10, Outcome::UnexpectedStatus, 503),
+        );
+        m.observe(
+            &"s".into(),
+            &exchange("s", 10, Outcome::UnexpectedStatus, 409),
+        );
+        m.observe(
+            &"s".into(),
+            &exchange("s", 10, Outcome::UnexpectedStatus, 200),
+        );
+        m.observe(&"s".into(), &exchange("s", 10, Outcome::Timeout, 0));
+        m.observe(&"s".into(), &exchange("s", 10, Outcome::Pending, 200));
         let s = &m.stats()[0];
         assert_eq!(s.errors, 4);
         let classes: Vec<_> = s

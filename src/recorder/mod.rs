@@ -126,6 +126,7 @@ struct Aggregator {
     started: Instant,
     started_at: SystemTime,
     steps: StepMetrics,
+    endpoints: StepMetrics,
     by_flow: Vec<StepMetrics>,
     ledger: Ledger,
     waits: Waits,
@@ -261,6 +262,7 @@ impl Aggregator {
     ) -> Self {
         Aggregator {
             steps: StepMetrics::default(),
+            endpoints: StepMetrics::default(),
             by_flow: plan.flows.iter().map(|_| StepMetrics::default()).collect(),
             ledger: Ledger::new(&plan),
             plan,
@@ -342,9 +344,10 @@ impl Aggregator {
                         None => self.mix.push((category.clone(), 1)),
                     }
                 }
-                self.steps.observe(&x);
+                self.steps.observe(&x.step, &x);
+                self.endpoints.observe(&x.endpoint, &x);
                 if let Some(o) = self.plan.orders.get(x.order as usize) {
-                    self.by_flow[o.flow as usize].observe(&x);
+                    self.by_flow[o.flow as usize].observe(&x.step, &x);
                 }
                 self.metrics.observe(&x);
                 if let Some(w) = self.events.as_mut()
@@ -541,6 +544,7 @@ impl Aggregator {
             duration: self.started.elapsed(),
             population: self.ledger.counts(),
             steps: self.steps.stats(),
+            endpoints: self.endpoints.stats(),
             by_flow: plan
                 .flows
                 .iter()

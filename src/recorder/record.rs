@@ -120,6 +120,8 @@ pub struct Exchange {
     pub step: Arc<str>,
     /// Method.
     pub method: Arc<str>,
+    /// `METHOD /path/{var}`, the request's endpoint.
+    pub endpoint: Arc<str>,
     /// Rendered path and query.
     pub path: String,
     /// Status, if a response came.

@@ -31,6 +31,9 @@ pub struct Summary {
     pub population: PopulationCounts,
     /// Per-step request statistics over every flow.
     pub steps: Vec<StepStats>,
+    /// The same per endpoint (`METHOD /path/{var}`, the step's path as written);
+    /// `name` is the endpoint.
+    pub endpoints: Vec<StepStats>,
     /// The same per flow: (flow, its steps).
     pub by_flow: Vec<(String, Vec<StepStats>)>,
     /// One entry per second of the run: throughput, latency, orders by state.

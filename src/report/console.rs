@@ -93,6 +93,7 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         )?;
     }
     custom(out, s, w)?;
+    endpoints(out, s)?;
     let requests = s.requests();
     let errors = s.errors();
     let rate = if requests > 0 {
@@ -159,6 +160,34 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     } else {
         writeln!(out, "\nresult: FAIL")
     }
+}
+
+/// Requests per endpoint (`METHOD /path/{var}`), when that says more than the
+/// step table: some endpoint is reached by several steps.
+fn endpoints(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    if s.endpoints.len() >= s.steps.len() {
+        return Ok(());
+    }
+    let w = s
+        .endpoints
+        .iter()
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16);
+    writeln!(
+        out,
+        "\n{:<w$} {:>8} {:>7} {:>9} {:>9} {:>9}",
+        "endpoint", "count", "errors", "p50 ms", "p95 ms", "max ms"
+    )?;
+    for e in &s.endpoints {
+        writeln!(
+            out,
+            "{:<w$} {:>8} {:>7} {:>9.2} {:>9.2} {:>9.2}",
+            e.name, e.count, e.errors, e.p50_ms, e.p95_ms, e.max_ms
+        )?;
+    }
+    Ok(())
 }
 
 /// Groups, then the script's own trends and counters, beside the step table.

@@ -79,6 +79,7 @@ pub fn to_value(s: &Summary) -> Value {
         "accept_failed": s.accept_failed,
         "population": population,
         "steps": steps(&s.steps),
+        "endpoints": steps(&s.endpoints),
         "by_flow": by_flow,
         "thresholds": s.thresholds,
         "expected_errors": s.expected_errors(),

@@ -84,6 +84,7 @@ struct Page<'a> {
     final_states: &'a BTreeMap<String, u64>,
     thresholds: &'a [ThresholdOutcome],
     steps: &'a [StepStats],
+    endpoints: &'a [StepStats],
     by_flow: &'a [(String, Vec<StepStats>)],
     /// (step, class, count) for every error class of every step.
     error_classes: Vec<(&'a str, &'a str, u64)>,
@@ -122,6 +123,7 @@ impl<'a> Page<'a> {
             final_states: &s.population.by_state,
             thresholds: &s.thresholds,
             steps: &s.steps,
+            endpoints: &s.endpoints,
             by_flow: &s.by_flow,
             error_classes: s
                 .steps
