@@ -56,6 +56,9 @@ impl<C: HttpClient> Executor<C> {
                     match until {
                         Loop::Times(n) if round >= *n => return Ok(()),
                         Loop::While(c) if !self.holds(run, c, "repeat")? => return Ok(()),
+                        Loop::WhileRunning if self.deadline.is_none() || self.past_deadline() => {
+                            return Ok(());
+                        }
                         _ => {}
                     }
                     // `until` waits for the condition to hold, `while` for it to stop holding.

@@ -61,7 +61,7 @@ impl<C: HttpClient> Executor<C> {
         Ok(())
     }
 
-    fn past_deadline(&self) -> bool {
+    pub(super) fn past_deadline(&self) -> bool {
         self.deadline
             .is_some_and(|d| tokio::time::Instant::now() >= d)
     }

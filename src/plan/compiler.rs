@@ -227,6 +227,7 @@ impl<'a> Compiler<'a> {
                     spec::Loop::Times(n) => Loop::Times(*n),
                     spec::Loop::Until(cond) => Loop::Until(self.condition(cond, &after)?),
                     spec::Loop::While(cond) => Loop::While(self.condition(cond, known)?),
+                    spec::Loop::WhileRunning => Loop::WhileRunning,
                 };
                 *known = after;
                 Control::Repeat {

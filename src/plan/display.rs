@@ -262,6 +262,7 @@ fn describe_control(c: &Control) -> String {
                 Loop::Times(n) => format!("{n} times"),
                 Loop::Until(c) => format!("until {} (at most {max} rounds)", cond(c)),
                 Loop::While(c) => format!("while {} (at most {max} rounds)", cond(c)),
+                Loop::WhileRunning => "while the run's duration lasts".to_owned(),
             };
             let timeout = timeout
                 .map(|t| format!(", timeout {t:?}"))

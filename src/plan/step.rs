@@ -282,7 +282,7 @@ impl Control {
             Control::Set { .. } => true,
             Control::When { cond, .. } => cond.reads_response(),
             Control::Repeat { until, .. } => match until {
-                Loop::Times(_) => false,
+                Loop::Times(_) | Loop::WhileRunning => false,
                 Loop::Until(c) | Loop::While(c) => c.reads_response(),
             },
             Control::ForEach { .. } | Control::Group { .. } => false,
@@ -340,6 +340,8 @@ pub enum Loop {
     Until(Condition),
     /// Before the first round at which it does not.
     While(Condition),
+    /// Before each round, while the run's duration lasts (never without one).
+    WhileRunning,
 }
 
 /// A compiled condition.

@@ -120,6 +120,8 @@ pub enum Loop {
     Until(Condition),
     /// Before the first round at which the condition does not hold.
     While(Condition),
+    /// Before each round, while the run's duration lasts (never without one).
+    WhileRunning,
 }
 
 /// A condition over the variables and the last response.

@@ -181,6 +181,64 @@ async fn a_duration_limit_ends_journeys_early_and_still_cleans_up() {
     target.stop().await;
 }
 
+/// With --duration, users whose budget is spent log in again for another
+/// session until the duration ends; each session ends with a logout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_duration_users_start_new_sessions_until_it_ends() {
+    let (target, store) =
+        builtin::start_users("127.0.0.1:0".parse().unwrap(), UsersConfig::default())
+            .await
+            .unwrap();
+    let script = user_populate();
+    let dir = tempfile::tempdir().unwrap();
+    // Budgets of 2–3 requests, 20–40 ms apart: a session lasts well under a
+    // second, so a 2 s run holds several per user.
+    let run = runner(&[
+        &script,
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--target",
+        &target.url,
+        "--users",
+        "4",
+        "--min-request-count",
+        "2",
+        "--max-request-count",
+        "3",
+        "--delay-min",
+        "20ms",
+        "--delay-max",
+        "40ms",
+        "--duration",
+        "2s",
+        "-q",
+    ])
+    .await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = crate::util::read_report(dir.path());
+    let count = |step: &str| report["steps"][step]["count"].as_u64().unwrap_or(0);
+    assert_eq!(count("register"), 4, "each user exists once");
+    assert!(
+        count("logout") >= 8,
+        "every user had a second session: {} logouts for 4 users",
+        count("logout")
+    );
+    // Every session but the renewal logins of the cleanup began with a login.
+    assert!(
+        count("login") >= count("logout"),
+        "{} logins",
+        count("login")
+    );
+    assert_eq!(report["population"]["by_state"]["Deleted"], 4);
+    let stats = store.stats();
+    assert_eq!(
+        (stats.simulation_users, stats.sessions),
+        (0, 0),
+        "{stats:?}"
+    );
+    target.stop().await;
+}
+
 #[test]
 fn script_options_are_listed_by_help_and_unknown_ones_refused() {
     let script = user_populate();
@@ -272,6 +330,10 @@ async fn every_endpoint_against(config: UsersConfig, extra: &[&str]) {
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 
     let report = crate::util::read_report(dir.path());
+    assert_eq!(
+        report["steps"]["logout"]["count"], 4,
+        "without --duration each user has one session"
+    );
     let reached: Vec<String> = report["endpoints"]
         .as_object()
         .unwrap()

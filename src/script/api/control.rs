@@ -32,6 +32,9 @@ pub fn register(engine: &mut Engine) {
             repeat_on(name, until, cond, body, options)
         });
     }
+    engine.register_fn("repeat_while_running", |body: Array| {
+        repeat(Loop::WhileRunning, u32::MAX, None, body)
+    });
     engine.register_fn("for_each", |list: &str, item: &str, body: Array| {
         Ok::<_, Box<rhai::EvalAltResult>>(Step::Control(Control::ForEach {
             list: list.to_owned(),
