@@ -7,6 +7,7 @@ pub mod journal;
 mod ledger;
 mod metrics;
 mod prometheus;
+mod recent;
 mod record;
 mod summary;
 mod timing;
@@ -31,6 +32,8 @@ use tokio::task::JoinHandle;
 use crate::plan::Plan;
 use ledger::Ledger;
 use metrics::StepMetrics;
+use recent::Recent;
+pub use recent::{Activity, RECENT};
 use timing::Waits;
 
 /// Figures published once a second while the run goes, for progress displays.
@@ -60,6 +63,8 @@ pub struct Live {
     pub max_ms: f64,
     /// Mean latency so far, in ms.
     pub mean_ms: f64,
+    /// The last few requests, oldest first.
+    pub recent: Vec<Activity>,
 }
 
 /// A cheap, cloneable handle workers record through.
@@ -127,6 +132,7 @@ struct Aggregator {
     started_at: SystemTime,
     steps: StepMetrics,
     endpoints: StepMetrics,
+    recent: Recent,
     by_flow: Vec<StepMetrics>,
     ledger: Ledger,
     waits: Waits,
@@ -263,6 +269,7 @@ impl Aggregator {
         Aggregator {
             steps: StepMetrics::default(),
             endpoints: StepMetrics::default(),
+            recent: Recent::default(),
             by_flow: plan.flows.iter().map(|_| StepMetrics::default()).collect(),
             ledger: Ledger::new(&plan),
             plan,
@@ -356,6 +363,7 @@ impl Aggregator {
                     self.events_error = Some(e.to_string());
                     self.events = None;
                 }
+                self.recent.push(x);
             }
             Record::Created { order, id } => {
                 let now = self.now_us();
@@ -518,6 +526,7 @@ impl Aggregator {
             } else {
                 self.overall.mean() / 1000.0
             },
+            recent: self.recent.activities(&self.plan),
         };
         self.live.send_replace(live);
     }

@@ -11,7 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::recorder::Live;
+use crate::recorder::{Activity, Live, RECENT};
 
 /// How often the plain status line is printed when stderr is not a terminal.
 pub const LINE_EVERY: Duration = Duration::from_secs(5);
@@ -146,12 +146,29 @@ pub fn spawn(
                 bar.set_style(ProgressStyle::with_template("{msg}").expect("valid template"));
                 let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
                 let bar = multi.add(bar);
+                // On a terminal the panel has the recent requests under it, a bar a line.
+                let lines: Vec<ProgressBar> = (0..RECENT + 2)
+                    .map(|_| {
+                        let line = multi.add(ProgressBar::new(1));
+                        line.set_style(
+                            ProgressStyle::with_template("{msg}").expect("valid template"),
+                        );
+                        line
+                    })
+                    .collect();
                 display.attach(multi);
+                let show = |l: &Live| {
+                    bar.set_message(panel.text(l));
+                    for (line, text) in lines.iter().zip(recent_lines(&l.recent)) {
+                        line.set_message(text);
+                    }
+                };
                 while live.changed().await.is_ok() {
-                    bar.set_message(panel.text(&live.borrow_and_update()));
+                    show(&live.borrow_and_update());
                 }
-                bar.set_message(panel.text(&live.borrow()));
+                show(&live.borrow());
                 bar.finish();
+                lines.iter().for_each(ProgressBar::finish);
                 display.detach();
             }
             Mode::Bars => {
@@ -213,6 +230,30 @@ pub fn users_line(l: &Live, limit: Option<Duration>) -> String {
         left.map(|d| format!(", ~{} left", clock(d)))
             .unwrap_or_default()
     )
+}
+
+/// A blank line, `Recent Activity:` and a line per request, as the seed shows
+/// them: `[12:34:15] User-045: POST /api/v1/users → 201 (123ms)` (UTC, no query).
+pub fn recent_lines(recent: &[Activity]) -> Vec<String> {
+    if recent.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![String::new(), "Recent Activity:".to_owned()];
+    for a in recent {
+        let stamp = humantime::format_rfc3339_seconds(a.at).to_string();
+        let time = stamp.get(11..19).unwrap_or(&stamp);
+        let path = a.path.split('?').next().unwrap_or(&a.path);
+        let status = a
+            .status
+            .map_or_else(|| "no answer".to_owned(), |s| s.to_string());
+        out.push(format!(
+            "[{time}] {}: {} {path} → {status} ({}ms)",
+            a.who,
+            a.method,
+            a.latency.as_millis()
+        ));
+    }
+    out
 }
 
 /// 15432 → `15,432`.
@@ -305,11 +346,41 @@ mod tests {
             p95_ms: 900.0,
             max_ms: 1_230.0,
             mean_ms: 245.0,
+            recent: Vec::new(),
         };
         assert_eq!(
             users_line(&l, Some(Duration::from_secs(1058))),
             "Users 100/100 active | Requests 15,432 | Success 87.3% | Errors 1,967 | Avg 245 ms | Peak 1,230 ms | 05:23 elapsed, ~12:15 left"
         );
+    }
+
+    #[test]
+    fn recent_requests_read_like_the_seed() {
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(12 * 3600 + 34 * 60 + 15);
+        let a = |who: &str, method: &str, path: &str, status, ms| Activity {
+            at,
+            who: who.into(),
+            method: method.into(),
+            path: path.into(),
+            status,
+            latency: Duration::from_millis(ms),
+        };
+        let lines = recent_lines(&[
+            a("User-045", "POST", "/api/v1/users", Some(201), 123),
+            a("User-021", "GET", "/api/v1/users?page=1", Some(200), 89),
+            a("User-087", "POST", "/api/v1/auth/login", None, 45),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                "",
+                "Recent Activity:",
+                "[12:34:15] User-045: POST /api/v1/users → 201 (123ms)",
+                "[12:34:15] User-021: GET /api/v1/users → 200 (89ms)",
+                "[12:34:15] User-087: POST /api/v1/auth/login → no answer (45ms)",
+            ]
+        );
+        assert!(recent_lines(&[]).is_empty());
     }
 
     #[test]
@@ -327,6 +398,7 @@ mod tests {
             p95_ms: 1.24,
             max_ms: 3.0,
             mean_ms: 1.0,
+            recent: Vec::new(),
         };
         assert_eq!(
             line(&l),

@@ -239,6 +239,41 @@ async fn with_a_duration_users_start_new_sessions_until_it_ends() {
     target.stop().await;
 }
 
+/// On a terminal (a pty from `script`), the users panel has the last few
+/// requests under it, as the seed shows them; piped, it has not.
+#[test]
+fn a_terminal_shows_the_recent_requests_under_the_users_panel() {
+    let script = user_populate();
+    let runner = env!("CARGO_BIN_EXE_runner");
+    // About 3 s: the panel is redrawn once a second.
+    let command =
+        format!("stty rows 40 cols 160; '{runner}' '{script}' --scenario development --speed 3");
+    let run = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("`script` (util-linux) runs");
+    let screen = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{screen}");
+    assert!(screen.contains("Recent Activity:"), "{screen}");
+    let line = regex::Regex::new(
+        r"\[\d\d:\d\d:\d\d\] User-\d{3}: (GET|POST|PUT|DELETE) /api/v1/\S* → \d{3} \(\d+ms\)",
+    )
+    .unwrap();
+    assert!(
+        line.is_match(&screen),
+        "no recent-activity line in: {screen}"
+    );
+
+    let piped = runner_sync(&[&script, "--scenario", "development", "--speed", "20"]);
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped));
+    assert!(
+        !text(&piped).contains("Recent Activity"),
+        "{}",
+        text(&piped)
+    );
+}
+
 #[test]
 fn script_options_are_listed_by_help_and_unknown_ones_refused() {
     let script = user_populate();
