@@ -45,6 +45,15 @@ impl fmt::Display for Plan {
         for t in &self.thresholds {
             writeln!(f, "threshold {}", t.expr())?;
         }
+        if let Some([ok, client, server]) = self.status_mix {
+            writeln!(
+                f,
+                "aim       answers {:.0}% success, {:.0}% 4xx, {:.0}% 5xx",
+                ok * 100.0,
+                client * 100.0,
+                server * 100.0
+            )?;
+        }
         if self.accept_failed > 0.0 {
             writeln!(
                 f,

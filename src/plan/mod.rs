@@ -190,6 +190,7 @@ pub fn compile(
         track_id: spec.track.id.as_str().into(),
         noun: spec.track.noun.clone(),
         accept_failed: spec.accept_failed,
+        status_mix: spec.status_mix,
         payload_vars: payload_vars.into_iter().map(|s: String| s.into()).collect(),
         terminal: spec.terminal.iter().map(|s| s.as_str().into()).collect(),
         seed,

@@ -112,6 +112,8 @@ pub struct Plan {
     pub noun: String,
     /// Share of the population that may fail with the run still passing.
     pub accept_failed: f64,
+    /// The answers' shares the script aims for: success, 4xx, 5xx (`s.status_mix`).
+    pub status_mix: Option<[f64; 3]>,
     /// Payload fields that templates use.
     pub payload_vars: Vec<Arc<str>>,
     /// States that need no cleanup.

@@ -18,8 +18,8 @@ pub use metrics::{dist, latency_histogram};
 pub use prometheus::Metrics;
 pub use record::{BreakerState, Checks, Exchange, FlowEnd, Outcome, Record, Wait};
 pub use summary::{
-    BatchTime, BreakerChange, Dist, GroupStats, IntervalAccuracy, Lifecycle, MixShare, OrderRef,
-    PopulationCounts, Second, Stage, StepStats, Summary, ThresholdOutcome, Transition,
+    AnswerShare, BatchTime, BreakerChange, Dist, GroupStats, IntervalAccuracy, Lifecycle, MixShare,
+    OrderRef, PopulationCounts, Second, Stage, StepStats, Summary, ThresholdOutcome, Transition,
 };
 
 use std::sync::Arc;
@@ -546,6 +546,7 @@ impl Aggregator {
             scenario: plan.name.clone(),
             noun: plan.noun.clone(),
             accept_failed: plan.accept_failed,
+            status_mix: plan.status_mix,
             target: String::new(),
             seed: plan.seed,
             speed: plan.speed,

@@ -46,6 +46,8 @@ pub struct Summary {
     pub thresholds: Vec<ThresholdOutcome>,
     /// Journey requests by category: observed against configured share.
     pub mix: Vec<MixShare>,
+    /// The answers' shares the script aims for (`s.status_mix`): success, 4xx, 5xx.
+    pub status_mix: Option<[f64; 3]>,
     /// Every circuit-breaker state change, in order.
     pub breaker: Vec<BreakerChange>,
     /// Orders whose flow failed.
@@ -166,6 +168,40 @@ impl Summary {
         per_second(ended, self.active)
     }
 
+    /// Attempts by what came back, against the script's aim where it has one:
+    /// success (2xx, 3xx), client errors (4xx), server errors (5xx), no answer.
+    pub fn answers(&self) -> Vec<AnswerShare> {
+        let mut counts = [0u64; 4];
+        for st in &self.steps {
+            let mut answered = 0;
+            for (status, n) in &st.statuses {
+                answered += n;
+                match status {
+                    400..=499 => counts[1] += n,
+                    500..=599 => counts[2] += n,
+                    _ => counts[0] += n,
+                }
+            }
+            counts[3] += st.count.saturating_sub(answered);
+        }
+        let total: u64 = counts.iter().sum();
+        let aims = self.status_mix.map(|[a, b, c]| [a, b, c, 0.0]);
+        ["success", "client_error", "server_error", "no_answer"]
+            .iter()
+            .enumerate()
+            .map(|(i, class)| AnswerShare {
+                class: (*class).to_owned(),
+                attempts: counts[i],
+                share: if total == 0 {
+                    0.0
+                } else {
+                    counts[i] as f64 / total as f64
+                },
+                aim: aims.map(|a| a[i]),
+            })
+            .collect()
+    }
+
     /// Every step's `.check(…)`s together.
     pub fn checks(&self) -> Checks {
         let mut all = Checks::default();
@@ -247,6 +283,19 @@ pub struct BreakerChange {
     pub state: String,
     /// Seconds since the start.
     pub at_s: f64,
+}
+
+/// One kind of answer: how many attempts got it, against the aim.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerShare {
+    /// `success` (2xx, 3xx), `client_error` (4xx), `server_error` (5xx) or `no_answer`.
+    pub class: String,
+    /// Attempts that got it (retries and polls included).
+    pub attempts: u64,
+    /// Their share of all attempts, 0..1.
+    pub share: f64,
+    /// The share the script aims for (`s.status_mix`), if it names one.
+    pub aim: Option<f64>,
 }
 
 /// One request-mix category: how many journey requests it got.

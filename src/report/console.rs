@@ -117,6 +117,7 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     checks(out, s)?;
     stages(out, s)?;
     mix(out, s)?;
+    answers(out, s)?;
     lifecycle(out, s)?;
     timing(out, s)?;
     thresholds(out, s)?;
@@ -185,6 +186,34 @@ fn endpoints(out: &mut impl Write, s: &Summary) -> io::Result<()> {
             out,
             "{:<w$} {:>8} {:>7} {:>9.2} {:>9.2} {:>9.2}",
             e.name, e.count, e.errors, e.p50_ms, e.p95_ms, e.max_ms
+        )?;
+    }
+    Ok(())
+}
+
+/// What came back against what the script aims for (only when it aims: `s.status_mix`).
+fn answers(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    if s.status_mix.is_none() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\n{:<20} {:>9} {:>9} {:>9}",
+        "answers", "attempts", "observed", "aim"
+    )?;
+    for a in s.answers() {
+        let label = match a.class.as_str() {
+            "success" => "success (2xx, 3xx)",
+            "client_error" => "client errors (4xx)",
+            "server_error" => "server errors (5xx)",
+            _ => "no answer",
+        };
+        writeln!(
+            out,
+            "{label:<20} {:>9} {:>8.1}% {:>8.1}%",
+            a.attempts,
+            a.share * 100.0,
+            a.aim.unwrap_or(0.0) * 100.0
         )?;
     }
     Ok(())

@@ -84,6 +84,7 @@ pub fn to_value(s: &Summary) -> Value {
         "thresholds": s.thresholds,
         "expected_errors": s.expected_errors(),
         "mix": s.mix,
+        "answers": s.answers(),
         "breaker": s.breaker,
         "lifecycle": s.lifecycle,
         "timing": s.timing,

@@ -55,6 +55,9 @@ pub struct Spec {
     pub duration: Option<Duration>,
     /// Share (0..1) of the population that may fail with the run still passing.
     pub accept_failed: f64,
+    /// The shares of answers the script aims for (`s.status_mix`): success
+    /// (2xx, 3xx), client errors (4xx), server errors (5xx), summing to 1.
+    pub status_mix: Option<[f64; 3]>,
     /// Circuit breaker per endpoint: consecutive failures that open it (0 = off) and how long it stays open.
     pub breaker: (u32, Duration),
     /// Most requests per second, by step name (`*` for all requests together).

@@ -274,6 +274,55 @@ fn a_terminal_shows_the_recent_requests_under_the_users_panel() {
     );
 }
 
+/// The seed's 85 / 12 / 3 answers, steered by deliberate bad requests (4xx)
+/// and the built-in target's injected faults (5xx), shown beside the aim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answers_come_near_the_seeds_distribution_when_steered() {
+    let script = user_populate();
+    let dir = tempfile::tempdir().unwrap();
+    let run = runner(&[
+        &script,
+        "--users",
+        "20",
+        "--min-request-count",
+        "50",
+        "--max-request-count",
+        "80",
+        "--speed",
+        "1000",
+        "--error-rate",
+        "0.12",
+        "--server-error-rate",
+        "0.03",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("client errors (4xx)"), "{stdout}");
+    let report = crate::util::read_report(dir.path());
+    let answers = report["answers"].as_array().unwrap();
+    let total: u64 = answers
+        .iter()
+        .map(|a| a["attempts"].as_u64().unwrap())
+        .sum();
+    assert!(total >= 1000, "{total} attempts");
+    for (class, aim) in [
+        ("success", 0.85),
+        ("client_error", 0.12),
+        ("server_error", 0.03),
+    ] {
+        let a = answers.iter().find(|a| a["class"] == class).unwrap();
+        assert_eq!(a["aim"].as_f64().unwrap(), aim, "{a}");
+        let share = a["share"].as_f64().unwrap();
+        assert!(
+            (share - aim).abs() <= 0.03,
+            "{class}: observed {share:.3}, aim {aim}"
+        );
+    }
+}
+
 #[test]
 fn script_options_are_listed_by_help_and_unknown_ones_refused() {
     let script = user_populate();

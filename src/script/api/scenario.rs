@@ -95,6 +95,29 @@ pub fn register(engine: &mut Engine) {
             Ok(())
         },
     );
+    engine.register_fn("status_mix", |s: &mut Spec, options: Map| -> RResult<()> {
+        let o = Options::new(
+            options,
+            "status_mix",
+            &["success", "client_error", "server_error"],
+        )?;
+        let mut shares = [0.0; 3];
+        for (share, key) in shares
+            .iter_mut()
+            .zip(["success", "client_error", "server_error"])
+        {
+            *share = o.float(key)?.unwrap_or(0.0);
+            if !(share.is_finite() && *share >= 0.0) {
+                return Err(format!("status_mix.{key}: a weight of 0 or more, got {share}").into());
+            }
+        }
+        let sum: f64 = shares.iter().sum();
+        if sum <= 0.0 {
+            return Err("status_mix: the weights add up to 0".into());
+        }
+        s.status_mix = Some(shares.map(|w| w / sum));
+        Ok(())
+    });
     engine.register_fn("duration", |s: &mut Spec, d: Dynamic| -> RResult<()> {
         s.duration = Some(super::duration(&d, "duration")?).filter(|d| !d.is_zero());
         Ok(())
