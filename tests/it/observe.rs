@@ -89,41 +89,39 @@ async fn json_logs_record_every_state_transition_in_the_log_file() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prometheus_metrics_are_served_during_the_run() {
+/// A free port on 127.0.0.1 for `--metrics-addr`.
+fn metrics_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let addr = format!("127.0.0.1:{port}");
-    let script = day_in_life();
-    // Speed 20 keeps the run going for several seconds, long enough to scrape it mid-run.
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args([
-            script.to_str().unwrap(),
-            "--speed",
-            "20",
-            "--quiet",
-            "--metrics-addr",
-            &addr,
-        ])
-        .args(SMALL)
-        .args(["--set", "simulation.batchSize=4"])
+    format!("127.0.0.1:{port}")
+}
+
+/// Starts `runner args` quietly with metrics on `addr`.
+fn spawn_with_metrics(args: &[&str], addr: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(args)
+        .args(["--quiet", "--metrics-addr", addr])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Scrapes `addr` until a body has every line prefix in `wanted`.
+async fn scrape_until(addr: &str, wanted: &[&str]) -> String {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let url = format!("http://{addr}/metrics");
-    let body = tokio::time::timeout(Duration::from_secs(60), async {
+    tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             if let Ok(resp) = client.get(&url).send().await
                 && let Ok(body) = resp.text().await
-                && body
-                    .lines()
-                    .any(|l| l.starts_with("runner_requests_total{") && !l.ends_with(" 0"))
+                && wanted
+                    .iter()
+                    .all(|w| body.lines().any(|l| l.starts_with(w) && !l.ends_with(" 0")))
             {
                 return body;
             }
@@ -131,7 +129,19 @@ async fn prometheus_metrics_are_served_during_the_run() {
         }
     })
     .await
-    .expect("metrics with a non-zero request counter within 60 s");
+    .unwrap_or_else(|_| panic!("metrics with non-zero {wanted:?} within 60 s"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_are_served_during_the_run() {
+    let addr = metrics_addr();
+    let script = day_in_life();
+    // Speed 20 keeps the run going for several seconds, long enough to scrape it mid-run.
+    let mut args = vec![script.to_str().unwrap(), "--speed", "20"];
+    args.extend(SMALL);
+    args.extend(["--set", "simulation.batchSize=4"]);
+    let child = spawn_with_metrics(&args, &addr);
+    let body = scrape_until(&addr, &["runner_requests_total{"]).await;
     for name in [
         "runner_request_duration_seconds_bucket{",
         "runner_requests_total{",
@@ -147,6 +157,78 @@ async fn prometheus_metrics_are_served_during_the_run() {
     );
     let run = child.wait_with_output().await.unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+}
+
+/// Every series the shipped Grafana dashboard queries is one runner serves,
+/// with the labels it filters and groups by.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grafana_dashboard_queries_only_what_runner_serves() {
+    let dashboard = crate::util::root().join("examples/grafana/runner-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dashboard).unwrap()).unwrap();
+    let mut exprs = Vec::new();
+    collect_exprs(&dashboard, &mut exprs);
+    assert!(exprs.len() >= 20, "{} queries", exprs.len());
+
+    // Users with injected 500s: every family, errors included, has series.
+    let addr = metrics_addr();
+    let script = crate::util::root().join("scenarios/user_populate.rhai");
+    let args = [
+        script.to_str().unwrap(),
+        "--scenario",
+        "development",
+        "--speed",
+        "2",
+        "--server-error-rate",
+        "0.2",
+    ];
+    let mut child = spawn_with_metrics(&args, &addr);
+    let body = scrape_until(
+        &addr,
+        &[
+            "runner_errors_total{",
+            "runner_batch_duration_seconds_count",
+        ],
+    )
+    .await;
+    child.kill().await.unwrap();
+    let served: std::collections::BTreeSet<&str> = body
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let name = regex::Regex::new(r"runner_[a-z_]+").unwrap();
+    let label = regex::Regex::new(r"(?:by \(|[{,]\s*)([a-z_]+)\s*(?:=~|=|!=|,|\))").unwrap();
+    for expr in &exprs {
+        for m in name.find_iter(expr) {
+            assert!(
+                served.contains(m.as_str()),
+                "{} is not served ({expr}); served: {served:?}",
+                m.as_str()
+            );
+        }
+        for c in label.captures_iter(expr) {
+            let l = &c[1];
+            let known = ["job", "instance", "le"].contains(&l) || body.contains(&format!("{l}=\""));
+            assert!(known, "label {l} is not served ({expr})");
+        }
+    }
+}
+
+/// Every `expr` and variable `query` in a Grafana dashboard.
+fn collect_exprs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("expr", serde_json::Value::String(s)) => out.push(s.clone()),
+                    _ => collect_exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_exprs(v, out)),
+        _ => {}
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
