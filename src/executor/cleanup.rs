@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::{Executor, OrderRun};
 use crate::client::HttpClient;
-use crate::plan::{Cleanup, Lookup};
+use crate::plan::{Cleanup, Lookup, Request};
 use crate::recorder::journal::Entry;
 use crate::recorder::{Record, Wait};
 
@@ -33,23 +33,31 @@ impl<C: HttpClient> Executor<C> {
                 .wait(Wait::CleanupDelay { flow }, rule.after, &self.stop)
                 .await;
         }
-        // Undo what the flow left half-done; a step whose variables are unset has nothing to undo.
-        for step in &rule.undo {
-            if self.abort.is_cancelled() {
-                break;
-            }
-            if step
-                .vars()
-                .all(|v| run.vars.lookup(v).is_some_and(|x| !x.is_null()))
-            {
-                let _ = self.request(&mut run, step, &self.abort).await;
-            }
-        }
+        // Undo what the flow left half-done (a step whose variables are unset has
+        // nothing to undo), log in where the steps need it.
+        self.once_each(&mut run, &rule.first).await;
         if let Some(reason) = self.cleanup_rounds(&mut run, rule, Instant::now()).await {
             let order = run.index;
             self.recorder
                 .record(Record::Stranded { order, reason })
                 .await;
+        }
+        self.once_each(&mut run, &rule.finally).await;
+    }
+
+    /// Sends each of `steps` once whose variables are all set (not null);
+    /// a failure is counted, not fatal.
+    async fn once_each(&self, run: &mut OrderRun, steps: &[Request]) {
+        for step in steps {
+            if self.abort.is_cancelled() {
+                return;
+            }
+            if step
+                .vars()
+                .all(|v| run.vars.lookup(v).is_some_and(|x| !x.is_null()))
+            {
+                let _ = self.request(run, step, &self.abort).await;
+            }
         }
     }
 

@@ -107,8 +107,13 @@ impl<'a> Compiler<'a> {
     ) -> Result<Cleanup, PlanError> {
         Ok(Cleanup {
             after: self.speed.scale(c.after),
-            undo: c
-                .undo
+            first: c
+                .first
+                .iter()
+                .map(|r| self.request(r, known))
+                .collect::<Result<_, _>>()?,
+            finally: c
+                .finally
                 .iter()
                 .map(|r| self.request(r, known))
                 .collect::<Result<_, _>>()?,

@@ -143,9 +143,13 @@ fn write_flows(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         }
         if let Some(c) = &flow.cleanup {
             let steps: Vec<String> = c.steps.iter().map(describe_request).collect();
-            if !c.undo.is_empty() {
-                let undo: Vec<String> = c.undo.iter().map(describe_request).collect();
-                writeln!(f, "  cleanup first undoes (when set): {}", undo.join(", "))?;
+            if !c.first.is_empty() {
+                let first: Vec<String> = c.first.iter().map(describe_request).collect();
+                writeln!(
+                    f,
+                    "  cleanup first (when their variables are set): {}",
+                    first.join(", ")
+                )?;
             }
             writeln!(
                 f,
@@ -159,6 +163,14 @@ fn write_flows(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                     .map(|v| format!("; verify with {}", describe_request(v)))
                     .unwrap_or_default()
             )?;
+            if !c.finally.is_empty() {
+                let last: Vec<String> = c.finally.iter().map(describe_request).collect();
+                writeln!(
+                    f,
+                    "  cleanup finally (when their variables are set): {}",
+                    last.join(", ")
+                )?;
+            }
         }
     }
     Ok(())

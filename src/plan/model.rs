@@ -26,7 +26,9 @@ pub struct Cleanup {
     /// Wait after the flow (scaled).
     pub after: Duration,
     /// Requests sent once first, each when its variables are set (failures only counted).
-    pub undo: Vec<Request>,
+    pub first: Vec<Request>,
+    /// Requests sent once at the end, each when its variables are set (failures only counted).
+    pub finally: Vec<Request>,
     /// Requests tried in turn each round.
     pub steps: Vec<Request>,
     /// Optional state check.
@@ -35,6 +37,17 @@ pub struct Cleanup {
     pub timeout: Duration,
     /// Wait between rounds (scaled).
     pub every: Duration,
+}
+
+impl Cleanup {
+    /// Every request of the rule: first, steps, verify, finally.
+    pub fn requests(&self) -> impl Iterator<Item = &Request> {
+        self.first
+            .iter()
+            .chain(&self.steps)
+            .chain(&self.verify)
+            .chain(&self.finally)
+    }
 }
 
 /// The steps of one flow and its cleanup.
@@ -163,11 +176,7 @@ impl Plan {
         for flow in &self.flows {
             each_request(&flow.steps, &mut add);
             if let Some(c) = &flow.cleanup {
-                c.undo
-                    .iter()
-                    .chain(&c.steps)
-                    .chain(&c.verify)
-                    .for_each(&mut add);
+                c.requests().for_each(&mut add);
             }
         }
         if let Some(auth) = &self.auth {

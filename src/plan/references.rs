@@ -67,11 +67,7 @@ pub(super) fn rate_limits(rate_limits: &[(String, f64)], flows: &[Flow]) -> Resu
     let mut names = BTreeSet::new();
     for f in flows {
         request_names(&f.steps, &mut names);
-        for r in f
-            .cleanup
-            .iter()
-            .flat_map(|c| c.undo.iter().chain(&c.steps).chain(&c.verify))
-        {
+        for r in f.cleanup.iter().flat_map(|c| c.requests()) {
             names.insert(r.name.to_string());
         }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use super::metrics::{dist, latency_histogram, value_histogram};
+use super::metrics::{dist, latency_histogram, record_us, value_histogram};
 use super::{FlowEnd, Lifecycle, OrderRef, PopulationCounts, Transition};
 use crate::plan::Plan;
 
@@ -125,11 +125,11 @@ impl Ledger {
         e.reached |= 1 << i;
         if first_time && e.id.is_some() {
             let since_create = now_us.saturating_sub(e.created_us).max(1);
-            self.time_to_state[i].saturating_record(since_create);
+            record_us(&mut self.time_to_state[i], since_create);
             let was_terminal = (0..self.states.len())
                 .any(|s| s != i && self.terminal[s] && e.reached & (1 << s) != 0);
             if self.terminal[i] && !was_terminal {
-                self.lifetime.saturating_record(since_create);
+                record_us(&mut self.lifetime, since_create);
             }
         }
         Some(Change {
@@ -147,8 +147,7 @@ impl Ledger {
 
     /// Notes how the flow ended and how long it took.
     pub fn flow_ended(&mut self, order: u32, end: FlowEnd, took: std::time::Duration) {
-        self.flow_duration
-            .saturating_record((took.as_micros() as u64).max(1));
+        record_us(&mut self.flow_duration, took.as_micros() as u64);
         if let Some(e) = self.orders.get_mut(order as usize) {
             match end {
                 FlowEnd::Completed => {}

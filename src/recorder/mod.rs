@@ -14,7 +14,7 @@ mod timing;
 pub mod verdict;
 
 pub use events::EventsWriter;
-pub use metrics::{dist, latency_histogram};
+pub use metrics::{dist, latency_histogram, record_us};
 pub use prometheus::Metrics;
 pub use record::{BreakerState, Checks, Exchange, FlowEnd, Outcome, Record, Wait};
 pub use summary::{
@@ -178,7 +178,7 @@ impl Custom {
             }
         };
         let (_, hist, failed) = &mut self.groups[at];
-        hist.saturating_record((took.as_micros() as u64).max(1));
+        record_us(hist, took.as_micros() as u64);
         *failed += u64::from(!ok);
     }
 
@@ -324,8 +324,8 @@ impl Aggregator {
         match record {
             Record::Exchange(x) => {
                 let us = (x.latency.as_micros() as u64).max(1);
-                self.overall.saturating_record(us);
-                self.second.saturating_record(us);
+                record_us(&mut self.overall, us);
+                record_us(&mut self.second, us);
                 if x.outcome.error_class(x.status).is_some() {
                     self.second_errors += 1;
                     self.errors += 1;
@@ -469,8 +469,7 @@ impl Aggregator {
             }
             Record::BatchDone { batch, took } => {
                 let b = &self.plan.batches[batch as usize];
-                self.batch_hist
-                    .saturating_record((took.as_micros() as u64).max(1));
+                record_us(&mut self.batch_hist, took.as_micros() as u64);
                 self.metrics.batch_done(took.as_secs_f64());
                 self.batches.push(BatchTime {
                     batch,

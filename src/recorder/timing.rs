@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::metrics::{latency_histogram, value_histogram};
+use super::metrics::{latency_histogram, record_us, value_histogram};
 use super::{IntervalAccuracy, Wait};
 
 /// Deviations per kind of wait, in first-seen order.
@@ -58,7 +58,7 @@ impl Waits {
         w.configured_us += configured;
         w.observed_us += observed;
         w.dev_us += dev;
-        w.abs_dev_us.saturating_record(dev.abs().max(1.0) as u64);
+        record_us(&mut w.abs_dev_us, dev.abs() as u64);
         if configured > 0.0 {
             w.dev_pct += dev / configured * 100.0;
             w.abs_dev_bp

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::recorder::{OrderRef, Summary};
+use crate::recorder::{OrderRef, StepStats, Summary};
 
 /// Most failed or stranded orders listed by id on the console (report.json lists all).
 const LIST_LIMIT: usize = 10;
@@ -73,27 +73,14 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "final   {}", states.join("  "))?;
     }
     writeln!(out)?;
-    let w = s
-        .steps
-        .iter()
-        .map(|st| st.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(16);
-    writeln!(
-        out,
-        "{:<w$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "step", "count", "errors", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms"
-    )?;
-    for st in &s.steps {
-        writeln!(
-            out,
-            "{:<w$} {:>8} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
-            st.name, st.count, st.errors, st.mean_ms, st.p50_ms, st.p95_ms, st.p99_ms, st.max_ms
-        )?;
-    }
+    let w = stats_table(out, "step", &s.steps)?;
     custom(out, s, w)?;
-    endpoints(out, s)?;
+    // Requests per endpoint, when that says more than the step table: some
+    // endpoint is reached by several steps.
+    if s.endpoints.len() < s.steps.len() {
+        writeln!(out)?;
+        stats_table(out, "endpoint", &s.endpoints)?;
+    }
     let requests = s.requests();
     let errors = s.errors();
     let rate = if requests > 0 {
@@ -163,32 +150,28 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
     }
 }
 
-/// Requests per endpoint (`METHOD /path/{var}`), when that says more than the
-/// step table: some endpoint is reached by several steps.
-fn endpoints(out: &mut impl Write, s: &Summary) -> io::Result<()> {
-    if s.endpoints.len() >= s.steps.len() {
-        return Ok(());
-    }
-    let w = s
-        .endpoints
+/// Latency per step (or per endpoint: `head` names the first column); returns
+/// the first column's width.
+fn stats_table(out: &mut impl Write, head: &str, list: &[StepStats]) -> io::Result<usize> {
+    let w = list
         .iter()
-        .map(|e| e.name.chars().count())
+        .map(|st| st.name.chars().count())
         .max()
         .unwrap_or(0)
         .max(16);
     writeln!(
         out,
-        "\n{:<w$} {:>8} {:>7} {:>9} {:>9} {:>9}",
-        "endpoint", "count", "errors", "p50 ms", "p95 ms", "max ms"
+        "{head:<w$} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "count", "errors", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms"
     )?;
-    for e in &s.endpoints {
+    for st in list {
         writeln!(
             out,
-            "{:<w$} {:>8} {:>7} {:>9.2} {:>9.2} {:>9.2}",
-            e.name, e.count, e.errors, e.p50_ms, e.p95_ms, e.max_ms
+            "{:<w$} {:>8} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            st.name, st.count, st.errors, st.mean_ms, st.p50_ms, st.p95_ms, st.p99_ms, st.max_ms
         )?;
     }
-    Ok(())
+    Ok(w)
 }
 
 /// What came back against what the script aims for (only when it aims: `s.status_mix`).

@@ -177,9 +177,12 @@ pub struct Cleanup {
     pub flow: String,
     /// Wait after the flow before the first attempt (skipped for failed orders and on Ctrl-C).
     pub after: Duration,
-    /// Requests that undo what a flow may have left half-done, each sent once,
-    /// before `steps`, when every variable it uses is set.
-    pub undo: Vec<Request>,
+    /// Requests sent once before `steps`, each when every variable it uses is
+    /// set: undoing what a flow may have left half-done, or a login the steps need.
+    pub first: Vec<Request>,
+    /// Requests sent once after the cleanup, whatever its outcome, each when
+    /// its variables are set (a logout).
+    pub finally: Vec<Request>,
     /// Requests tried in turn each round; the first that succeeds ends cleanup.
     pub steps: Vec<Request>,
     /// Optional check that reads the order's state, in case it is already terminal.

@@ -1,9 +1,16 @@
 //! The user-traffic scenario against the built-in users target on 127.0.0.1.
 
 use runner_targets::users::SEED_ENDPOINTS;
-use runner_targets::{self as builtin, Dialect, Registration, UsersConfig};
+use runner_targets::{self as builtin, Dialect, Registration, Running, UserStore, UsersConfig};
 
 use crate::util::{root, runner, runner_sync, stderr_flat, text};
+
+/// A users target on 127.0.0.1 (port 0) and its store, to read its counts.
+async fn users_target(config: UsersConfig) -> (Running, UserStore) {
+    builtin::start_users("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap()
+}
 
 fn user_populate() -> String {
     root()
@@ -14,10 +21,7 @@ fn user_populate() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn virtual_users_follow_the_mix_leave_nothing_behind_and_never_leak_tokens() {
-    let (target, store) =
-        builtin::start_users("127.0.0.1:0".parse().unwrap(), UsersConfig::default())
-            .await
-            .unwrap();
+    let (target, store) = users_target(UsersConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("run.log");
     let script = user_populate();
@@ -139,10 +143,7 @@ async fn deliberate_bad_requests_are_expected_errors_not_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duration_limit_ends_journeys_early_and_still_cleans_up() {
-    let (target, store) =
-        builtin::start_users("127.0.0.1:0".parse().unwrap(), UsersConfig::default())
-            .await
-            .unwrap();
+    let (target, store) = users_target(UsersConfig::default()).await;
     let script = user_populate();
     let dir = tempfile::tempdir().unwrap();
     // Budgets of a million requests with 50–100 ms think time (about 14 hours
@@ -185,10 +186,7 @@ async fn a_duration_limit_ends_journeys_early_and_still_cleans_up() {
 /// session until the duration ends; each session ends with a logout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_duration_users_start_new_sessions_until_it_ends() {
-    let (target, store) =
-        builtin::start_users("127.0.0.1:0".parse().unwrap(), UsersConfig::default())
-            .await
-            .unwrap();
+    let (target, store) = users_target(UsersConfig::default()).await;
     let script = user_populate();
     let dir = tempfile::tempdir().unwrap();
     // Budgets of 2–3 requests, 20–40 ms apart: a session lasts well under a
@@ -388,9 +386,7 @@ fn route(endpoint: &str) -> String {
 /// every endpoint of seed 004 (the report's endpoint table and the service's
 /// own counts agree) and leaves nothing behind.
 async fn every_endpoint_against(config: UsersConfig, extra: &[&str]) {
-    let (target, store) = builtin::start_users("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
+    let (target, store) = users_target(config).await;
     let dir = tempfile::tempdir().unwrap();
     let script = user_populate();
     let mut args = vec![

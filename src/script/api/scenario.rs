@@ -221,7 +221,9 @@ fn cleanup(s: &mut Spec, name: &str, options: Map) -> RResult<()> {
     let o = Options::new(
         options,
         what,
-        &["after", "undo", "steps", "verify", "timeout", "every"],
+        &[
+            "after", "first", "steps", "verify", "finally", "timeout", "every",
+        ],
     )?;
     let list = match o.get("steps") {
         Some(d) if d.is_array() => d.clone().cast::<Array>(),
@@ -236,15 +238,18 @@ fn cleanup(s: &mut Spec, name: &str, options: Map) -> RResult<()> {
         Some(d) => requests(vec![d.clone()], "cleanup.verify")?.pop(),
         None => None,
     };
-    let undo = match o.get("undo") {
-        Some(d) if d.is_array() => requests(d.clone().cast::<Array>(), "cleanup.undo")?,
-        Some(d) => requests(vec![d.clone()], "cleanup.undo")?,
-        None => Vec::new(),
+    let once = |key: &str, what: &str| match o.get(key) {
+        Some(d) if d.is_array() => requests(d.clone().cast::<Array>(), what),
+        Some(d) => requests(vec![d.clone()], what),
+        None => Ok(Vec::new()),
     };
+    let first = once("first", "cleanup.first")?;
+    let finally = once("finally", "cleanup.finally")?;
     let rule = Cleanup {
         flow: name.to_owned(),
         after: o.duration("after")?.unwrap_or_default(),
-        undo,
+        first,
+        finally,
         steps: requests(list, "cleanup.steps")?,
         verify,
         timeout: o
