@@ -21,7 +21,12 @@ fn main() -> ExitCode {
         eprintln!("runner: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(n) = cli.threads {
+        runtime.worker_threads(usize::from(n));
+    }
+    let runtime = match runtime.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("runner: cannot start the async runtime: {e}");

@@ -251,3 +251,29 @@ s
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!stderr_flat(&out).contains("deprecated"), "{}", text(&out));
 }
+
+#[test]
+fn threads_are_a_count_of_one_or_more() {
+    let script = day_in_life();
+    let script = script.to_str().unwrap();
+    let run = runner_sync(&[
+        script,
+        "--threads",
+        "1",
+        "--speed",
+        "1000",
+        "--set",
+        "simulation.totalOrders=10",
+        "--set",
+        "simulation.activatedCount=5",
+        "-q",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let zero = runner_sync(&["check", script, "--threads", "0"]);
+    assert_eq!(zero.status.code(), Some(2), "{}", text(&zero));
+    assert!(
+        stderr_flat(&zero).contains("invalid value '0' for '--threads <N>'"),
+        "{}",
+        text(&zero)
+    );
+}
