@@ -105,13 +105,17 @@ impl<'a> Compiler<'a> {
         c: &spec::Cleanup,
         known: &BTreeSet<String>,
     ) -> Result<Cleanup, PlanError> {
+        // What `first` captures (an administrator's token) the rest may use.
+        let mut first = Vec::with_capacity(c.first.len());
+        let mut known = known.clone();
+        for r in &c.first {
+            first.push(self.request(r, &known)?);
+            known.extend(r.captures.iter().map(|(var, _)| var.clone()));
+        }
+        let known = &known;
         Ok(Cleanup {
             after: self.speed.scale(c.after),
-            first: c
-                .first
-                .iter()
-                .map(|r| self.request(r, known))
-                .collect::<Result<_, _>>()?,
+            first,
             finally: c
                 .finally
                 .iter()

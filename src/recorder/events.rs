@@ -10,7 +10,7 @@ use super::ledger::Ledger;
 use super::{Checks, Exchange};
 use crate::plan::Plan;
 
-/// Streams rows to a CSV file as exchanges arrive.
+/// Streams rows to a CSV file as exchanges arrive, through a buffer.
 pub struct EventsWriter {
     csv: csv::Writer<BufWriter<File>>,
 }
@@ -53,7 +53,10 @@ impl EventsWriter {
         Ok(EventsWriter { csv })
     }
 
-    /// Writes one row.
+    /// Writes one row into the buffer: a write to the file every few dozen
+    /// rows and on [`EventsWriter::flush`], which the recorder calls every
+    /// second, so a killed run loses at most its last second of rows (resume
+    /// reads the journal for where each order stands, not this file).
     pub fn write(&mut self, plan: &Plan, ledger: &Ledger, x: &Exchange) -> io::Result<()> {
         // Run-wide exchanges (setup, phases, teardown) belong to no order.
         let order = plan.orders.get(x.order as usize);
@@ -73,9 +76,7 @@ impl EventsWriter {
                 attempt: x.attempt,
                 n: order.map(|o| o.n),
             })
-            .map_err(io::Error::other)?;
-        // Flushed row by row: after a crash the file holds every answered request.
-        self.csv.flush()
+            .map_err(io::Error::other)
     }
 
     /// Flushes buffered rows.

@@ -481,8 +481,15 @@ impl Aggregator {
         }
     }
 
-    /// Closes the current one-second window: timeline entry, live figures, gauges.
+    /// Closes the current one-second window: timeline entry, live figures,
+    /// gauges, and the second's events.csv rows to the file.
     fn close_second(&mut self) {
+        if let Some(w) = self.events.as_mut()
+            && let Err(e) = w.flush()
+        {
+            self.events_error = Some(e.to_string());
+            self.events = None;
+        }
         let ms = |h: &Histogram<u64>, q: f64| {
             if h.is_empty() {
                 0.0

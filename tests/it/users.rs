@@ -461,3 +461,8 @@ async fn one_script_drives_a_camel_case_service_with_integer_ids_and_closed_regi
     };
     every_endpoint_against(config, &["--registration", "admin"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_can_delete_self_registered_users_at_the_end() {
+    every_endpoint_against(UsersConfig::default(), &["--cleanup-as", "admin"]).await;
+}
