@@ -35,22 +35,4 @@ impl ClientError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, ClientError::Timeout | ClientError::Connect(_))
     }
-
-    pub(super) fn from_reqwest(e: reqwest::Error) -> Self {
-        // The URL may carry secrets in its query: errors never repeat it.
-        let e = e.without_url();
-        if e.is_timeout() {
-            ClientError::Timeout
-        } else if e.is_connect() || e.is_request() || e.is_body() {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                text = format!("{text}: {s}");
-                source = s.source();
-            }
-            ClientError::Connect(text)
-        } else {
-            ClientError::Other(e.to_string())
-        }
-    }
 }

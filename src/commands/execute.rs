@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::manifest::JOURNAL;
 use crate::builtin::{Builtins, Served, Wanted, options};
-use crate::client::Reqwest;
+use crate::client::Hyper;
 use crate::error::{EXIT_FAILED, Error};
 use crate::executor::Executor;
 use crate::plan::{Plan, Target};
@@ -87,7 +87,7 @@ pub async fn execute(
         })?;
     }
     let (base_url, target) = start_target(&plan, builtins).await?;
-    let client = Reqwest::new(plan.http.timeout, plan.http.max_connections)
+    let client = Hyper::new(plan.http.timeout, plan.http.max_connections)
         .map_err(|e| Error::Usage(e.to_string()))?;
     let metrics = Arc::new(Metrics::default());
     let endpoint = match outputs.metrics_addr {

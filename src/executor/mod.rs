@@ -86,7 +86,7 @@ pub struct OrderRun {
 struct Last {
     status: u16,
     body: Value,
-    headers: reqwest::header::HeaderMap,
+    headers: hyper::header::HeaderMap,
 }
 
 /// Template variables of one order.

@@ -280,7 +280,7 @@ impl<C: HttpClient> Executor<C> {
             && !headers
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
-            && let Ok(parsed) = reqwest::Url::parse(&url)
+            && let Ok(parsed) = url::Url::parse(&url)
         {
             let pairs: Vec<String> = jar
                 .get_request_values(&parsed)
@@ -590,12 +590,12 @@ fn redact(value: &mut Value, secrets: &[Arc<str>]) {
 
 /// Stores the cookies a response sets, for the order's later requests.
 fn keep_cookies(jar: &mut cookie_store::CookieStore, url: &str, resp: &HttpResponse) {
-    let Ok(url) = reqwest::Url::parse(url) else {
+    let Ok(url) = url::Url::parse(url) else {
         return;
     };
     let set = resp
         .headers
-        .get_all(reqwest::header::SET_COOKIE)
+        .get_all(hyper::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| cookie_store::RawCookie::parse(v.to_owned()).ok());

@@ -332,7 +332,7 @@ impl<'a> Compiler<'a> {
             spec::Subject::Field(path) => Subject::Field(JsonPath::parse(path).map_err(invalid)?),
             spec::Subject::Status => Subject::Status,
             spec::Subject::Header(name) => Subject::Header(
-                reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                hyper::header::HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| invalid(format!("`{name}` is not a header name")))?,
             ),
             spec::Subject::Length(path) => Subject::Length(JsonPath::parse(path).map_err(invalid)?),
@@ -484,11 +484,11 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
                     spec::Capture::Json(path) => {
                         Source::Json(JsonPath::parse(path).map_err(invalid)?)
                     }
-                    spec::Capture::Header(name) => Source::Header(
-                        reqwest::header::HeaderName::try_from(name.as_str()).map_err(|_| {
-                            invalid(format!("capture_header: `{name}` is not a header name"))
-                        })?,
-                    ),
+                    spec::Capture::Header(name) => {
+                        Source::Header(hyper::header::HeaderName::try_from(name.as_str()).map_err(
+                            |_| invalid(format!("capture_header: `{name}` is not a header name")),
+                        )?)
+                    }
                     spec::Capture::Status => Source::Status,
                 };
                 Ok((var.as_str().into(), source))

@@ -146,7 +146,7 @@ pub(super) fn target(raw: &str, params: &Params) -> Result<Target, PlanError> {
             known.join(", ")
         )));
     }
-    let url = reqwest::Url::parse(raw).map_err(|e| {
+    let url = url::Url::parse(raw).map_err(|e| {
         bad(format!(
             "{raw:?} is not a valid URL ({e}); expected http://HOST:PORT"
         ))

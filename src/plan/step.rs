@@ -79,7 +79,7 @@ pub enum Source {
     /// A JSON path into the body.
     Json(JsonPath),
     /// A response header.
-    Header(reqwest::header::HeaderName),
+    Header(hyper::header::HeaderName),
     /// The status code.
     Status,
 }
@@ -377,7 +377,7 @@ pub enum Subject {
     /// The last response's status.
     Status,
     /// A header of the last response, by lower-case name.
-    Header(reqwest::header::HeaderName),
+    Header(hyper::header::HeaderName),
     /// The length of an array, string or object in the last response.
     Length(JsonPath),
 }

@@ -1,0 +1,181 @@
+//! The hyper backend: requests go straight to hyper-util's pooled client,
+//! without reqwest's per-request URL parse (with IDNA), client and connector
+//! clones and builder. HTTP/1.1 and HTTP/2 (by ALPN over TLS), HTTPS with
+//! rustls and the system's roots.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use hyper::{Method, Request, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Semaphore;
+
+use super::{ClientError, HttpClient, HttpRequest, HttpResponse, MAX_BODY, Sent};
+
+const AGENT: &str = concat!("runner/", env!("CARGO_PKG_VERSION"));
+
+/// hyper-util's pooled client, with the run's timeout and a cap on requests in flight.
+pub struct Hyper {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+    in_flight: Semaphore,
+}
+
+impl Hyper {
+    /// Builds the client with the run's timeout and connection cap.
+    pub fn new(timeout: Duration, max_connections: usize) -> Result<Self, ClientError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(timeout.min(Duration::from_secs(10))));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| ClientError::Other(format!("no TLS roots: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(max_connections)
+            .build(https);
+        Ok(Hyper {
+            client,
+            timeout,
+            in_flight: Semaphore::new(max_connections),
+        })
+    }
+
+    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, ClientError> {
+        let method = Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| ClientError::Other(format!("invalid method {}", request.method)))?;
+        let uri = uri(&request.url, &request.query)?;
+        let mut builder = Request::builder().method(method).uri(uri);
+        let headers = builder.headers_mut().expect("a fresh builder has no error");
+        headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+        for (k, v) in &request.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| ClientError::Other(format!("invalid header name {k:?}")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| ClientError::Other(format!("invalid value of header {k}")))?;
+            headers.append(name, value);
+        }
+        let body = match request.body {
+            Some(body) => {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                body
+            }
+            None => Bytes::new(),
+        };
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|e| ClientError::Other(e.to_string()))?;
+        let response = self.client.request(request).await.map_err(|e| {
+            if e.is_connect() {
+                ClientError::Connect(chain(&e))
+            } else {
+                ClientError::Connect(format!("the connection failed: {}", chain(&e)))
+            }
+        })?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    ClientError::BodyTooLarge { limit: MAX_BODY }
+                } else {
+                    ClientError::Connect(format!("reading the body: {e}"))
+                }
+            })?
+            .to_bytes();
+        Ok(HttpResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+impl HttpClient for Hyper {
+    async fn send(&self, request: HttpRequest) -> Sent {
+        // Waiting for a free slot is the runner's own queueing, not the target's latency.
+        let _permit = self.in_flight.acquire().await;
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.timeout, self.exchange(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout),
+        };
+        Sent {
+            result,
+            latency: started.elapsed(),
+        }
+    }
+}
+
+/// `url` with `query` form-encoded onto it, as a URI. A path with characters
+/// a URI may not hold (a space) is percent-encoded first, as browsers do.
+fn uri(url: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
+    let invalid =
+        || ClientError::Other("invalid URL (check the target and the step's path)".into());
+    let url: std::borrow::Cow<str> = match Uri::try_from(url) {
+        Ok(uri) if query.is_empty() => return Ok(uri),
+        Ok(_) => url.into(),
+        Err(_) => url::Url::parse(url)
+            .map_err(|_| invalid())?
+            .to_string()
+            .into(),
+    };
+    if query.is_empty() {
+        return Uri::try_from(&*url).map_err(|_| invalid());
+    }
+    let mut full = String::with_capacity(url.len() + 64);
+    full.push_str(&url);
+    full.push(if url.contains('?') { '&' } else { '?' });
+    let mut form = form_urlencoded::Serializer::for_suffix(full, url.len() + 1);
+    for (k, v) in query {
+        form.append_pair(k, v);
+    }
+    Uri::try_from(form.finish()).map_err(|_| invalid())
+}
+
+/// An error and its sources, one after the other (never the URL: it may hold secrets).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_form_encoded_onto_the_url() {
+        let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let u = uri(
+            "http://127.0.0.1:8080/a/b",
+            &q(&[("q", "sim user"), ("page", "1")]),
+        )
+        .unwrap();
+        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a/b?q=sim+user&page=1");
+        let u = uri("http://127.0.0.1:8080/a?x=1", &q(&[("y", "é&")])).unwrap();
+        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a?x=1&y=%C3%A9%26");
+        let u = uri("http://127.0.0.1:8080/a b", &[]).unwrap();
+        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a%20b");
+        assert!(uri("not a url", &[]).is_err());
+    }
+}
