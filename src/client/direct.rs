@@ -1,8 +1,10 @@
 //! The hyper backend: requests go straight to hyper-util's pooled client,
 //! without reqwest's per-request URL parse (with IDNA), client and connector
 //! clones and builder. HTTP/1.1 and HTTP/2 (by ALPN over TLS), HTTPS with
-//! rustls and the system's roots.
+//! rustls, the system's roots and any the run adds (`s.http(#{ ca_file })`).
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -13,6 +15,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
 
 use super::{ClientError, HttpClient, HttpRequest, HttpResponse, MAX_BODY, Sent};
@@ -27,15 +31,19 @@ pub struct Hyper {
 }
 
 impl Hyper {
-    /// Builds the client with the run's timeout and connection cap.
-    pub fn new(timeout: Duration, max_connections: usize) -> Result<Self, ClientError> {
+    /// Builds the client with the run's timeout and connection cap, trusting
+    /// the system's roots and the certificates in `ca_file` (PEM).
+    pub fn new(
+        timeout: Duration,
+        max_connections: usize,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, ClientError> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout.min(Duration::from_secs(10))));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| ClientError::Other(format!("no TLS roots: {e}")))?
+            .with_tls_config(tls(ca_file)?)
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -115,6 +123,34 @@ impl HttpClient for Hyper {
             latency: started.elapsed(),
         }
     }
+}
+
+/// TLS with the system's roots plus those of `ca_file`.
+fn tls(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, ClientError> {
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates are skipped: the run may not need them.
+    let (_, _) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(path) = ca_file {
+        let bad = |e: &dyn std::fmt::Display| {
+            ClientError::Other(format!("http.ca_file {}: {e}", path.display()))
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| bad(&e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(&e))?;
+        if certs.is_empty() {
+            return Err(bad(&"no PEM certificate in it"));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| bad(&e))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Other(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// `url` with `query` form-encoded onto it, as a URI. A path with characters

@@ -87,8 +87,12 @@ pub async fn execute(
         })?;
     }
     let (base_url, target) = start_target(&plan, builtins).await?;
-    let client = Hyper::new(plan.http.timeout, plan.http.max_connections)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let client = Hyper::new(
+        plan.http.timeout,
+        plan.http.max_connections,
+        plan.http.ca_file.as_deref(),
+    )
+    .map_err(|e| Error::Usage(e.to_string()))?;
     let metrics = Arc::new(Metrics::default());
     let endpoint = match outputs.metrics_addr {
         Some(addr) => Some(

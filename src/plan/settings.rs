@@ -53,6 +53,8 @@ pub struct Http {
     pub max_connections: usize,
     /// Headers sent with every request.
     pub headers: Vec<(String, Template)>,
+    /// Certificates (PEM) trusted besides the system's.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Circuit-breaker settings of a run (the executor keeps the state).
@@ -99,6 +101,7 @@ pub(super) fn http(http: &spec::Http, speed: Speed, params: &Params) -> Result<H
         retries: http.retries,
         retry_backoff: speed.scale(http.retry_backoff),
         max_connections: http.max_connections,
+        ca_file: http.ca_file.clone(),
         headers: http
             .headers
             .iter()

@@ -99,6 +99,8 @@ pub struct Http {
     pub max_connections: usize,
     /// Headers sent with every request.
     pub headers: Vec<(String, String)>,
+    /// Certificates (PEM) trusted besides the system's, for HTTPS targets.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Http {
@@ -109,6 +111,7 @@ impl Default for Http {
             retry_backoff: Duration::from_secs(2),
             max_connections: 100,
             headers: Vec::new(),
+            ca_file: None,
         }
     }
 }

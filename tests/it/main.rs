@@ -47,3 +47,6 @@ mod order_service;
 
 // The order-processor pack (seed 003) against the built-in order-processor target.
 mod order_processor;
+
+// HTTPS targets: an added CA, HTTP/2 by ALPN.
+mod tls;

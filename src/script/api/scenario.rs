@@ -282,8 +282,17 @@ fn http(s: &mut Spec, options: Map) -> RResult<()> {
     let o = Options::new(
         options,
         "http",
-        &["timeout", "retries", "retry_backoff", "max_connections"],
+        &[
+            "timeout",
+            "retries",
+            "retry_backoff",
+            "max_connections",
+            "ca_file",
+        ],
     )?;
+    if let Some(path) = o.string("ca_file")? {
+        s.http.ca_file = Some(path.into());
+    }
     if let Some(t) = o.duration("timeout")? {
         s.http.timeout = t;
     }
