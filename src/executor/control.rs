@@ -91,6 +91,14 @@ impl<C: HttpClient> Executor<C> {
                 }
                 Ok(())
             }
+            Control::Attempt { steps } => match self.body(run, steps, flow).await {
+                // Counted (its requests are errors), logged; the flow goes on.
+                Err(Halt::Failed { step, reason }) => {
+                    tracing::debug!(step = &*step, reason, "attempt failed");
+                    Ok(())
+                }
+                other => other,
+            },
             Control::Group { name, steps } => {
                 let started = Instant::now();
                 let result = self.body(run, steps, flow).await;

@@ -60,6 +60,7 @@ pub(super) fn steps(steps: &mut [Step], runtime: &Runtime, flow: &str) -> Result
                     Control::Repeat { .. }
                     | Control::ForEach { .. }
                     | Control::Group { .. }
+                    | Control::Attempt { .. }
                     | Control::Metric { .. } => {}
                 }
                 match c {
@@ -71,6 +72,7 @@ pub(super) fn steps(steps: &mut [Step], runtime: &Runtime, flow: &str) -> Result
                     }
                     Control::Repeat { steps: body, .. }
                     | Control::ForEach { steps: body, .. }
+                    | Control::Attempt { steps: body }
                     | Control::Group { steps: body, .. } => self::steps(body, runtime, flow)?,
                     Control::Set { .. } | Control::Metric { .. } => {}
                 }

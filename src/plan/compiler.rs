@@ -257,6 +257,9 @@ impl<'a> Compiler<'a> {
                 item: item.as_str().into(),
                 steps: self.branch(steps, Some(item), known)?,
             },
+            spec::Control::Attempt { steps } => Control::Attempt {
+                steps: self.branch(steps, None, known)?,
+            },
             spec::Control::Group { name, steps } => Control::Group {
                 name: name.as_str().into(),
                 steps: self.branch(steps, None, known)?,

@@ -298,6 +298,9 @@ fn describe_control(c: &Control) -> String {
             format!("for each {{{item}}} in {{{l}}}: {}", list(steps))
         }
         Control::Group { name, steps } => format!("group `{name}` (timed as one): {}", list(steps)),
+        Control::Attempt { steps } => {
+            format!("attempt (a failure does not end the flow): {}", list(steps))
+        }
         Control::Metric { name, value, .. } => {
             let value = match value {
                 MetricSource::Number(n) => n.to_string(),

@@ -214,6 +214,11 @@ pub enum Control {
         /// The steps.
         steps: Vec<Step>,
     },
+    /// Steps whose failure is counted but does not end the flow.
+    Attempt {
+        /// The steps.
+        steps: Vec<Step>,
+    },
     /// Steps timed together.
     Group {
         /// Its name.
@@ -252,6 +257,7 @@ impl Control {
             Control::Repeat { .. } => "repeat",
             Control::ForEach { .. } => "for_each",
             Control::Group { .. } => "group",
+            Control::Attempt { .. } => "attempt",
             Control::Metric {
                 kind: MetricKind::Counter,
                 ..
@@ -272,6 +278,7 @@ impl Control {
             } => vec![then, otherwise],
             Control::Repeat { steps, .. }
             | Control::ForEach { steps, .. }
+            | Control::Attempt { steps }
             | Control::Group { steps, .. } => vec![steps],
         }
     }
@@ -285,7 +292,7 @@ impl Control {
                 Loop::Times(_) | Loop::WhileRunning => false,
                 Loop::Until(c) | Loop::While(c) => c.reads_response(),
             },
-            Control::ForEach { .. } | Control::Group { .. } => false,
+            Control::ForEach { .. } | Control::Group { .. } | Control::Attempt { .. } => false,
             Control::Metric { value, .. } => matches!(value, MetricSource::Script(_)),
         };
         own || self.bodies().into_iter().any(reads_response)

@@ -72,6 +72,11 @@ pub enum Control {
         /// The steps run for each element.
         steps: Vec<Step>,
     },
+    /// `attempt(steps)`: steps whose failure is counted but does not end the flow.
+    Attempt {
+        /// The steps.
+        steps: Vec<Step>,
+    },
     /// `group(name, steps)`: steps reported together as one duration.
     Group {
         /// Shown in reports and thresholds (`group(NAME).p95`).
@@ -250,6 +255,7 @@ impl Control {
             Control::Repeat { .. } => "repeat",
             Control::ForEach { .. } => "for_each",
             Control::Group { .. } => "group",
+            Control::Attempt { .. } => "attempt",
             Control::Metric {
                 kind: MetricKind::Counter,
                 ..

@@ -794,3 +794,31 @@ s
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert!(seen.lock().unwrap().iter().all(|(_, c)| c.is_empty()));
 }
+
+/// `attempt(steps)`: a failure inside is counted and ends only the attempt;
+/// the flow goes on and the order completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attempt_is_counted_and_the_flow_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "attempt.rhai",
+        &two_orders_cancelled(
+            "attempt",
+            "T",
+            r#"  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
+  attempt([get("/details").name("missing").query("orderId", "nope").expect(200),
+           get("/stats").name("skipped")]),
+  get("/stats").name("after"),"#,
+        ),
+    );
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    // The failed attempt's requests are errors: the error-rate threshold is not there, so exit 0.
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = crate::util::read_report(&out);
+    let count = |step: &str| report["steps"][step]["count"].as_u64().unwrap_or(0);
+    assert_eq!(report["steps"]["missing"]["errors"], 2, "{report}");
+    assert_eq!((count("skipped"), count("after")), (0, 2), "{report}");
+    assert_eq!(report["population"]["failed"], 0, "{report}");
+}

@@ -42,6 +42,11 @@ pub fn register(engine: &mut Engine) {
             steps: steps(body, "for_each")?,
         }))
     });
+    engine.register_fn("attempt", |body: Array| -> RResult<Step> {
+        Ok(Step::Control(Control::Attempt {
+            steps: steps(body, "attempt")?,
+        }))
+    });
     engine.register_fn("group", |name: &str, body: Array| -> RResult<Step> {
         Ok(Step::Control(Control::Group {
             name: name.to_owned(),
