@@ -150,7 +150,7 @@ impl<C: HttpClient> Executor<C> {
         self.load_shared(&mut vars);
         if !self.plan.payload_vars.is_empty()
             && let Ok(Value::Object(map)) =
-                serde_json::from_slice::<Value>(self.plan.arena.payload(order))
+                serde_json::from_slice::<Value>(&self.plan.arena.payload(order))
         {
             for name in &self.plan.payload_vars {
                 if let Some(v) = map.get(&**name) {

@@ -292,11 +292,16 @@ impl<C: HttpClient> Executor<C> {
         }
         let body = match &r.body {
             Body::None => None,
-            Body::Payload => Some(Bytes::copy_from_slice(
-                self.plan
+            Body::Payload => Some(
+                match self
+                    .plan
                     .arena
-                    .payload(&self.plan.orders[run.index as usize]),
-            )),
+                    .payload(&self.plan.orders[run.index as usize])
+                {
+                    Cow::Borrowed(bytes) => Bytes::copy_from_slice(bytes),
+                    Cow::Owned(bytes) => Bytes::from(bytes),
+                },
+            ),
             Body::Json(t) => Some(Bytes::from(
                 serde_json::to_vec(&t.render(&run.vars)?).expect("JSON serializes"),
             )),

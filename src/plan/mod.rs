@@ -2,6 +2,7 @@
 //! paths parsed, every interval divided by `--speed`, and every order's
 //! payload generated. No I/O.
 
+mod arena;
 mod closures;
 mod compiler;
 mod display;
@@ -14,9 +15,10 @@ mod step;
 pub mod template;
 mod timeline;
 
+pub use arena::Arena;
 pub use compiler::BUILTIN_VARS;
 pub use model::{Auth, Cleanup, Flow, Phase, Plan, RUN_WIDE, is_secret};
-pub use population::{Arena, Batch, Order};
+pub use population::{Batch, Order};
 pub use settings::{BreakerConfig, Http, Target};
 pub use step::{
     Action, Body, Condition, Control, Journey, Loop, MetricSource, Poll, Request, Source, Step,
@@ -256,7 +258,7 @@ fn payload_keys(orders: &[Order], arena: &Arena) -> BTreeSet<String> {
     orders
         .first()
         .and_then(|o| {
-            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(arena.payload(o))
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&arena.payload(o))
                 .ok()
         })
         .map(|m| m.keys().cloned().collect())

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::population::{Arena, Batch, Order};
+use super::arena::Arena;
+use super::population::{Batch, Order};
 use super::settings::{BreakerConfig, Http, Target};
 use super::step::{Request, Step, each_request};
 use crate::script::Runtime;

@@ -2,6 +2,7 @@
 //! which type, each order's payload, and the homogeneous batches, all decided
 //! before the first request and deterministic for a seed.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use rand::SeedableRng;
@@ -9,11 +10,12 @@ use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 
 use super::PlanError;
+use super::arena::{Arena, Slot};
 use crate::script::Runtime;
 use crate::spec::{Count, Spec};
 
 /// One order to run: its sequence number, type, batch, and where its payload
-/// and label sit in the plan's [`Arena`] (28 bytes an order, no allocation each).
+/// and label sit in the plan's [`Arena`] (32 bytes an order, no allocation each).
 #[derive(Debug, Clone, Copy)]
 pub struct Order {
     /// Sequence number, from 1.
@@ -22,39 +24,19 @@ pub struct Order {
     pub flow: u16,
     /// Index of its batch in [`super::Plan::batches`].
     pub batch: u32,
-    payload: (u32, u32),
+    payload: Slot,
     label: (u32, u32),
-}
-
-/// Every order's payload JSON and label, back to back in one buffer: a million
-/// orders cost their bytes and nothing more (no per-order allocation).
-#[derive(Debug, Default)]
-pub struct Arena {
-    bytes: Vec<u8>,
 }
 
 impl Arena {
     /// The order's JSON payload, serialized once before the run.
-    pub fn payload(&self, order: &Order) -> &[u8] {
-        &self.bytes[order.payload.0 as usize..order.payload.1 as usize]
+    pub fn payload(&self, order: &Order) -> Cow<'_, [u8]> {
+        self.payload_at(order.n, &order.payload)
     }
 
     /// The order's human-readable number (the payload's label field).
     pub fn label(&self, order: &Order) -> &str {
-        std::str::from_utf8(&self.bytes[order.label.0 as usize..order.label.1 as usize])
-            .expect("labels are stored as UTF-8")
-    }
-
-    fn push(&mut self, bytes: &[u8]) -> Result<(u32, u32), PlanError> {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(bytes);
-        let end = u32::try_from(self.bytes.len()).map_err(|_| PlanError::Invalid {
-            what: "population".into(),
-            message:
-                "the payloads exceed 4 GiB; use fewer orders per process (or smaller payloads)"
-                    .into(),
-        })?;
-        Ok((start as u32, end))
+        self.text(order.label)
     }
 }
 
@@ -176,6 +158,9 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
     Ok(out)
 }
 
+/// Orders whose payloads are sized before room is made for all of them.
+const PROBE: usize = 256;
+
 /// Generates every order, its payload and the batch layout.
 pub fn generate(
     spec: &Spec,
@@ -195,7 +180,7 @@ pub fn generate(
     }
 
     let mut arena = Arena::default();
-    let mut by_n = Vec::with_capacity(types.len());
+    let mut orders = Vec::with_capacity(types.len());
     let mut buf = Vec::new();
     for (i, flow) in types.iter().enumerate() {
         let n = i as u32 + 1;
@@ -218,15 +203,13 @@ pub fn generate(
                 n.to_string()
             }
         };
-        let payload = arena.push(&buf)?;
+        let payload = arena.push_payload(n, &buf)?;
         let label = arena.push(label.as_bytes())?;
-        if i == 0 {
-            // Reserve once for all orders (+10%) so the buffer does not double while growing.
-            arena
-                .bytes
-                .reserve(arena.bytes.len() * types.len() / 10 * 11);
+        if i + 1 == PROBE {
+            // Room for every order at once (+10%), so the buffer does not double while growing.
+            arena.reserve(arena.stored() / PROBE * (types.len() - PROBE) / 10 * 11);
         }
-        by_n.push(Order {
+        orders.push(Order {
             n,
             flow: *flow,
             batch: 0,
@@ -237,7 +220,7 @@ pub fn generate(
 
     let mut chunks: Vec<Vec<u32>> = Vec::new();
     for flow in 0..flow_names.len() {
-        let mut same = by_n
+        let mut same = orders
             .iter()
             .filter(|o| o.flow as usize == flow)
             .map(|o| o.n - 1)
@@ -249,19 +232,24 @@ pub fn generate(
     if spec.population.shuffle {
         chunks.shuffle(&mut rng);
     }
-
-    let mut orders = Vec::with_capacity(by_n.len());
-    let mut batches = Vec::with_capacity(chunks.len());
-    for (b, chunk) in chunks.into_iter().enumerate() {
-        let start = orders.len();
-        orders.extend(chunk.iter().map(|&i| Order {
-            batch: b as u32,
-            ..by_n[i as usize]
-        }));
+    // Batch by batch, each in order of number: sorted in place, not copied.
+    let mut sizes = Vec::with_capacity(chunks.len());
+    for (b, chunk) in chunks.iter().enumerate() {
+        for &i in chunk {
+            orders[i as usize].batch = b as u32;
+        }
+        sizes.push(chunk.len());
+    }
+    drop(chunks);
+    orders.sort_by_key(|o| o.batch);
+    let mut batches = Vec::with_capacity(sizes.len());
+    let mut start = 0;
+    for size in sizes {
         batches.push(Batch {
             flow: orders[start].flow,
-            orders: start..orders.len(),
+            orders: start..start + size,
         });
+        start += size;
     }
     Ok((orders, batches, arena))
 }

@@ -292,7 +292,7 @@ s
     let mut by_n: Vec<(u32, serde_json::Value)> = plan
         .orders
         .iter()
-        .map(|o| (o.n, serde_json::from_slice(plan.arena.payload(o)).unwrap()))
+        .map(|o| (o.n, serde_json::from_slice(&plan.arena.payload(o)).unwrap()))
         .collect();
     by_n.sort_by_key(|(n, _)| *n);
     // Round-robin by sequence number; CSV numbers typed; JSON rows picked by n.

@@ -28,7 +28,7 @@ fn compile(sets: &[&str], options: Options) -> Plan {
 }
 
 fn payload(plan: &Plan, i: usize) -> serde_json::Value {
-    serde_json::from_slice(plan.arena.payload(&plan.orders[i])).unwrap()
+    serde_json::from_slice(&plan.arena.payload(&plan.orders[i])).unwrap()
 }
 
 #[test]
@@ -401,7 +401,7 @@ fn the_payload_closure_sees_the_sequence_number_and_type() {
         .orders
         .iter()
         .map(|o| {
-            let v: serde_json::Value = serde_json::from_slice(plan.arena.payload(o)).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&plan.arena.payload(o)).unwrap();
             (
                 o.n,
                 plan.arena.label(o).to_owned(),
