@@ -39,6 +39,10 @@ gen_cpus="1"; [ "$threads" -gt 1 ] && gen_cpus="1-$((cpus - 1))"
 
 prefix=${TMPDIR:-/tmp}/runner-bench-nginx
 mkdir -p "$prefix/tmp"
+# A second server on the port (reuseport) would split the requests and the count.
+if curl -fsS -o /dev/null http://127.0.0.1:18080/health 2>/dev/null; then
+  echo "run.sh: something already answers on 127.0.0.1:18080; stop it first" >&2; exit 1
+fi
 taskset -c 0 nginx -p "$prefix" -e "$prefix/error.log" -c "$here/nginx.conf" || exit 1
 trap 'kill -QUIT "$(cat "$prefix/nginx.pid")" 2>/dev/null' EXIT
 for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:18080/health 2>/dev/null && break; sleep 0.1; done

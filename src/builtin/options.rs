@@ -59,6 +59,9 @@ pub fn parse(spec: &str) -> Result<(&str, Options), String> {
             });
         };
         check(*what, value).map_err(|e| format!("option `{key}` of builtin:{kind}: {e}"))?;
+        if options.iter().any(|(k, _)| k == key) {
+            return Err(format!("option `{key}` of builtin:{kind} is given twice"));
+        }
         options.push((key.to_owned(), value.to_owned()));
     }
     Ok((kind, options))
@@ -144,6 +147,8 @@ mod tests {
                 .unwrap_err()
                 .contains("takes no options")
         );
+        let e = parse("users?dialect=camel&dialect=snake").unwrap_err();
+        assert!(e.contains("given twice"), "{e}");
     }
 
     #[test]

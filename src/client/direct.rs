@@ -64,7 +64,6 @@ impl Hyper {
         let uri = uri(&request.url, &request.query)?;
         let mut builder = Request::builder().method(method).uri(uri);
         let headers = builder.headers_mut().expect("a fresh builder has no error");
-        headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
         for (k, v) in &request.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| ClientError::Other(format!("invalid header name {k:?}")))?;
@@ -72,9 +71,15 @@ impl Hyper {
                 .map_err(|_| ClientError::Other(format!("invalid value of header {k}")))?;
             headers.append(name, value);
         }
+        // Defaults only where the script set none.
+        headers
+            .entry(USER_AGENT)
+            .or_insert(HeaderValue::from_static(AGENT));
         let body = match request.body {
             Some(body) => {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                headers
+                    .entry(CONTENT_TYPE)
+                    .or_insert(HeaderValue::from_static("application/json"));
                 body
             }
             None => Bytes::new(),

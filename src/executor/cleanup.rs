@@ -33,31 +33,28 @@ impl<C: HttpClient> Executor<C> {
                 .wait(Wait::CleanupDelay { flow }, rule.after, &self.stop)
                 .await;
         }
-        // Undo what the flow left half-done (a step whose variables are unset has
-        // nothing to undo), log in where the steps need it.
-        self.once_each(&mut run, &rule.first).await;
         if let Some(reason) = self.cleanup_rounds(&mut run, rule, Instant::now()).await {
             let order = run.index;
             self.recorder
                 .record(Record::Stranded { order, reason })
                 .await;
         }
-        self.once_each(&mut run, &rule.finally).await;
+        let mut pending = vec![true; rule.finally.len()];
+        self.once_each(&mut run, &rule.finally, &mut pending).await;
     }
 
-    /// Sends each of `steps` once whose variables are all set (not null);
-    /// a failure is counted, not fatal.
-    async fn once_each(&self, run: &mut OrderRun, steps: &[Request]) {
-        for step in steps {
-            if self.abort.is_cancelled() {
-                return;
+    /// Sends each of `steps` still `pending` whose variables are all set (not
+    /// null); a step is done once it succeeded or had nothing to act on. A
+    /// failure is counted, not fatal: the caller may try again.
+    async fn once_each(&self, run: &mut OrderRun, steps: &[Request], pending: &mut [bool]) {
+        for (step, pending) in steps.iter().zip(pending) {
+            if !*pending || self.abort.is_cancelled() {
+                continue;
             }
-            if step
+            let set = step
                 .vars()
-                .all(|v| run.vars.lookup(v).is_some_and(|x| !x.is_null()))
-            {
-                let _ = self.request(run, step, &self.abort).await;
-            }
+                .all(|v| run.vars.lookup(v).is_some_and(|x| !x.is_null()));
+            *pending = set && self.request(run, step, &self.abort).await.is_err();
         }
     }
 
@@ -69,7 +66,11 @@ impl<C: HttpClient> Executor<C> {
         started: Instant,
     ) -> Option<String> {
         let mut last = String::from("no attempt made");
+        // Undo what the flow left half-done, log in where the steps need it;
+        // what failed is sent again each round.
+        let mut first = vec![true; rule.first.len()];
         loop {
+            self.once_each(run, &rule.first, &mut first).await;
             for step in &rule.steps {
                 if self.abort.is_cancelled() {
                     return Some(format!("aborted by a second Ctrl-C; last: {last}"));

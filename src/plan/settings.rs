@@ -136,8 +136,9 @@ pub(super) fn target(raw: &str, params: &Params) -> Result<Target, PlanError> {
         ));
     }
     if let Some(spec) = raw.strip_prefix("builtin:") {
-        let (kind, _) = crate::builtin::options::parse(spec).map_err(bad)?;
+        let kind = spec.split_once('?').map_or(spec, |(kind, _)| kind);
         if crate::builtin::KINDS.contains(&kind) {
+            crate::builtin::options::parse(spec).map_err(bad)?;
             return Ok(Target::Builtin(spec.to_owned()));
         }
         let known: Vec<String> = crate::builtin::KINDS

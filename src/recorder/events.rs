@@ -40,8 +40,10 @@ impl EventsWriter {
         })
     }
 
-    /// Appends to an existing file (for `runner resume`), without a second header.
+    /// Appends to an existing file (for `runner resume`), without a second
+    /// header. A row a killed run left half-written is cut off first.
     pub fn append(path: &Path) -> io::Result<Self> {
+        cut_partial_row(path)?;
         let has_rows = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -56,7 +58,8 @@ impl EventsWriter {
     /// Writes one row into the buffer: a write to the file every few dozen
     /// rows and on [`EventsWriter::flush`], which the recorder calls every
     /// second, so a killed run loses at most its last second of rows (resume
-    /// reads the journal for where each order stands, not this file).
+    /// reads where each order stands from the journal; this file only gives
+    /// it the earlier counts).
     pub fn write(&mut self, plan: &Plan, ledger: &Ledger, x: &Exchange) -> io::Result<()> {
         // Run-wide exchanges (setup, phases, teardown) belong to no order.
         let order = plan.orders.get(x.order as usize);
@@ -83,6 +86,37 @@ impl EventsWriter {
     pub fn flush(&mut self) -> io::Result<()> {
         self.csv.flush()
     }
+}
+
+/// Cuts `path` after its last newline (reading only its tail), if it has one.
+fn cut_partial_row(path: &Path) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut buf = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if end == len && chunk.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return file.set_len(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    file.set_len(0)
 }
 
 /// The exchanges of an earlier events.csv (for `runner resume`), mapped to this
@@ -146,4 +180,29 @@ pub fn read(path: &Path, plan: &Plan) -> io::Result<Vec<Exchange>> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_half_written_last_row_is_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.csv");
+        for (before, after) in [
+            ("a,b\n1,2\n3,", "a,b\n1,2\n"),
+            ("a,b\n1,2\n", "a,b\n1,2\n"),
+            ("no newline at all", ""),
+            ("", ""),
+        ] {
+            std::fs::write(&path, before).unwrap();
+            cut_partial_row(&path).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), after, "{before:?}");
+        }
+        let long = format!("h\n{}", "x".repeat(10_000));
+        std::fs::write(&path, &long).unwrap();
+        cut_partial_row(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "h\n");
+    }
 }

@@ -21,7 +21,7 @@ pub fn latency_histogram() -> Histogram<u64> {
 /// Records `us` microseconds (at least 1) in a [`latency_histogram`], growing
 /// its range when needed (`saturating_record` would clamp to the range).
 pub fn record_us(h: &mut Histogram<u64>, us: u64) {
-    // Fails only when a count would overflow u64: nothing to do then.
+    // Fails only when the range cannot grow (out of memory): the value is then left out.
     let _ = h.record(us.max(1));
 }
 

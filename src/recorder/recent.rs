@@ -18,7 +18,7 @@ pub struct Activity {
     pub at: SystemTime,
     /// Who sent it: `User-045` (the noun, singular, and the member's number).
     pub who: String,
-    /// Method and path as sent.
+    /// The method.
     pub method: String,
     /// Rendered path and query.
     pub path: String,

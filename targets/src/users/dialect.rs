@@ -124,9 +124,13 @@ fn inbound_uri(uri: &Uri) -> Uri {
     text.parse().unwrap_or_else(|_| uri.clone())
 }
 
+/// Maps whose contents are the client's own data: kept as they are.
+const FREE_FORM: &[&str] = &["metadata", "preferences"];
+
 /// camelCase keys to snake_case; integer permission ids get their prefix.
 fn inbound(value: Value, key: Option<&str>) -> Value {
     match value {
+        Value::Object(map) if key.is_some_and(|k| FREE_FORM.contains(&k)) => Value::Object(map),
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
@@ -150,16 +154,23 @@ fn inbound(value: Value, key: Option<&str>) -> Value {
     }
 }
 
-/// snake_case keys to camelCase, prefixed ids to integers, successes wrapped.
-fn outbound(value: Value) -> Value {
+/// snake_case keys to camelCase and prefixed ids (under `id`, `…_id` and
+/// `permissions`) to integers; the client's own data (`metadata`,
+/// `preferences`) and every other string are left as they are.
+fn outbound(value: Value, key: Option<&str>) -> Value {
+    let holds_ids = key.is_some_and(|k| k == "id" || k.ends_with("_id") || k == "permissions");
     match value {
+        Value::Object(map) if key.is_some_and(|k| FREE_FORM.contains(&k)) => Value::Object(map),
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(k, v)| (camel_case(&k), outbound(v)))
+                .map(|(k, v)| {
+                    let v = outbound(v, Some(&k));
+                    (camel_case(&k), v)
+                })
                 .collect::<Map<_, _>>(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(outbound).collect()),
-        Value::String(s) => match numeric_id(&s) {
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| outbound(v, key)).collect()),
+        Value::String(s) if holds_ids => match numeric_id(&s) {
             Some(n) => Value::from(n),
             None => Value::String(s),
         },
@@ -176,7 +187,7 @@ async fn outbound_response(response: Response) -> Response {
         Value::Null
     } else {
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(v) => outbound(v),
+            Ok(v) => outbound(v, None),
             Err(_) => return Response::from_parts(parts, Body::from(bytes)),
         }
     };
@@ -255,11 +266,20 @@ mod tests {
     fn ids_become_integers_going_out_and_prefixed_coming_in() {
         let out = outbound(
             json!({"id": "usr-12", "user_id": "usr-3", "permissions": ["perm-1"],
-                                  "username": "usr-x", "name": "role-"}),
+                   "username": "usr-12", "name": "role-", "items": [{"id": "role-2"}],
+                   "metadata": {"some_key": "perm-1"}}),
+            None,
         );
         assert_eq!(
             out,
-            json!({"id": 12, "userId": 3, "permissions": [1], "username": "usr-x", "name": "role-"})
+            json!({"id": 12, "userId": 3, "permissions": [1], "username": "usr-12", "name": "role-",
+                   "items": [{"id": 2}], "metadata": {"some_key": "perm-1"}})
+        );
+        let kept = inbound(json!({"metadata": {"someKey": 1}}), None);
+        assert_eq!(
+            kept,
+            json!({"metadata": {"someKey": 1}}),
+            "the client's own data"
         );
         let back = inbound(json!({"fullName": "A", "permissions": [1, 2]}), None);
         assert_eq!(

@@ -343,12 +343,12 @@ impl UserStore {
         }
     }
 
-    /// Locks the state; a panic elsewhere must not take the server down, so poison is ignored.
     /// Refuses `actor` (403) unless it holds the admin role.
     pub fn ensure_admin(&self, actor: &Principal) -> Result<(), StoreError> {
         self.lock().require_admin(actor)
     }
 
+    /// Locks the state; a panic elsewhere must not take the server down, so poison is ignored.
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.inner
             .state
