@@ -73,6 +73,7 @@ fn check_day(extra: &[&str]) -> Output {
 /// | `/text` | 200 `hello, not json` |
 /// | `/huge` | 200 with a body just over the client's 16 MiB limit |
 /// | `/silent` | nothing for 60 s |
+/// | `/headers` | 200 `{"user_agent", "content_type"}`: every value received, joined by `|` |
 /// | anything else | 200 `{"id":"a1","status":"Pending"}` |
 struct Stub {
     url: String,
@@ -86,9 +87,26 @@ impl Drop for Stub {
     }
 }
 
-async fn answer(State(hits): State<Arc<AtomicUsize>>, uri: Uri) -> Response {
+async fn answer(
+    State(hits): State<Arc<AtomicUsize>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
     hits.fetch_add(1, Ordering::SeqCst);
+    let all = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("?"))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
     match uri.path() {
+        "/headers" => axum::Json(serde_json::json!({
+            "user_agent": all("user-agent"),
+            "content_type": all("content-type"),
+        }))
+        .into_response(),
         "/text" => "hello, not json".into_response(),
         "/huge" => vec![b'x'; runner::client::MAX_BODY + 1024].into_response(),
         "/silent" => {
@@ -719,4 +737,34 @@ async fn an_unreachable_target_fails_every_order_with_connection_refused() {
     assert_run_failure(&out, "at create: connection failed:");
     assert_run_failure(&out, "Connection refused");
     assert_run_failure(&out, "after 2 attempts");
+}
+
+/// Headers the script sets replace runner's defaults instead of joining them;
+/// without them the defaults are sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripts_user_agent_and_content_type_replace_the_defaults() {
+    let target = stub().await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = one_order(
+        &target.url,
+        "5s",
+        r#"post("/headers").name("own").header("User-Agent", "mine/1")
+               .header("Content-Type", "application/merge-patch+json").json(#{ a: 1 })
+               .check(#{ field: "user_agent", equals: "mine/1" })
+               .check(#{ field: "content_type", equals: "application/merge-patch+json" }),
+           post("/headers").name("defaults").json(#{ a: 1 })
+               .check(#{ field: "content_type", equals: "application/json" })
+               .check(#{ field: "user_agent", matches: "^runner/[0-9.]+$" })"#,
+    );
+    let out = dir.path().join("out");
+    let run = run_one(dir.path(), &body, &["--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = crate::util::read_report(&out);
+    for step in ["own", "defaults"] {
+        assert_eq!(
+            report["steps"][step]["checks"]["passed"], 2,
+            "{step}: {}",
+            report["steps"]
+        );
+    }
 }
