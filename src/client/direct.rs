@@ -58,7 +58,7 @@ impl Hyper {
         })
     }
 
-    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, ClientError> {
+    async fn exchange(&self, request: &HttpRequest) -> Result<HttpResponse, ClientError> {
         let method = Method::from_bytes(request.method.as_bytes())
             .map_err(|_| ClientError::Other(format!("invalid method {}", request.method)))?;
         let uri = uri(&request.url, &request.query)?;
@@ -75,7 +75,7 @@ impl Hyper {
         headers
             .entry(USER_AGENT)
             .or_insert(HeaderValue::from_static(AGENT));
-        let body = match request.body {
+        let body = match request.body.clone() {
             Some(body) => {
                 headers
                     .entry(CONTENT_TYPE)
@@ -115,7 +115,7 @@ impl Hyper {
 }
 
 impl HttpClient for Hyper {
-    async fn send(&self, request: HttpRequest) -> Sent {
+    async fn send(&self, request: &HttpRequest) -> Sent {
         // Waiting for a free slot is the runner's own queueing, not the target's latency.
         let _permit = self.in_flight.acquire().await;
         let started = Instant::now();
@@ -163,25 +163,25 @@ fn tls(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, ClientError> {
 fn uri(url: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
     let invalid =
         || ClientError::Other("invalid URL (check the target and the step's path)".into());
-    let url: std::borrow::Cow<str> = match Uri::try_from(url) {
-        Ok(uri) if query.is_empty() => return Ok(uri),
-        Ok(_) => url.into(),
-        Err(_) => url::Url::parse(url)
-            .map_err(|_| invalid())?
-            .to_string()
-            .into(),
-    };
-    if query.is_empty() {
-        return Uri::try_from(&*url).map_err(|_| invalid());
-    }
+    Uri::try_from(with_query(url, query)).or_else(|_| {
+        let encoded = url::Url::parse(url).map_err(|_| invalid())?;
+        Uri::try_from(with_query(encoded.as_str(), query)).map_err(|_| invalid())
+    })
+}
+
+/// `url` and `query`, form-encoded, in one string (it becomes the URI's buffer).
+fn with_query(url: &str, query: &[(String, String)]) -> String {
     let mut full = String::with_capacity(url.len() + 64);
-    full.push_str(&url);
+    full.push_str(url);
+    if query.is_empty() {
+        return full;
+    }
     full.push(if url.contains('?') { '&' } else { '?' });
     let mut form = form_urlencoded::Serializer::for_suffix(full, url.len() + 1);
     for (k, v) in query {
         form.append_pair(k, v);
     }
-    Uri::try_from(form.finish()).map_err(|_| invalid())
+    form.finish()
 }
 
 /// An error and its sources, one after the other (never the URL: it may hold secrets).

@@ -56,5 +56,6 @@ pub struct Sent {
 /// Sends requests; implementations pool connections and enforce the timeout.
 pub trait HttpClient: Send + Sync + 'static {
     /// Sends one request (no retries: the executor owns the retry policy).
-    fn send(&self, request: HttpRequest) -> impl Future<Output = Sent> + Send;
+    /// The request is borrowed: a retry sends the same one again without a copy.
+    fn send(&self, request: &HttpRequest) -> impl Future<Output = Sent> + Send;
 }
