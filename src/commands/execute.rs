@@ -93,7 +93,7 @@ pub async fn execute(
         plan.http.ca_file.as_deref(),
     )
     .map_err(|e| Error::Usage(e.to_string()))?;
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(outputs.metrics_addr.is_some()));
     let endpoint = match outputs.metrics_addr {
         Some(addr) => Some(
             Endpoint::start(addr, metrics.clone())

@@ -66,6 +66,8 @@ pub struct Metrics {
     /// Requests sent and not yet answered.
     pub in_flight: Gauge,
     batch_duration: Histogram,
+    /// Whether anything reads them (`--metrics-addr`); if not, exchanges are not counted here.
+    serving: bool,
 }
 
 fn request_buckets() -> Histogram {
@@ -75,6 +77,14 @@ fn request_buckets() -> Histogram {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(true)
+    }
+}
+
+impl Metrics {
+    /// The metrics; `serving` says whether an endpoint will read them: a run
+    /// without `--metrics-addr` does not pay for counting every exchange twice.
+    pub fn new(serving: bool) -> Self {
         let mut registry = Registry::with_prefix("runner");
         let durations: HistogramFamily<RequestLabels> =
             Family::new_with_constructor(request_buckets);
@@ -121,13 +131,15 @@ impl Default for Metrics {
             orders,
             in_flight,
             batch_duration,
+            serving,
         }
     }
-}
 
-impl Metrics {
     /// Counts one exchange.
     pub fn observe(&self, x: &Exchange) {
+        if !self.serving {
+            return;
+        }
         let labels = RequestLabels {
             step: x.step.clone(),
             method: x.method.clone(),
@@ -149,6 +161,9 @@ impl Metrics {
 
     /// Sets the number of orders in `state`.
     pub fn set_orders(&self, state: &str, n: u64) {
+        if !self.serving {
+            return;
+        }
         self.orders
             .get_or_create(&StateLabels {
                 state: state.into(),
@@ -158,6 +173,9 @@ impl Metrics {
 
     /// Records a finished batch.
     pub fn batch_done(&self, seconds: f64) {
+        if !self.serving {
+            return;
+        }
         self.batch_duration.observe(seconds);
     }
 
