@@ -77,9 +77,7 @@ impl<'a> Compiler<'a> {
                 })
             })
             .collect::<Result<_, PlanError>>()?;
-        if !self.payload_keys.contains("type")
-            && template_vars(&compiled).iter().any(|v| &***v == "type")
-        {
+        if !self.payload_keys.contains("type") && compiled.vars().any(|v| &**v == "type") {
             tracing::warn!(
                 "flow `{}`, step `{}`: the template variable {{type}} is deprecated; use {{flow}} (the old name goes away in the next release)",
                 self.flow,
@@ -507,7 +505,7 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
             .transpose()
             .map_err(invalid)?,
     };
-    for var in template_vars(&compiled) {
+    for var in compiled.vars() {
         if !known.contains(var.as_ref()) {
             return Err(PlanError::UnknownVar {
                 flow: flow.to_owned(),
@@ -520,21 +518,9 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
     Ok(compiled)
 }
 
-/// The variables the request's templates use.
-fn template_vars(r: &Request) -> Vec<&Arc<str>> {
-    let mut vars: Vec<&Arc<str>> = r.path.vars().collect();
-    for (_, t) in r.query.iter().chain(&r.headers) {
-        vars.extend(t.vars());
-    }
-    if let Body::Json(j) = &r.body {
-        vars.extend(j.vars());
-    }
-    vars
-}
-
 /// Adds to `out` the payload fields the request's templates use.
 fn collect_payload_vars(r: &Request, payload_keys: &BTreeSet<String>, out: &mut BTreeSet<String>) {
-    for v in template_vars(r) {
+    for v in r.vars() {
         if payload_keys.contains(v.as_ref()) && !BUILTIN_VARS.contains(&v.as_ref()) {
             out.insert(v.to_string());
         }
