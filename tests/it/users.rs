@@ -12,6 +12,21 @@ async fn users_target(config: UsersConfig) -> (Running, UserStore) {
         .unwrap()
 }
 
+/// The shipped scenario against `url`, quietly, with its reports in `out`, plus `extra`.
+async fn populate(url: &str, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let script = user_populate();
+    let mut args = vec![
+        script.as_str(),
+        "--target",
+        url,
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    runner(&args).await
+}
+
 fn user_populate() -> String {
     root()
         .join("scenarios/user_populate.rhai")
@@ -144,30 +159,27 @@ async fn deliberate_bad_requests_are_expected_errors_not_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duration_limit_ends_journeys_early_and_still_cleans_up() {
     let (target, store) = users_target(UsersConfig::default()).await;
-    let script = user_populate();
     let dir = tempfile::tempdir().unwrap();
     // Budgets of a million requests with 50–100 ms think time (about 14 hours
     // a user): only the limit can end this run.
-    let run = runner(&[
-        &script,
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--target",
+    let run = populate(
         &target.url,
-        "--users",
-        "5",
-        "--min-request-count",
-        "1000000",
-        "--max-request-count",
-        "1000000",
-        "--delay-min",
-        "50ms",
-        "--delay-max",
-        "100ms",
-        "--duration",
-        "1s",
-        "-q",
-    ])
+        dir.path(),
+        &[
+            "--users",
+            "5",
+            "--min-request-count",
+            "1000000",
+            "--max-request-count",
+            "1000000",
+            "--delay-min",
+            "50ms",
+            "--delay-max",
+            "100ms",
+            "--duration",
+            "1s",
+        ],
+    )
     .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let report = crate::util::read_report(dir.path());
@@ -187,30 +199,27 @@ async fn a_duration_limit_ends_journeys_early_and_still_cleans_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_duration_users_start_new_sessions_until_it_ends() {
     let (target, store) = users_target(UsersConfig::default()).await;
-    let script = user_populate();
     let dir = tempfile::tempdir().unwrap();
     // Budgets of 2–3 requests, 20–40 ms apart: a session lasts well under a
     // second, so a 2 s run holds several per user.
-    let run = runner(&[
-        &script,
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--target",
+    let run = populate(
         &target.url,
-        "--users",
-        "4",
-        "--min-request-count",
-        "2",
-        "--max-request-count",
-        "3",
-        "--delay-min",
-        "20ms",
-        "--delay-max",
-        "40ms",
-        "--duration",
-        "2s",
-        "-q",
-    ])
+        dir.path(),
+        &[
+            "--users",
+            "4",
+            "--min-request-count",
+            "2",
+            "--max-request-count",
+            "3",
+            "--delay-min",
+            "20ms",
+            "--delay-max",
+            "40ms",
+            "--duration",
+            "2s",
+        ],
+    )
     .await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let report = crate::util::read_report(dir.path());
@@ -388,11 +397,7 @@ fn route(endpoint: &str) -> String {
 async fn every_endpoint_against(config: UsersConfig, extra: &[&str]) {
     let (target, store) = users_target(config).await;
     let dir = tempfile::tempdir().unwrap();
-    let script = user_populate();
     let mut args = vec![
-        script.as_str(),
-        "--target",
-        &target.url,
         "--users",
         "4",
         "--min-request-count",
@@ -401,12 +406,9 @@ async fn every_endpoint_against(config: UsersConfig, extra: &[&str]) {
         "10",
         "--speed",
         "1000",
-        "-q",
-        "--out",
-        dir.path().to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let run = runner(&args).await;
+    let run = populate(&target.url, dir.path(), &args).await;
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 
     let report = crate::util::read_report(dir.path());
