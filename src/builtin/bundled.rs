@@ -23,13 +23,9 @@ impl Builtins for Bundled {
                     runner_targets::start_users(wanted.addr, config).await?.0
                 }
                 "orders" => {
-                    let defaults = OrdersConfig::default();
-                    let config = OrdersConfig {
-                        accept_delay_min: defaults.accept_delay_min.div_f64(wanted.speed),
-                        accept_delay_max: defaults.accept_delay_max.div_f64(wanted.speed),
-                        seed: wanted.seed,
-                        ..defaults
-                    };
+                    let config = orders_config(&wanted).map_err(|e| {
+                        io::Error::new(io::ErrorKind::InvalidInput, format!("builtin:orders: {e}"))
+                    })?;
                     runner_targets::start_orders(wanted.addr, config).await?.0
                 }
                 "order-api" => {
@@ -93,6 +89,41 @@ impl Served for Server {
     }
 }
 
+/// The orders target as `wanted` asks for it, acceptance delays scaled by
+/// speed; its options were checked by [`options::parse`].
+fn orders_config(wanted: &Wanted) -> Result<OrdersConfig, String> {
+    let defaults = OrdersConfig::default();
+    let mut config = OrdersConfig {
+        accept_delay_min: defaults.accept_delay_min.div_f64(wanted.speed),
+        accept_delay_max: defaults.accept_delay_max.div_f64(wanted.speed),
+        seed: wanted.seed,
+        ..defaults
+    };
+    for (key, value) in &wanted.options {
+        let latency = (&mut config.latency_min, &mut config.latency_max);
+        if !slowness(key, value, latency, &mut config.error_rate)? {
+            return Err(format!("unknown option `{key}`"));
+        }
+    }
+    Ok(config)
+}
+
+/// Sets `latency` or `error_rate`, the options every target with options
+/// takes; false for any other key.
+fn slowness(
+    key: &str,
+    value: &str,
+    latency: (&mut std::time::Duration, &mut std::time::Duration),
+    error_rate: &mut f64,
+) -> Result<bool, String> {
+    match key {
+        "latency" => (*latency.0, *latency.1) = options::delay_range(value)?,
+        "error_rate" => *error_rate = value.parse().map_err(|_| format!("{key}={value}"))?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// The users target as `wanted` asks for it; its options were checked by [`options::parse`].
 fn users_config(wanted: &Wanted) -> Result<UsersConfig, String> {
     let mut config = UsersConfig {
@@ -100,11 +131,11 @@ fn users_config(wanted: &Wanted) -> Result<UsersConfig, String> {
         ..UsersConfig::default()
     };
     for (key, value) in &wanted.options {
+        let latency = (&mut config.latency_min, &mut config.latency_max);
+        if slowness(key, value, latency, &mut config.error_rate)? {
+            continue;
+        }
         match key.as_str() {
-            "latency" => (config.latency_min, config.latency_max) = options::delay_range(value)?,
-            "error_rate" => {
-                config.error_rate = value.parse().map_err(|_| format!("{key}={value}"))?
-            }
             "rate_limit" => {
                 config.rate_limit = value.parse().map_err(|_| format!("{key}={value}"))?
             }

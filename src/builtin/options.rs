@@ -18,16 +18,22 @@ enum Kind {
 }
 
 /// The options each target kind takes (kinds not listed take none).
-const OPTIONS: &[(&str, &[(&str, Kind)])] = &[(
-    "users",
-    &[
-        ("latency", Kind::Range),
-        ("error_rate", Kind::Share),
-        ("rate_limit", Kind::Count),
-        ("dialect", Kind::OneOf(&["snake", "camel"])),
-        ("registration", Kind::OneOf(&["open", "admin"])),
-    ],
-)];
+const OPTIONS: &[(&str, &[(&str, Kind)])] = &[
+    (
+        "users",
+        &[
+            ("latency", Kind::Range),
+            ("error_rate", Kind::Share),
+            ("rate_limit", Kind::Count),
+            ("dialect", Kind::OneOf(&["snake", "camel"])),
+            ("registration", Kind::OneOf(&["open", "admin"])),
+        ],
+    ),
+    (
+        "orders",
+        &[("latency", Kind::Range), ("error_rate", Kind::Share)],
+    ),
+];
 
 /// A target's options, `(key, value)` in the order given.
 pub type Options = Vec<(String, String)>;
@@ -143,9 +149,13 @@ mod tests {
         let e = parse("users?error_rate=2").unwrap_err();
         assert!(e.contains("between 0.0 and 1.0"), "{e}");
         assert!(
-            parse("orders?latency=1ms")
+            parse("order-api?latency=1ms")
                 .unwrap_err()
                 .contains("takes no options")
+        );
+        assert_eq!(
+            parse("orders?latency=5ms..10ms").unwrap().1,
+            vec![("latency".to_owned(), "5ms..10ms".to_owned())]
         );
         let e = parse("users?dialect=camel&dialect=snake").unwrap_err();
         assert!(e.contains("given twice"), "{e}");

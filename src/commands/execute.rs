@@ -107,16 +107,26 @@ pub async fn execute(
         None => None,
     };
 
+    let pacing = match &plan.arrivals {
+        Some(a) => format!(
+            "arriving over {} (at most {} in flight)",
+            humantime::format_duration(a.length()),
+            a.max_in_flight
+        ),
+        None => format!(
+            "in {} ({} in parallel)",
+            plural(plan.batches.len() as u64, "batch", "batches"),
+            plan.parallel
+        ),
+    };
     eprintln!(
-        "runner: {} · {} in {} ({} in parallel) → {base_url}{}{}",
+        "runner: {} · {} {pacing} → {base_url}{}{}",
         plan.name,
         plural(
             plan.orders.len() as u64,
             plan.noun.strip_suffix('s').unwrap_or(&plan.noun),
             &plan.noun
         ),
-        plural(plan.batches.len() as u64, "batch", "batches"),
-        plan.parallel,
         if plan.speed != 1.0 {
             format!(" · speed ×{}", plan.speed)
         } else {

@@ -93,6 +93,14 @@ struct Last {
 #[derive(Default)]
 struct Vars(Vec<(Arc<str>, Value)>);
 
+impl OrderRun {
+    /// Counts the flow's time from `at`, its scheduled start in the open load
+    /// model, so a late start shows in the flow duration instead of hiding.
+    pub fn scheduled_at(&mut self, at: Instant) {
+        self.started = at;
+    }
+}
+
 impl Vars {
     /// Every variable as one JSON object, for closures.
     fn to_json(&self) -> Value {

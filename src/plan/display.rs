@@ -67,7 +67,10 @@ impl fmt::Display for Plan {
             let n = self.orders.iter().filter(|o| o.flow as usize == i).count();
             writeln!(f, "  {:<12} {n}", flow.name)?;
         }
-        write_batches(self, f)?;
+        match &self.arrivals {
+            Some(a) => write_arrivals(self, a, f)?,
+            None => write_batches(self, f)?,
+        }
         write_flows(self, f)?;
         write_run_wide(self, f)
     }
@@ -98,6 +101,36 @@ fn write_run_wide(plan: &Plan, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, step) in steps.iter().enumerate() {
             writeln!(f, "  {}. {}", i + 1, describe_step(step))?;
         }
+    }
+    Ok(())
+}
+
+/// The open load model's stages, and what they start of the population.
+fn write_arrivals(plan: &Plan, a: &super::Arrivals, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let scheduled = a.count();
+    let population = plan.orders.len() as u64;
+    writeln!(
+        f,
+        "
+arrivals    {} scheduled over {}, at most {} in flight (more are dropped and counted)",
+        scheduled,
+        humantime::format_duration(a.length()),
+        a.max_in_flight
+    )?;
+    for (i, stage) in a.describe().iter().enumerate() {
+        writeln!(f, "  stage {} {stage}", i + 1)?;
+    }
+    if scheduled > population {
+        writeln!(
+            f,
+            "  note: the stages schedule {scheduled} arrivals and the population has {population}: arrivals end with the population"
+        )?;
+    } else if scheduled < population {
+        writeln!(
+            f,
+            "  note: the stages schedule {scheduled} arrivals and the population has {population}: {} never start",
+            population - scheduled
+        )?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! payload generated. No I/O.
 
 mod arena;
+mod arrivals;
 mod closures;
 mod compiler;
 mod display;
@@ -16,6 +17,7 @@ pub mod template;
 mod timeline;
 
 pub use arena::Arena;
+pub use arrivals::Arrivals;
 pub use compiler::BUILTIN_VARS;
 pub use model::{Auth, Cleanup, Flow, Phase, Plan, RUN_WIDE, is_secret};
 pub use population::{Batch, Order};
@@ -159,6 +161,11 @@ pub fn compile(
     let auth = auth(spec, speed, &payload_keys, &mut payload_vars, &all_known)?;
     references::cleanup_flows(&spec.cleanup, &flow_names)?;
     let http = settings::http(&spec.http, speed, params)?;
+    let arrivals = spec
+        .arrivals
+        .as_ref()
+        .map(|a| Arrivals::compile(a, speed, !run_wide.phases.is_empty(), orders.len()))
+        .transpose()?;
     references::header_vars(&http.headers, &payload_keys, &mut payload_vars)?;
     references::rate_limits(&spec.rate_limits, &flows)?;
     let recover = recover(spec, speed, &payload_keys, &mut payload_vars)?;
@@ -179,6 +186,7 @@ pub fn compile(
         parallel,
         between: speed.scale(spec.batches.between),
         ramp: speed.scale(spec.batches.ramp),
+        arrivals,
         secrets: spec.secrets.iter().map(|s| s.as_str().into()).collect(),
         cookies: spec.cookies,
         env: params.env_reads(),

@@ -108,6 +108,8 @@ pub struct Plan {
     pub between: Duration,
     /// Batch workers start one by one over this long (scaled).
     pub ramp: Duration,
+    /// The open load model: orders start on this schedule instead of batches.
+    pub arrivals: Option<super::Arrivals>,
     /// Most requests per second by step name (`*`: all together); not scaled.
     pub rate_limits: Vec<(Arc<str>, f64)>,
     /// Names whose values are redacted (besides token/password/secret/authorization).

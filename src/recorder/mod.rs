@@ -2,6 +2,7 @@
 //! one aggregator task, so workers never share a lock: the aggregator owns the
 //! HDR histograms, the per-order ledger and the events.csv writer.
 
+mod arrivals;
 pub mod events;
 pub mod journal;
 mod ledger;
@@ -13,6 +14,7 @@ mod summary;
 mod timing;
 pub mod verdict;
 
+pub use arrivals::ArrivalStats;
 pub use events::EventsWriter;
 pub use metrics::{dist, latency_histogram, record_us};
 pub use prometheus::Metrics;
@@ -137,6 +139,7 @@ struct Aggregator {
     ledger: Ledger,
     waits: Waits,
     batches: Vec<BatchTime>,
+    arrivals: arrivals::Arrivals,
     stages: Vec<Stage>,
     batch_hist: Histogram<u64>,
     overall: Histogram<u64>,
@@ -277,6 +280,7 @@ impl Aggregator {
             started_at: SystemTime::now(),
             waits: Waits::default(),
             batches: Vec::new(),
+            arrivals: arrivals::Arrivals::default(),
             stages: Vec::new(),
             batch_hist: latency_histogram(),
             overall: latency_histogram(),
@@ -450,6 +454,11 @@ impl Aggregator {
                     self.throughput.active = Some(self.started.elapsed());
                 }
             }
+            Record::Started { lag } => self.arrivals.started(lag),
+            Record::Dropped { order } => {
+                tracing::debug!(order, "arrival dropped: max_in_flight iterations running");
+                self.arrivals.dropped();
+            }
             Record::Group { name, took, ok } => self.custom.group(name, took, ok),
             Record::Metric { kind, name, value } => self.custom.metric(kind, name, value),
             Record::Stage { name, took, failed } => {
@@ -558,7 +567,11 @@ impl Aggregator {
             speed: plan.speed,
             started_at: humantime::format_rfc3339_millis(self.started_at).to_string(),
             duration: self.started.elapsed(),
-            population: self.ledger.counts(),
+            population: PopulationCounts {
+                dropped: self.arrivals.dropped_count(),
+                ..self.ledger.counts()
+            },
+            arrivals: self.arrivals.stats(plan),
             steps: self.steps.stats(),
             endpoints: self.endpoints.stats(),
             by_flow: plan

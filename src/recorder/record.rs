@@ -258,6 +258,16 @@ pub enum Record {
         /// The value.
         value: f64,
     },
+    /// The open load model started an iteration, `lag` after its scheduled time.
+    Started {
+        /// Lateness against the schedule.
+        lag: Duration,
+    },
+    /// The open load model did not start an iteration: `max_in_flight` ran.
+    Dropped {
+        /// Order index.
+        order: u32,
+    },
     /// No order's flow runs any more (all ended, were skipped or stopped):
     /// the end of the active period, before cleanups and teardown.
     FlowsDone,

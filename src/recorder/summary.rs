@@ -40,6 +40,9 @@ pub struct Summary {
     pub timeline: Vec<Second>,
     /// Order lifecycle: transitions, time to each state, polls, batches.
     pub lifecycle: Lifecycle,
+    /// The open load model's starts, drops and lateness (`s.arrivals`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<super::ArrivalStats>,
     /// Configured vs observed for every kind of wait.
     pub timing: Vec<IntervalAccuracy>,
     /// Thresholds and whether they held (filled in after the run).
@@ -147,13 +150,13 @@ impl Summary {
         self.population.failed <= allowed
     }
 
-    /// The share of the population that neither failed nor was interrupted (1 when empty).
+    /// The share of the population that neither failed, was interrupted nor was dropped (1 when empty).
     pub fn success_rate(&self) -> f64 {
         let p = &self.population;
         if p.total == 0 {
             return 1.0;
         }
-        1.0 - (p.failed + p.interrupted) as f64 / p.total as f64
+        1.0 - (p.failed + p.interrupted + p.dropped) as f64 / p.total as f64
     }
 
     /// Attempts per second over the active period.
@@ -232,6 +235,8 @@ pub struct PopulationCounts {
     pub interrupted: u64,
     /// Created orders not terminal at the end.
     pub stranded: u64,
+    /// Orders the open load model did not start: the in-flight cap was reached.
+    pub dropped: u64,
     /// Orders by their last known state.
     pub by_state: BTreeMap<String, u64>,
     /// Orders that were ever in each state.

@@ -77,6 +77,7 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
             PopulationField::Failed => s.population.failed,
             PopulationField::Stranded => s.population.stranded,
             PopulationField::Interrupted => s.population.interrupted,
+            PopulationField::Dropped => s.population.dropped,
         } as f64),
         metric @ (Metric::Reached(state) | Metric::State(state)) => {
             let known = known_states(s);
@@ -93,6 +94,10 @@ fn measure(t: &Threshold, s: &Summary) -> Result<Measured, String> {
             let dist = match of {
                 DistOf::Lifetime => &s.lifecycle.lifetime_ms,
                 DistOf::FlowDuration => &s.lifecycle.flow_duration_ms,
+                DistOf::StartLag => match &s.arrivals {
+                    Some(a) => &a.start_lag_ms,
+                    None => return Err("start_lag needs the open load model (s.arrivals)".into()),
+                },
                 DistOf::Polls => &s.lifecycle.polls,
                 DistOf::Group(name) => {
                     let groups = &s.groups;
@@ -371,6 +376,7 @@ mod tests {
                 created: 198,
                 failed: 2,
                 interrupted: 0,
+                dropped: 0,
                 stranded: 1,
                 by_state: BTreeMap::from([
                     ("Ended".into(), 168),

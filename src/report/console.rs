@@ -63,6 +63,7 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
             )
         )?;
     }
+    arrivals(out, s, noun)?;
     let states: Vec<String> = s
         .population
         .by_state
@@ -423,6 +424,31 @@ fn mix(out: &mut impl Write, s: &Summary) -> io::Result<()> {
         writeln!(
             out,
             "deliberate bad requests answered as expected: {expected} (not counted as errors)"
+        )?;
+    }
+    Ok(())
+}
+
+/// The open load model's line: started, dropped at the cap, lateness.
+fn arrivals(out: &mut impl Write, s: &Summary, noun: &str) -> io::Result<()> {
+    let Some(a) = &s.arrivals else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "arrivals {} of {} scheduled {noun} started, {} dropped at max_in_flight {}; start lag p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        a.started,
+        a.scheduled,
+        a.dropped,
+        a.max_in_flight,
+        a.start_lag_ms.p50,
+        a.start_lag_ms.p99,
+        a.start_lag_ms.max
+    )?;
+    if a.dropped > 0 {
+        writeln!(
+            out,
+            "         a dropped arrival is load the target never got: raise max_in_flight, lower the rate, or add the threshold `dropped == 0`"
         )?;
     }
     Ok(())

@@ -27,6 +27,7 @@ pub fn to_value(s: &Summary) -> Value {
     population.insert("failed".into(), s.population.failed.into());
     population.insert("interrupted".into(), s.population.interrupted.into());
     population.insert("stranded".into(), s.population.stranded.into());
+    population.insert("dropped".into(), s.population.dropped.into());
     population.insert("by_state".into(), json!(s.population.by_state));
     population.insert("reached".into(), json!(s.population.reached));
 
@@ -87,6 +88,7 @@ pub fn to_value(s: &Summary) -> Value {
         "answers": s.answers(),
         "breaker": s.breaker,
         "lifecycle": s.lifecycle,
+        "arrivals": s.arrivals,
         "timing": s.timing,
         "timeline": s.timeline,
         "failed": s.failed,

@@ -1,9 +1,12 @@
-//! Decides who runs when: setup first; then `parallel` batch workers each
-//! take the next batch and run its orders one after another, once per phase
-//! when the flows have barriers (every order's part k ends before any order's
+//! Decides who runs when: setup first; then, in the open load model, each
+//! order starts at its scheduled arrival (see [`arrivals`]); otherwise
+//! `parallel` batch workers each take the next batch and run its orders one
+//! after another, once per phase when the flows have barriers (every order's part k ends before any order's
 //! part k+1 starts, the phase's once-steps in between); each created order's
 //! cleanup runs as its own task after its flow; teardown runs once every
 //! cleanup has ended.
+
+mod arrivals;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,7 +60,10 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
                     break;
                 }
             }
-            batches(&executor, phase, &cleanups, &skip, &parked).await;
+            match &plan.arrivals {
+                Some(schedule) => arrivals::run(&executor, schedule, &cleanups, &skip).await,
+                None => batches(&executor, phase, &cleanups, &skip, &parked).await,
+            }
         }
         // Stopped, or a phase's once-steps failed: the waiting orders end
         // there (interrupted or failed) and are cleaned up.
@@ -186,30 +192,8 @@ async fn worker<C: HttpClient>(
                     (run, end)
                 }
             });
-            match flow.await {
-                Ok((run, None)) => parked.lock().expect("parked lock")[index] = Some(run),
-                Ok((run, Some(end))) => {
-                    let wait_first = matches!(end, FlowEnd::Completed);
-                    let executor = executor.clone();
-                    cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
-                }
-                Err(e) => {
-                    let reason = panic_message(e);
-                    tracing::error!(order = index, reason, "order task failed");
-                    let end = FlowEnd::Failed {
-                        step: "internal".into(),
-                        reason,
-                    };
-                    let took = std::time::Duration::ZERO;
-                    executor
-                        .recorder
-                        .record(Record::FlowEnded {
-                            order: index as u32,
-                            end,
-                            took,
-                        })
-                        .await;
-                }
+            if let Some(run) = settle(&executor, index, flow.await, &cleanups).await {
+                parked.lock().expect("parked lock")[index] = Some(run);
             }
         }
         let took = started.elapsed();
@@ -225,6 +209,42 @@ async fn worker<C: HttpClient>(
         }
         tracing::debug!(batch = b, phase, ?took, "batch finished");
     }
+}
+
+/// After an order's part `phase`: its cleanup starts when the flow ended
+/// (a panic fails the order); an order waiting at a barrier is handed back.
+async fn settle<C: HttpClient>(
+    executor: &Arc<Executor<C>>,
+    index: usize,
+    flow: Result<(OrderRun, Option<FlowEnd>), tokio::task::JoinError>,
+    cleanups: &TaskTracker,
+) -> Option<OrderRun> {
+    match flow {
+        Ok((run, None)) => return Some(run),
+        Ok((run, Some(end))) => {
+            let wait_first = matches!(end, FlowEnd::Completed);
+            let executor = executor.clone();
+            cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
+        }
+        Err(e) => {
+            let reason = panic_message(e);
+            tracing::error!(order = index, reason, "order task failed");
+            let end = FlowEnd::Failed {
+                step: "internal".into(),
+                reason,
+            };
+            let took = std::time::Duration::ZERO;
+            executor
+                .recorder
+                .record(Record::FlowEnded {
+                    order: index as u32,
+                    end,
+                    took,
+                })
+                .await;
+        }
+    }
+    None
 }
 
 /// What an earlier, killed run left to finish (`runner resume`); empty for a fresh run.

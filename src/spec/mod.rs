@@ -39,6 +39,9 @@ pub struct Spec {
     pub population: Population,
     /// How orders are grouped and paced.
     pub batches: Batches,
+    /// The open load model (`s.arrivals`): orders or users started at a rate,
+    /// whatever the target's response times; `None` runs the batches.
+    pub arrivals: Option<Arrivals>,
     /// The flows, in the order the script defined them.
     pub flows: Vec<Flow>,
     /// Cleanup rules by flow.
@@ -162,6 +165,19 @@ impl Default for Batches {
             ramp: Duration::ZERO,
         }
     }
+}
+
+/// Iterations (an order's flow, a user's session) started at a rate that
+/// follows stages, independent of how fast the target answers.
+#[derive(Debug, Clone)]
+pub struct Arrivals {
+    /// Iterations per second at the start.
+    pub start_rate: f64,
+    /// Each stage moves the rate linearly to its `rate` over its duration;
+    /// a constant rate without one lasts until the population has started.
+    pub stages: Vec<(f64, Option<Duration>)>,
+    /// Most iterations in flight; an arrival beyond it is dropped and counted.
+    pub max_in_flight: i64,
 }
 
 /// The steps one kind of order (or user) walks through.

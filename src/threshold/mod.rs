@@ -21,10 +21,11 @@
 //! | `requests` `errors` | count | over all steps |
 //! | `error_rate` | rate | over all steps |
 //! | `population.total` `population.created` | count | orders (or users, …) planned, created on the target (`orders.*` is the old name, kept one release) |
-//! | `failed` `stranded` `interrupted` (also `population.failed`, …) | count | the population |
+//! | `failed` `stranded` `interrupted` `dropped` (also `population.failed`, …) | count | the population (`dropped`: arrivals the open load model did not start, at its in-flight cap) |
 //! | `reached(STATE)` | count | members that were ever in STATE |
 //! | `state(STATE)` | count | members whose last known state is STATE |
 //! | `lifetime.S` `flow_duration.S` | time | create to terminal, the flow; S is one of mean, p50, p90, p95, p99, max (`order_duration` is the old name of `lifetime`) |
+//! | `start_lag.S` | time | how late the open load model started each iteration against its schedule |
 //! | `polls.S` | count | poll requests per member that polled; same statistics (`polls_per_order` is the old name) |
 //! | `time_to(STATE).S` | time | from create to first reaching STATE |
 //! | `duration` | time | wall-clock duration of the run |
@@ -65,9 +66,9 @@ a threshold is `METRIC OP VALUE`, e.g. `p95(create) < 500ms` or `error_rate < 1%
           count(STEP), errors(STEP), error_rate(STEP)   STEP: name, FLOW/name, * or FLOW/*
           requests, errors, error_rate, checks, checks(STEP), success_rate
           requests_per_second, population_per_second, requests_retried, requests_failed
-          population.total, population.created, failed, stranded, interrupted
+          population.total, population.created, failed, stranded, interrupted, dropped
           reached(STATE), state(STATE)
-          lifetime.S, flow_duration.S, polls.S, time_to(STATE).S, group(NAME).S
+          lifetime.S, flow_duration.S, start_lag.S, polls.S, time_to(STATE).S, group(NAME).S
           trend(NAME).S, counter(NAME)                  S: mean|p50|p90|p95|p99|max
           duration                                      the run's wall-clock time
   OP      <  <=  >  >=  ==  !=

@@ -42,10 +42,13 @@ const METRIC_NAMES: &[&str] = &[
     "failed",
     "stranded",
     "interrupted",
+    "dropped",
+    "population.dropped",
     "reached",
     "state",
     "lifetime",
     "flow_duration",
+    "start_lag",
     "polls",
     "time_to",
     "group",
@@ -279,6 +282,7 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
         "failed" | "population.failed" => Some(PopulationField::Failed),
         "stranded" | "population.stranded" => Some(PopulationField::Stranded),
         "interrupted" | "population.interrupted" => Some(PopulationField::Interrupted),
+        "dropped" | "population.dropped" => Some(PopulationField::Dropped),
         _ => None,
     } {
         if let Some(new) = &renamed {
@@ -357,6 +361,7 @@ fn resolve(name: &Piece<'_>, arg: Option<&Arg<'_>>, suffix: Option<&Piece<'_>>) 
     let of = match renamed.unwrap_or(base) {
         "lifetime" => DistOf::Lifetime,
         "flow_duration" => DistOf::FlowDuration,
+        "start_lag" => DistOf::StartLag,
         "polls" => DistOf::Polls,
         _ => {
             let hint = closest(n, METRIC_NAMES.iter().copied());

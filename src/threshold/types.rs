@@ -78,6 +78,7 @@ impl fmt::Display for Metric {
                 PopulationField::Failed => "failed",
                 PopulationField::Stranded => "stranded",
                 PopulationField::Interrupted => "interrupted",
+                PopulationField::Dropped => "dropped",
             }),
             Metric::Reached(state) => write!(f, "reached({state})"),
             Metric::State(state) => write!(f, "state({state})"),
@@ -185,6 +186,8 @@ pub enum PopulationField {
     Failed,
     Stranded,
     Interrupted,
+    /// Arrivals the open load model did not start.
+    Dropped,
 }
 
 /// A lifecycle distribution.
@@ -192,6 +195,8 @@ pub enum PopulationField {
 pub enum DistOf {
     Lifetime,
     FlowDuration,
+    /// The open load model's lateness against its schedule.
+    StartLag,
     Polls,
     TimeTo(String),
     /// A `group(…)`'s duration.
@@ -205,6 +210,7 @@ impl fmt::Display for DistOf {
         match self {
             DistOf::Lifetime => f.write_str("lifetime"),
             DistOf::FlowDuration => f.write_str("flow_duration"),
+            DistOf::StartLag => f.write_str("start_lag"),
             DistOf::Polls => f.write_str("polls"),
             DistOf::TimeTo(state) => write!(f, "time_to({state})"),
             DistOf::Group(name) => write!(f, "group({name})"),

@@ -50,3 +50,6 @@ mod order_processor;
 
 // HTTPS targets: an added CA, HTTP/2 by ALPN.
 mod tls;
+
+// The open load model: arrival rates and stages, the in-flight cap, dropped arrivals.
+mod arrivals;

@@ -199,6 +199,15 @@ fn cards(s: &Summary) -> Vec<Card<'_>> {
     if s.population.interrupted > 0 {
         list.push(card("interrupted", s.population.interrupted, true));
     }
+    if let Some(a) = &s.arrivals {
+        list.push(card("arrivals started", a.started, false));
+        list.push(card("dropped", a.dropped, a.dropped > 0));
+        list.push(Card {
+            key: "start lag p99",
+            value: format!("{:.2} ms", a.start_lag_ms.p99),
+            bad: false,
+        });
+    }
     let errors = s.errors();
     list.push(card("requests", s.requests(), false));
     list.push(card("errors", errors, errors > 0));

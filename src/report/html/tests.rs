@@ -115,6 +115,7 @@ fn full() -> Summary {
             created: 50,
             failed: 1,
             interrupted: 0,
+            dropped: 0,
             stranded: 1,
             by_state: BTreeMap::from([("Ended".into(), 48), ("Accepted".into(), 2)]),
             reached: BTreeMap::from([

@@ -30,6 +30,7 @@ pub fn register(engine: &mut Engine) {
     });
     engine.register_fn("population", population);
     engine.register_fn("batches", batches);
+    engine.register_fn("arrivals", arrivals);
     engine.register_fn("flow", flow);
     engine.register_fn("cleanup", cleanup);
     engine.register_fn("setup", |s: &mut Spec, list: Array| -> RResult<()> {
@@ -179,6 +180,73 @@ fn batches(s: &mut Spec, options: Map) -> RResult<()> {
     if let Some(between) = o.duration("between")? {
         s.batches.between = between;
     }
+    Ok(())
+}
+
+/// `s.arrivals(#{ rate, duration })` (constant; without `duration`, until
+/// the population has started) or `#{ start_rate, stages:
+/// [#{ rate, over }, …] }`, with `max_in_flight`; a rate of 0 with no stages
+/// leaves the batches in charge (so a parameter can turn it off).
+fn arrivals(s: &mut Spec, options: Map) -> RResult<()> {
+    let o = Options::new(
+        options,
+        "arrivals",
+        &["rate", "duration", "start_rate", "stages", "max_in_flight"],
+    )?;
+    let rate_of = |v: Option<f64>, what: &str| -> RResult<Option<f64>> {
+        match v {
+            Some(r) if !(r.is_finite() && r >= 0.0) => {
+                Err(format!("{what}: iterations per second, 0 or more, got {r}").into())
+            }
+            v => Ok(v),
+        }
+    };
+    let rate = rate_of(o.float("rate")?, "arrivals.rate")?;
+    let stages = match (o.get("stages"), rate) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "arrivals: give `rate` and `duration` (a constant rate) or `stages`, not both"
+                    .into(),
+            );
+        }
+        (Some(list), None) => {
+            let list = list
+                .clone()
+                .try_cast::<Array>()
+                .ok_or("arrivals.stages: expected a list like [#{ rate: 50, over: \"30s\" }, …]")?;
+            list.into_iter()
+                .map(|stage| {
+                    let map = stage.try_cast::<Map>().ok_or(
+                        "arrivals.stages: each stage is a map like #{ rate: 50, over: \"30s\" }",
+                    )?;
+                    let st = Options::new(map, "arrivals.stages", &["rate", "over"])?;
+                    let rate = rate_of(st.float("rate")?, "arrivals.stages.rate")?
+                        .ok_or("arrivals.stages: each stage needs `rate` (reached at its end)")?;
+                    let over = st
+                        .duration("over")?
+                        .ok_or("arrivals.stages: each stage needs `over` (its duration)")?;
+                    Ok((rate, Some(over)))
+                })
+                .collect::<RResult<Vec<_>>>()?
+        }
+        (None, Some(0.0)) => {
+            s.arrivals = None;
+            return Ok(());
+        }
+        (None, Some(r)) => vec![(r, o.duration("duration")?)],
+        (None, None) => {
+            return Err("arrivals: give `rate` and `duration`, or `stages`".into());
+        }
+    };
+    let start_rate = match rate {
+        Some(r) => r,
+        None => rate_of(o.float("start_rate")?, "arrivals.start_rate")?.unwrap_or(0.0),
+    };
+    s.arrivals = Some(crate::spec::Arrivals {
+        start_rate,
+        stages,
+        max_in_flight: o.int("max_in_flight")?.unwrap_or(1000),
+    });
     Ok(())
 }
 

@@ -1,0 +1,77 @@
+//! The open load model: the orders (or users), in batch order, start at the
+//! times the plan's arrival schedule gives, however slow the target is. An
+//! arrival that finds `max_in_flight` flows running is dropped and counted;
+//! the schedule does not wait for it. Each flow's time counts from its
+//! scheduled start, so a late start is seen, not hidden. Arrivals stop at
+//! the end of the stages, at `--duration` or on Ctrl-C.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use super::settle;
+use crate::client::HttpClient;
+use crate::executor::Executor;
+use crate::plan::Arrivals;
+use crate::recorder::Record;
+
+/// Starts every order on its schedule, then waits for the started flows to end.
+pub(super) async fn run<C: HttpClient>(
+    executor: &Arc<Executor<C>>,
+    schedule: &Arrivals,
+    cleanups: &TaskTracker,
+    skip: &[bool],
+) {
+    let plan = executor.plan.clone();
+    let in_flight = Arc::new(Semaphore::new(schedule.max_in_flight));
+    let flows = TaskTracker::new();
+    let start = tokio::time::Instant::now();
+    let orders = plan
+        .batches
+        .iter()
+        .flat_map(|b| b.orders.clone())
+        .filter(|&i| !skip.get(i).copied().unwrap_or(false));
+    for (k, index) in orders.enumerate() {
+        let Some(offset) = schedule.at(k as u64) else {
+            break;
+        };
+        let due = start + offset;
+        if executor.deadline.is_some_and(|end| due >= end) {
+            break;
+        }
+        tokio::select! {
+            biased;
+            _ = executor.stop.cancelled() => break,
+            _ = tokio::time::sleep_until(due) => {}
+        }
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            let order = index as u32;
+            executor.recorder.record(Record::Dropped { order }).await;
+            continue;
+        };
+        let lag = tokio::time::Instant::now().saturating_duration_since(due);
+        let scheduled = Instant::now().checked_sub(lag).unwrap_or_else(Instant::now);
+        executor.recorder.record(Record::Started { lag }).await;
+        let (executor, cleanups) = (executor.clone(), cleanups.clone());
+        flows.spawn(async move {
+            // Its own task: a panic fails this order, not the arrivals.
+            let flow = tokio::spawn({
+                let executor = executor.clone();
+                async move {
+                    let mut run = executor.start(index as u32);
+                    run.scheduled_at(scheduled);
+                    let end = executor.run_part(&mut run, 0).await;
+                    (run, end)
+                }
+            })
+            .await;
+            // The iteration is its flow; cleanup runs apart and holds no slot.
+            drop(permit);
+            settle(&executor, index, flow, &cleanups).await;
+        });
+    }
+    flows.close();
+    flows.wait().await;
+}
