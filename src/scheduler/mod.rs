@@ -229,19 +229,7 @@ async fn settle<C: HttpClient>(
         Err(e) => {
             let reason = panic_message(e);
             tracing::error!(order = index, reason, "order task failed");
-            let end = FlowEnd::Failed {
-                step: "internal".into(),
-                reason,
-            };
-            let took = std::time::Duration::ZERO;
-            executor
-                .recorder
-                .record(Record::FlowEnded {
-                    order: index as u32,
-                    end,
-                    took,
-                })
-                .await;
+            failed(executor, index as u32, "internal", reason).await;
         }
     }
     None
@@ -295,21 +283,26 @@ async fn recover<C: HttpClient>(
             let reason = format!(
                 "the run was killed while this order's create was in flight and it could not be looked up: {reason}"
             );
-            let end = FlowEnd::Failed {
-                step: "recover".into(),
-                reason,
-            };
-            let took = std::time::Duration::ZERO;
-            executor
-                .recorder
-                .record(Record::FlowEnded {
-                    order: index,
-                    end,
-                    took,
-                })
-                .await;
+            failed(executor, index, "recover", reason).await;
         }
     }
+}
+
+/// Records that order `index` failed at `step` before its flow could run or end.
+async fn failed<C: HttpClient>(executor: &Executor<C>, index: u32, step: &str, reason: String) {
+    let end = FlowEnd::Failed {
+        step: step.into(),
+        reason,
+    };
+    let took = std::time::Duration::ZERO;
+    executor
+        .recorder
+        .record(Record::FlowEnded {
+            order: index,
+            end,
+            took,
+        })
+        .await;
 }
 
 /// The text of a task's panic, for the report.
