@@ -21,9 +21,14 @@ fn main() -> ExitCode {
         eprintln!("runner: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    // One thread needs no work stealing: the current-thread scheduler wakes
+    // tasks without crossing threads.
+    let mut runtime = match cli.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
     runtime.enable_all();
-    if let Some(n) = cli.threads {
+    if let Some(n) = cli.threads.filter(|n| *n > 1) {
         runtime.worker_threads(usize::from(n));
     }
     let runtime = match runtime.build() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
 use hyper::{Method, Request, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -19,6 +19,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
 
+use super::h1::Connections;
 use super::{ClientError, HttpClient, HttpRequest, HttpResponse, MAX_BODY, Sent};
 
 const AGENT: &str = concat!("runner/", env!("CARGO_PKG_VERSION"));
@@ -26,6 +27,8 @@ const AGENT: &str = concat!("runner/", env!("CARGO_PKG_VERSION"));
 /// hyper-util's pooled client, with the run's timeout and a cap on requests in flight.
 pub struct Hyper {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// `http://` targets over HTTP/1.1, on connections kept here.
+    plain: Connections,
     timeout: Duration,
     in_flight: Semaphore,
 }
@@ -53,47 +56,41 @@ impl Hyper {
             .build(https);
         Ok(Hyper {
             client,
+            plain: Connections::default(),
             timeout,
             in_flight: Semaphore::new(max_connections),
         })
     }
 
     async fn exchange(&self, request: &HttpRequest) -> Result<HttpResponse, ClientError> {
-        let method = Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| ClientError::Other(format!("invalid method {}", request.method)))?;
-        let uri = uri(&request.url, &request.query)?;
-        let mut builder = Request::builder().method(method).uri(uri);
-        let headers = builder.headers_mut().expect("a fresh builder has no error");
-        for (k, v) in &request.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| ClientError::Other(format!("invalid header name {k:?}")))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| ClientError::Other(format!("invalid value of header {k}")))?;
-            headers.append(name, value);
-        }
-        // Defaults only where the script set none.
-        headers
-            .entry(USER_AGENT)
-            .or_insert(HeaderValue::from_static(AGENT));
-        let body = match request.body.clone() {
-            Some(body) => {
-                headers
-                    .entry(CONTENT_TYPE)
-                    .or_insert(HeaderValue::from_static("application/json"));
-                body
+        let (response, lent) = match request.url.strip_prefix("http://") {
+            Some(rest) => {
+                let (origin, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                let uri = origin_form(&request.url, path, &request.query)?;
+                let host = HeaderValue::from_str(origin)
+                    .map_err(|_| ClientError::Other(format!("invalid host {origin:?}")))?;
+                let (response, lent) = self
+                    .plain
+                    .send(origin, || build(request, uri.clone(), Some(&host)))
+                    .await?;
+                (response, Some(lent))
             }
-            None => Bytes::new(),
+            None => {
+                let uri = uri(&request.url, &request.query)?;
+                let response = self
+                    .client
+                    .request(build(request, uri, None)?)
+                    .await
+                    .map_err(|e| {
+                        if e.is_connect() {
+                            ClientError::Connect(chain(&e))
+                        } else {
+                            ClientError::Connect(format!("the connection failed: {}", chain(&e)))
+                        }
+                    })?;
+                (response, None)
+            }
         };
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|e| ClientError::Other(e.to_string()))?;
-        let response = self.client.request(request).await.map_err(|e| {
-            if e.is_connect() {
-                ClientError::Connect(chain(&e))
-            } else {
-                ClientError::Connect(format!("the connection failed: {}", chain(&e)))
-            }
-        })?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, MAX_BODY)
             .collect()
@@ -106,6 +103,9 @@ impl Hyper {
                 }
             })?
             .to_bytes();
+        if let Some(lent) = lent {
+            self.plain.put(lent);
+        }
         Ok(HttpResponse {
             status: parts.status.as_u16(),
             headers: parts.headers,
@@ -128,6 +128,45 @@ impl HttpClient for Hyper {
             latency: started.elapsed(),
         }
     }
+}
+
+/// The hyper request for `request` at `uri`; `host` is the Host header of
+/// an origin-form URI (hyper-util sets it from an absolute one).
+fn build(
+    request: &HttpRequest,
+    uri: Uri,
+    host: Option<&HeaderValue>,
+) -> Result<Request<Full<Bytes>>, ClientError> {
+    let method = Method::from_bytes(request.method.as_bytes())
+        .map_err(|_| ClientError::Other(format!("invalid method {}", request.method)))?;
+    let mut builder = Request::builder().method(method).uri(uri);
+    let headers = builder.headers_mut().expect("a fresh builder has no error");
+    if let Some(host) = host {
+        headers.insert(HOST, host.clone());
+    }
+    for (k, v) in &request.headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| ClientError::Other(format!("invalid header name {k:?}")))?;
+        let value = HeaderValue::from_str(v)
+            .map_err(|_| ClientError::Other(format!("invalid value of header {k}")))?;
+        headers.append(name, value);
+    }
+    // Defaults only where the script set none.
+    headers
+        .entry(USER_AGENT)
+        .or_insert(HeaderValue::from_static(AGENT));
+    let body = match request.body.clone() {
+        Some(body) => {
+            headers
+                .entry(CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static("application/json"));
+            body
+        }
+        None => Bytes::new(),
+    };
+    builder
+        .body(Full::new(body))
+        .map_err(|e| ClientError::Other(e.to_string()))
 }
 
 /// TLS with the system's roots plus those of `ca_file`.
@@ -169,6 +208,17 @@ fn uri(url: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
     })
 }
 
+/// `path` (of `url`, `/` when empty) and `query` as an origin-form URI, for
+/// a connection that already knows its host.
+fn origin_form(url: &str, path: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
+    let path = if path.is_empty() { "/" } else { path };
+    Uri::try_from(with_query(path, query)).or_else(|_| {
+        let full = uri(url, query)?;
+        let encoded = full.path_and_query().map_or("/", |p| p.as_str());
+        Uri::try_from(encoded).map_err(|e| ClientError::Other(format!("invalid URL path: {e}")))
+    })
+}
+
 /// `url` and `query`, form-encoded, in one string (it becomes the URI's buffer).
 fn with_query(url: &str, query: &[(String, String)]) -> String {
     let mut full = String::with_capacity(url.len() + 64);
@@ -185,7 +235,7 @@ fn with_query(url: &str, query: &[(String, String)]) -> String {
 }
 
 /// An error and its sources, one after the other (never the URL: it may hold secrets).
-fn chain(e: &dyn std::error::Error) -> String {
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -4,6 +4,7 @@
 
 mod direct;
 mod error;
+mod h1;
 
 pub use direct::Hyper;
 pub use error::ClientError;

@@ -1,0 +1,111 @@
+//! Plain `http://` over HTTP/1.1 on connections runner keeps itself: an idle
+//! list per origin under one short lock, requests written in origin form. It
+//! skips what a general pool does per request (a checkout future, waiter
+//! queues, expiry bookkeeping, a URI rewrite), which is most of the client's
+//! own CPU on a flood. HTTPS and HTTP/2 go through hyper-util's client.
+
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::ClientError;
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// Idle HTTP/1.1 connections by origin (`host:port`); an origin keeps its
+/// slot for the whole run (a run talks to a handful at most).
+#[derive(Default)]
+pub struct Connections {
+    idle: Mutex<Vec<(Box<str>, Vec<Sender>)>>,
+}
+
+/// A connection lent out for one exchange; give it back with [`Connections::put`]
+/// once the body is read.
+pub struct Lent {
+    slot: usize,
+    sender: Sender,
+}
+
+impl Connections {
+    /// Sends `request` (built afresh by `build` for each try) to `origin`,
+    /// on an idle connection or a new one. A request an idle connection
+    /// refused before writing a byte (the server had closed it) is sent once
+    /// more on a new connection.
+    pub async fn send(
+        &self,
+        origin: &str,
+        build: impl Fn() -> Result<Request<Full<Bytes>>, ClientError>,
+    ) -> Result<(Response<Incoming>, Lent), ClientError> {
+        let (slot, idle) = self.take(origin);
+        if let Some(mut sender) = idle {
+            match sender.send_request(build()?).await {
+                Ok(response) => return Ok((response, Lent { slot, sender })),
+                Err(e) if !e.is_canceled() => return Err(failed(&e)),
+                Err(_) => {}
+            }
+        }
+        let mut sender = connect(origin).await?;
+        match sender.send_request(build()?).await {
+            Ok(response) => Ok((response, Lent { slot, sender })),
+            Err(e) => Err(failed(&e)),
+        }
+    }
+
+    /// Keeps `lent` for the next request, unless its connection has closed.
+    pub fn put(&self, lent: Lent) {
+        if !lent.sender.is_closed() {
+            let mut idle = self.idle.lock().expect("idle connections lock");
+            idle[lent.slot].1.push(lent.sender);
+        }
+    }
+
+    /// The slot of `origin` (made on first use) and an open idle connection to it.
+    fn take(&self, origin: &str) -> (usize, Option<Sender>) {
+        let mut idle = self.idle.lock().expect("idle connections lock");
+        let slot = match idle.iter().position(|(o, _)| &**o == origin) {
+            Some(slot) => slot,
+            None => {
+                idle.push((origin.into(), Vec::new()));
+                idle.len() - 1
+            }
+        };
+        let list = &mut idle[slot].1;
+        while let Some(sender) = list.pop() {
+            if sender.is_ready() {
+                return (slot, Some(sender));
+            }
+        }
+        (slot, None)
+    }
+}
+
+/// A new connection to `origin`, its driver spawned on the runtime.
+async fn connect(origin: &str) -> Result<Sender, ClientError> {
+    let stream = TcpStream::connect(origin)
+        .await
+        .map_err(|e| ClientError::Connect(format!("cannot connect to {origin}: {e}")))?;
+    // Small requests go out at once.
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| ClientError::Connect(format!("HTTP/1.1 handshake with {origin}: {e}")))?;
+    tokio::spawn(async move {
+        // Ends when the server closes or every sender is dropped; errors
+        // reach the request that was in flight.
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+fn failed(e: &hyper::Error) -> ClientError {
+    ClientError::Connect(format!(
+        "the connection failed: {}",
+        super::direct::chain(e)
+    ))
+}
