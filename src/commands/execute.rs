@@ -110,7 +110,7 @@ pub async fn execute(
     let pacing = match &plan.arrivals {
         Some(a) => format!(
             "arriving over {} (at most {} in flight)",
-            humantime::format_duration(a.length()),
+            a.length_text(),
             a.max_in_flight
         ),
         None => format!(

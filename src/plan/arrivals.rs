@@ -75,9 +75,9 @@ impl Arrivals {
                     spec.max_in_flight
                 ))
             })?;
-        let factor = speed.scale(Duration::from_secs(1)).as_secs_f64();
+        let factor = speed.factor();
         let mut stages = Vec::with_capacity(spec.stages.len());
-        let (mut at, mut from, mut before) = (Duration::ZERO, spec.start_rate / factor, 0.0);
+        let (mut at, mut from, mut before) = (Duration::ZERO, spec.start_rate * factor, 0.0);
         for (i, &(rate, over)) in spec.stages.iter().enumerate() {
             // A constant rate with no duration lasts until the population has started.
             let over = over.unwrap_or_else(|| {
@@ -94,7 +94,7 @@ impl Arrivals {
                 at,
                 over: speed.scale(over),
                 from,
-                to: rate / factor,
+                to: rate * factor,
                 before,
             };
             before += stage.arrivals();
@@ -125,10 +125,11 @@ impl Arrivals {
         Some(stage.at + stage.time_of(k - stage.before))
     }
 
-    /// How many iterations the stages start.
+    /// How many iterations the stages start (a total a rounding error above
+    /// a whole number is that number).
     pub fn count(&self) -> u64 {
         let total: f64 = self.stages.iter().map(Stage::arrivals).sum();
-        total.ceil() as u64
+        (total - 1e-6).ceil().max(0.0) as u64
     }
 
     /// How long the stages last.
@@ -136,20 +137,32 @@ impl Arrivals {
         self.stages.last().map_or(Duration::ZERO, |s| s.at + s.over)
     }
 
-    /// The stages as `rate → rate over d`, for `runner check`.
+    /// [`Arrivals::length`] as text, to the millisecond (`33s 333ms`).
+    pub fn length_text(&self) -> String {
+        to_ms(self.length())
+    }
+
+    /// The stages as `rate → rate over d`, for `runner check` (rates to 3 decimals).
     pub fn describe(&self) -> Vec<String> {
         self.stages
             .iter()
             .map(|s| {
-                let over = humantime::format_duration(s.over);
+                let over = to_ms(s.over);
+                let rate = |r: f64| (r * 1000.0).round() / 1000.0;
                 if s.from == s.to {
-                    format!("{}/s for {over}", s.from)
+                    format!("{}/s for {over}", rate(s.from))
                 } else {
-                    format!("{}/s to {}/s over {over}", s.from, s.to)
+                    format!("{}/s to {}/s over {over}", rate(s.from), rate(s.to))
                 }
             })
             .collect()
     }
+}
+
+/// A duration as text, to the millisecond: a stage scaled by `--speed 3`
+/// need not show its nanoseconds.
+fn to_ms(d: Duration) -> String {
+    humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
 }
 
 #[cfg(test)]

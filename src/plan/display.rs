@@ -114,7 +114,7 @@ fn write_arrivals(plan: &Plan, a: &super::Arrivals, f: &mut fmt::Formatter<'_>) 
         "
 arrivals    {} scheduled over {}, at most {} in flight (more are dropped and counted)",
         scheduled,
-        humantime::format_duration(a.length()),
+        a.length_text(),
         a.max_in_flight
     )?;
     for (i, stage) in a.describe().iter().enumerate() {

@@ -28,6 +28,11 @@ impl Speed {
     pub(super) fn scale(self, d: Duration) -> Duration {
         d.div_f64(self.0)
     }
+
+    /// The factor itself (rates are multiplied by it).
+    pub(super) fn factor(self) -> f64 {
+        self.0
+    }
 }
 
 /// Where requests go.

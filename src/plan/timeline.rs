@@ -46,6 +46,9 @@ fn steps_time(steps: &[Step]) -> Duration {
 /// The planned timeline as text.
 pub fn timeline(plan: &Plan) -> String {
     let flow_time: Vec<Duration> = plan.flows.iter().map(|f| steps_time(&f.steps)).collect();
+    if let Some(a) = &plan.arrivals {
+        return arrivals_timeline(plan, a, &flow_time);
+    }
     // Batches go to whichever worker is free first, in plan order, as the scheduler does.
     let workers = plan.parallel.min(plan.batches.len()).max(1);
     let mut free: Vec<Duration> = (0..workers)
@@ -90,6 +93,36 @@ pub fn timeline(plan: &Plan) -> String {
         "estimated total: about {} (last batch ends {}, plus cleanup delays; speed ×{})",
         clock(end),
         clock(free.iter().copied().max().unwrap_or_default()),
+        plan.speed
+    );
+    out
+}
+
+/// The open load model's timeline: the last member starts on the schedule,
+/// then walks the longest flow and waits the longest cleanup delay.
+fn arrivals_timeline(plan: &Plan, a: &super::Arrivals, flow_time: &[Duration]) -> String {
+    let starts = a.count().min(plan.orders.len() as u64);
+    let last = a.at(starts.saturating_sub(1)).unwrap_or_default();
+    let longest = flow_time.iter().copied().max().unwrap_or_default();
+    let cleanup = plan
+        .flows
+        .iter()
+        .filter_map(|f| f.cleanup.as_ref().map(|c| c.after))
+        .max()
+        .unwrap_or_default();
+    let mut out = format!(
+        "planned timeline (answers assumed instant; each poll waits one interval, then succeeds)\n  arrivals: {starts} {} start from 0s to {} ({})\n",
+        plan.noun,
+        clock(last),
+        a.describe().join(", then ")
+    );
+    for (f, t) in plan.flows.iter().zip(flow_time) {
+        let _ = writeln!(out, "  one `{}` flow: about {}", f.name, clock(*t));
+    }
+    let _ = writeln!(
+        out,
+        "estimated total: about {} (last start, longest flow, cleanup delays; speed ×{})",
+        clock(last + longest + cleanup),
         plan.speed
     );
     out

@@ -13,12 +13,15 @@ use crate::plan::Plan;
 /// What the arrivals did, in report.json `arrivals`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ArrivalStats {
-    /// Iterations the stages start.
+    /// Iterations the stages start, at most the population.
     pub scheduled: u64,
     /// Iterations started.
     pub started: u64,
     /// Arrivals that found `max_in_flight` iterations running and were not started.
     pub dropped: u64,
+    /// Scheduled iterations neither started nor dropped: the run ended first
+    /// (`--duration`, Ctrl-C).
+    pub not_started: u64,
     /// The in-flight cap.
     pub max_in_flight: u64,
     /// How long after its scheduled time each iteration started, in ms. Flow
@@ -54,10 +57,12 @@ impl Arrivals {
     /// The figures, when the plan runs the open model.
     pub(super) fn stats(&self, plan: &Plan) -> Option<ArrivalStats> {
         let a = plan.arrivals.as_ref()?;
+        let scheduled = a.count().min(plan.orders.len() as u64);
         Some(ArrivalStats {
-            scheduled: a.count(),
+            scheduled,
             started: self.started,
             dropped: self.dropped,
+            not_started: scheduled.saturating_sub(self.started + self.dropped),
             max_in_flight: a.max_in_flight as u64,
             start_lag_ms: self
                 .lag

@@ -125,6 +125,12 @@ pub fn write(s: &Summary, out: &mut impl Write) -> io::Result<()> {
             s.population.total,
             (s.accept_failed * 1000.0).round() / 10.0
         )
+    } else if s.passed() && s.population.dropped > 0 {
+        writeln!(
+            out,
+            "\nresult: PASS, every started one of the {noun} ended in a terminal state; {} dropped",
+            s.population.dropped
+        )
     } else if s.passed() {
         writeln!(out, "\nresult: PASS, all {noun} ended in a terminal state")
     } else if s.interrupted && s.population.stranded == 0 {
@@ -445,6 +451,13 @@ fn arrivals(out: &mut impl Write, s: &Summary, noun: &str) -> io::Result<()> {
         a.start_lag_ms.p99,
         a.start_lag_ms.max
     )?;
+    if a.not_started > 0 {
+        writeln!(
+            out,
+            "         {} not started: the run ended before their time",
+            a.not_started
+        )?;
+    }
     if a.dropped > 0 {
         writeln!(
             out,

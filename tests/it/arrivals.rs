@@ -192,6 +192,14 @@ async fn check_shows_the_stages_and_bad_arrivals_are_refused() {
             "max_in_flight must be at least 1",
         ),
         (r#"#{ rate: 5, cap: 3 }"#, "unknown option `cap`"),
+        (
+            r#"#{ rate: 5, start_rate: 1 }"#,
+            "`start_rate` goes with `stages`",
+        ),
+        (
+            r#"#{ stages: [#{ rate: 5, over: "1s" }], duration: "1s" }"#,
+            "`duration` goes with `rate`",
+        ),
     ];
     for (arrivals, expected) in refused {
         let path = script(dir.path(), "bad.rhai", &open_script("0ms", arrivals));
@@ -211,4 +219,21 @@ async fn check_shows_the_stages_and_bad_arrivals_are_refused() {
     let run = runner(&["check", path.to_str().unwrap()]).await;
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(stderr_flat(&run).contains("phase()"), "{}", text(&run));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrivals_stop_at_the_duration_and_the_rest_is_reported_not_started() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20/s over 10 s, but the run stops starting after 500 ms.
+    let source = open_script("0ms", r#"#{ rate: 20, duration: "10s" }"#)
+        .replace("s.arrivals(", "s.duration(\"500ms\");\ns.arrivals(");
+    let path = script(dir.path(), "short.rhai", &source);
+    let out = dir.path().join("out");
+    let run = runner(&[path.to_str().unwrap(), "-q", "--out", out.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let a = &read_report(&out)["arrivals"];
+    let started = a["started"].as_u64().unwrap();
+    assert_eq!(a["scheduled"], 100, "{a}");
+    assert!((1..=10).contains(&started), "{a}");
+    assert_eq!(a["not_started"].as_u64().unwrap(), 100 - started, "{a}");
 }

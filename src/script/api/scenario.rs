@@ -202,6 +202,21 @@ fn arrivals(s: &mut Spec, options: Map) -> RResult<()> {
         }
     };
     let rate = rate_of(o.float("rate")?, "arrivals.rate")?;
+    match (rate.is_some(), o.get("start_rate"), o.get("duration")) {
+        (true, Some(_), _) => {
+            return Err(
+                "arrivals: `start_rate` goes with `stages`; a constant `rate` starts at that rate"
+                    .into(),
+            );
+        }
+        (false, _, Some(_)) => {
+            return Err(
+                "arrivals: `duration` goes with `rate`; each of the `stages` has its own `over`"
+                    .into(),
+            );
+        }
+        _ => {}
+    }
     let stages = match (o.get("stages"), rate) {
         (Some(_), Some(_)) => {
             return Err(
