@@ -307,12 +307,18 @@ impl Aggregator {
             Duration::from_secs(1),
         );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Records are taken a batch at a time: one wake-up absorbs all that came.
+        let mut batch = Vec::with_capacity(256);
         loop {
             tokio::select! {
-                record = rx.recv() => match record {
-                    Some(r) => self.absorb(r),
-                    None => break,
-                },
+                n = rx.recv_many(&mut batch, 256) => {
+                    if n == 0 {
+                        break;
+                    }
+                    for r in batch.drain(..) {
+                        self.absorb(r);
+                    }
+                }
                 _ = tick.tick() => self.close_second(),
             }
         }
