@@ -59,6 +59,34 @@ pub enum Command {
     /// Scenario packs: create, add, update, remove, list and show them.
     #[command(subcommand)]
     Pack(PackCommand),
+    /// Reports written by earlier runs: merge the segments of one run.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `runner report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the reports of a run's segments (--segment I/N) into the report one process would have written.
+    #[command(
+        after_help = "Counts are added and every percentile is recomputed from the segments' HDR histograms; \
+the thresholds are checked again on the merged report. Reports of different plans, or overlapping segments, are refused."
+    )]
+    Merge(MergeArgs),
+}
+
+/// `runner report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The segments' --out folders (or their report.json files).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Write the merged report.json and report.html into this folder (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write the thresholds as a JUnit XML test suite to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// `runner pack …`.
@@ -141,6 +169,12 @@ pub struct ScenarioArgs {
     /// A pass/fail condition checked at the end, added to the script's, e.g. "p95(create) < 500ms" (repeatable).
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
+    /// Run segment I of N: a disjoint share of the population (the members whose number n has (n-1) mod N = I), with 1/N of the workers and rates.
+    #[arg(long, value_name = "I/N")]
+    pub segment: Option<String>,
+    /// Run one of N segments, the one JOB_COMPLETION_INDEX names (a Kubernetes Indexed Job sets it); also RUNNER_SEGMENTS.
+    #[arg(long, value_name = "N")]
+    pub segments: Option<u32>,
     /// Options the script declares (`--users 100`), split off before clap parses.
     #[arg(skip)]
     pub options: Vec<(String, String)>,
@@ -276,7 +310,9 @@ impl Cli {
     /// loaded. `--help` after a script shows those options too.
     pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, clap::Error> {
         let mut args: Vec<String> = args.into_iter().collect();
-        let known = ["run", "check", "serve", "resume", "pack", "archive", "help"];
+        let known = [
+            "run", "check", "serve", "resume", "pack", "archive", "report", "help",
+        ];
         if let Some(first) = args.get(1)
             && !first.starts_with('-')
             && !known.contains(&first.as_str())
@@ -340,7 +376,7 @@ impl Cli {
                 c.help = help;
             }
             Command::Archive(a) => a.scenario.options = options,
-            Command::Serve(_) | Command::Resume(_) | Command::Pack(_) => {}
+            Command::Serve(_) | Command::Resume(_) | Command::Pack(_) | Command::Report(_) => {}
         }
         Ok(cli)
     }

@@ -48,6 +48,10 @@ pub enum Error {
         /// The error.
         source: std::io::Error,
     },
+    /// Reports that cannot be merged.
+    #[error("{0}")]
+    #[diagnostic(code(runner::merge))]
+    Merge(String),
     /// A bad command-line value.
     #[error("{0}")]
     #[diagnostic(code(runner::usage))]

@@ -159,6 +159,8 @@ fn alone(bundle: &Path) -> ScenarioArgs {
         seed: None,
         thresholds: Vec::new(),
         options: Vec::new(),
+        segment: None,
+        segments: None,
         help: false,
     }
 }

@@ -39,6 +39,13 @@ pub fn load(args: &ScenarioArgs) -> Result<Compiled, Error> {
         speed: args.speed.unwrap_or(1.0),
         seed: args.seed,
         thresholds: args.thresholds.clone(),
+        segment: plan::Segment::resolve(
+            &plan::SegmentArgs {
+                segment: args.segment.clone(),
+                segments: args.segments,
+            },
+            |name| std::env::var(name).ok(),
+        )?,
     };
     if let Some(m) = &bundle {
         options.target = options.target.or_else(|| m.target.clone());

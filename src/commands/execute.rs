@@ -119,8 +119,11 @@ pub async fn execute(
             plan.parallel
         ),
     };
+    let segment = plan
+        .segment
+        .map_or_else(String::new, |s| format!(" (segment {s})"));
     eprintln!(
-        "runner: {} · {} {pacing} → {base_url}{}{}",
+        "runner: {}{segment} · {} {pacing} → {base_url}{}{}",
         plan.name,
         plural(
             plan.orders.len() as u64,
@@ -176,7 +179,7 @@ pub async fn execute(
     if let Some(endpoint) = endpoint {
         endpoint.stop().await;
     }
-    write_reports(&summary, outputs)?;
+    write_reports(&summary, outputs.out.as_deref(), outputs.junit.as_deref())?;
     Ok(RunOutcome { summary })
 }
 
@@ -261,22 +264,26 @@ async fn start_target(
 }
 
 /// The console summary, then the files.
-fn write_reports(summary: &Summary, outputs: &Outputs) -> Result<(), Error> {
+pub(super) fn write_reports(
+    summary: &Summary,
+    out: Option<&Path>,
+    junit: Option<&Path>,
+) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     let _ = report::console::write(summary, &mut stdout);
     let _ = stdout.flush();
-    if let Some(dir) = &outputs.out {
+    if let Some(dir) = out {
         report::write_files(summary, dir).map_err(|source| Error::Io {
             what: "cannot write reports into",
-            path: dir.clone(),
+            path: dir.into(),
             source,
         })?;
         eprintln!("runner: reports written to {}", dir.display());
     }
-    if let Some(path) = &outputs.junit {
+    if let Some(path) = junit {
         let io = |source| Error::Io {
             what: "cannot write",
-            path: path.clone(),
+            path: path.into(),
             source,
         };
         let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);

@@ -30,6 +30,9 @@ pub struct Manifest {
     seed: u64,
     speed: f64,
     target: String,
+    /// `I/N` when the run was one segment of several.
+    #[serde(default)]
+    segment: Option<String>,
 }
 
 impl Manifest {
@@ -50,6 +53,7 @@ impl Manifest {
                 Target::Url(u) => u.clone(),
                 Target::Builtin(k) => format!("builtin:{k}"),
             },
+            segment: plan.segment.map(|s| s.to_string()),
         })
     }
 
@@ -87,6 +91,8 @@ impl Manifest {
             },
             profile: self.profile.clone(),
             options: self.options.clone(),
+            segment: self.segment.clone(),
+            segments: None,
             help: false,
         }
     }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod execute;
 pub mod manifest;
 pub mod pack;
+pub mod report;
 pub mod resume;
 pub mod run;
 pub mod scenario;
@@ -37,5 +38,6 @@ pub async fn dispatch(cli: Cli, display: Display, builtins: &dyn Builtins) -> Re
         )),
         Command::Pack(command) => pack::pack(command).map(|()| 0),
         Command::Archive(args) => archive::archive(&args).map(|()| 0),
+        Command::Report(crate::cli::ReportCommand::Merge(args)) => report::merge(&args),
     }
 }

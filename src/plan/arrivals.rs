@@ -57,6 +57,7 @@ impl Arrivals {
     pub(super) fn compile(
         spec: &spec::Arrivals,
         speed: Speed,
+        share: f64,
         phases: bool,
         population: usize,
     ) -> Result<Arrivals, PlanError> {
@@ -75,7 +76,8 @@ impl Arrivals {
                     spec.max_in_flight
                 ))
             })?;
-        let factor = speed.factor();
+        // Faster runs start the same iterations sooner; a segment starts its share.
+        let factor = speed.factor() * share;
         let mut stages = Vec::with_capacity(spec.stages.len());
         let (mut at, mut from, mut before) = (Duration::ZERO, spec.start_rate * factor, 0.0);
         for (i, &(rate, over)) in spec.stages.iter().enumerate() {
@@ -178,7 +180,7 @@ mod tests {
                 .collect(),
             max_in_flight: 10,
         };
-        Arrivals::compile(&spec, Speed::new(speed).unwrap(), false, 100).unwrap()
+        Arrivals::compile(&spec, Speed::new(speed).unwrap(), 1.0, false, 100).unwrap()
     }
 
     fn close(a: Duration, secs: f64) -> bool {
@@ -235,7 +237,7 @@ mod tests {
         let speed = Speed::new(1.0).unwrap();
         let second = Some(Duration::from_secs(1));
         let err = |s, phases| {
-            Arrivals::compile(&s, speed, phases, 100)
+            Arrivals::compile(&s, speed, 1.0, phases, 100)
                 .unwrap_err()
                 .to_string()
         };
@@ -253,7 +255,7 @@ mod tests {
             stages: vec![(20.0, None)],
             max_in_flight: 10,
         };
-        let a = Arrivals::compile(&spec, Speed::new(2.0).unwrap(), false, 100).unwrap();
+        let a = Arrivals::compile(&spec, Speed::new(2.0).unwrap(), 1.0, false, 100).unwrap();
         assert_eq!(a.count(), 100);
         assert_eq!(a.length(), Duration::from_millis(2500));
     }

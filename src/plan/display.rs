@@ -63,6 +63,13 @@ impl fmt::Display for Plan {
             )?;
         }
         writeln!(f, "\npopulation  {} {}", self.orders.len(), self.noun)?;
+        if let Some(s) = self.segment {
+            writeln!(
+                f,
+                "  segment {s}: the {} whose number n has (n - 1) mod {} = {}, of {} planned",
+                self.noun, s.count, s.index, self.planned
+            )?;
+        }
         for (i, flow) in self.flows.iter().enumerate() {
             let n = self.orders.iter().filter(|o| o.flow as usize == i).count();
             writeln!(f, "  {:<12} {n}", flow.name)?;

@@ -11,6 +11,7 @@ mod model;
 mod phases;
 mod population;
 mod references;
+mod segment;
 mod settings;
 mod step;
 pub mod template;
@@ -21,6 +22,7 @@ pub use arrivals::Arrivals;
 pub use compiler::BUILTIN_VARS;
 pub use model::{Auth, Cleanup, Flow, Phase, Plan, RUN_WIDE, is_secret};
 pub use population::{Batch, Order};
+pub use segment::{Segment, SegmentArgs};
 pub use settings::{BreakerConfig, Http, Target};
 pub use step::{
     Action, Body, Condition, Control, Journey, Loop, MetricSource, Poll, Request, Source, Step,
@@ -49,6 +51,8 @@ pub struct Options {
     pub seed: Option<u64>,
     /// `--threshold`: checked at the end besides the script's own.
     pub thresholds: Vec<String>,
+    /// `--segment I/N`: run only this share of the population.
+    pub segment: Option<Segment>,
 }
 
 impl Default for Options {
@@ -58,6 +62,7 @@ impl Default for Options {
             speed: 1.0,
             seed: None,
             thresholds: Vec::new(),
+            segment: None,
         }
     }
 }
@@ -130,8 +135,13 @@ pub fn compile(
     let flow_names = flow_names(spec)?;
     let (size, parallel) = settings::batch_sizes(&spec.batches, params)?;
     let seed = options.seed.or(spec.population.seed).unwrap_or(0);
-    let (orders, batches, arena) = population::generate(spec, &runtime, &flow_names, seed, size)
-        .map_err(|e| with_param_hint(e, params))?;
+    let segment = options.segment;
+    let (orders, batches, arena) =
+        population::generate(spec, &runtime, &flow_names, seed, size, segment)
+            .map_err(|e| with_param_hint(e, params))?;
+    // A segment's share of the workers, the rates and the limits.
+    let share = |x: f64| segment.map_or(x, |s| s.share(x));
+    let parallel = (share(parallel as f64).ceil() as usize).max(1);
     let payload_keys = payload_keys(&orders, &arena);
     let mut payload_vars = BTreeSet::new();
     let mut run_wide = phases::compile(spec, speed)?;
@@ -164,7 +174,10 @@ pub fn compile(
     let arrivals = spec
         .arrivals
         .as_ref()
-        .map(|a| Arrivals::compile(a, speed, !run_wide.phases.is_empty(), orders.len()))
+        .map(|a| {
+            let phases = !run_wide.phases.is_empty();
+            Arrivals::compile(a, speed, share(1.0), phases, orders.len())
+        })
         .transpose()?;
     references::header_vars(&http.headers, &payload_keys, &mut payload_vars)?;
     references::rate_limits(&spec.rate_limits, &flows)?;
@@ -187,6 +200,11 @@ pub fn compile(
         between: speed.scale(spec.batches.between),
         ramp: speed.scale(spec.batches.ramp),
         arrivals,
+        segment,
+        planned: population::counts(spec, &flow_names)?
+            .iter()
+            .map(|(_, n)| *n)
+            .sum(),
         secrets: spec.secrets.iter().map(|s| s.as_str().into()).collect(),
         cookies: spec.cookies,
         env: params.env_reads(),
@@ -195,7 +213,7 @@ pub fn compile(
         rate_limits: spec
             .rate_limits
             .iter()
-            .map(|(n, r)| (n.as_str().into(), *r))
+            .map(|(n, r)| (n.as_str().into(), share(*r)))
             .collect(),
         track_id: spec.track.id.as_str().into(),
         noun: spec.track.noun.clone(),

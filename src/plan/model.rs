@@ -78,6 +78,22 @@ pub struct Phase {
     pub once: Vec<Step>,
 }
 
+impl Plan {
+    /// What reports of one plan share, whatever their segment: scenario,
+    /// seed, planned population, speed and flows.
+    pub fn key(&self) -> String {
+        let flows: Vec<&str> = self.flows.iter().map(|f| &*f.name).collect();
+        format!(
+            "{} · seed {} · {} planned · speed ×{} · flows {}",
+            self.name,
+            self.seed,
+            self.planned,
+            self.speed,
+            flows.join(", ")
+        )
+    }
+}
+
 /// Everything the scheduler needs for a run.
 pub struct Plan {
     /// Scenario name.
@@ -110,6 +126,10 @@ pub struct Plan {
     pub ramp: Duration,
     /// The open load model: orders start on this schedule instead of batches.
     pub arrivals: Option<super::Arrivals>,
+    /// The share of the population this process runs (`--segment I/N`).
+    pub segment: Option<super::Segment>,
+    /// The population's size before a segment took its share.
+    pub planned: u32,
     /// Most requests per second by step name (`*`: all together); not scaled.
     pub rate_limits: Vec<(Arc<str>, f64)>,
     /// Names whose values are redacted (besides token/password/secret/authorization).

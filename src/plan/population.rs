@@ -168,6 +168,7 @@ pub fn generate(
     flow_names: &[String],
     seed: u64,
     batch_size: usize,
+    segment: Option<super::Segment>,
 ) -> Result<(Vec<Order>, Vec<Batch>, Arena), PlanError> {
     let counts = counts(spec, flow_names)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -180,10 +181,17 @@ pub fn generate(
     }
 
     let mut arena = Arena::default();
-    let mut orders = Vec::with_capacity(types.len());
+    let mut orders = Vec::with_capacity(types.len() / segment.map_or(1, |s| s.count as usize));
     let mut buf = Vec::new();
+    // Every type is drawn first, so a segment's numbers get the types they
+    // get in one process; then only the segment's members are made.
+    let mine = |n: u32| segment.is_none_or(|s| s.has(n));
+    let members = (1..=types.len() as u32).filter(|n| mine(*n)).count();
     for (i, flow) in types.iter().enumerate() {
         let n = i as u32 + 1;
+        if !mine(n) {
+            continue;
+        }
         let kind = &flow_names[*flow as usize];
         buf.clear();
         let label = match &spec.payload {
@@ -205,9 +213,9 @@ pub fn generate(
         };
         let payload = arena.push_payload(n, &buf)?;
         let label = arena.push(label.as_bytes())?;
-        if i + 1 == PROBE {
+        if orders.len() + 1 == PROBE {
             // Room for every order at once (+10%), so the buffer does not double while growing.
-            arena.reserve(arena.stored() / PROBE * (types.len() - PROBE) / 10 * 11);
+            arena.reserve(arena.stored() / PROBE * (members - PROBE) / 10 * 11);
         }
         orders.push(Order {
             n,
@@ -222,8 +230,9 @@ pub fn generate(
     for flow in 0..flow_names.len() {
         let mut same = orders
             .iter()
-            .filter(|o| o.flow as usize == flow)
-            .map(|o| o.n - 1)
+            .enumerate()
+            .filter(|(_, o)| o.flow as usize == flow)
+            .map(|(i, _)| i as u32)
             .peekable();
         while same.peek().is_some() {
             chunks.push(same.by_ref().take(batch_size).collect());

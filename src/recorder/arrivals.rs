@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::metrics::{dist, latency_histogram, record_us};
 use super::summary::Dist;
 use crate::plan::Plan;
 
 /// What the arrivals did, in report.json `arrivals`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ArrivalStats {
     /// Iterations the stages start, at most the population.
     pub scheduled: u64,
@@ -52,6 +52,11 @@ impl Arrivals {
 
     pub(super) fn dropped_count(&self) -> u64 {
         self.dropped
+    }
+
+    /// The start lag's histogram, for an exact merge of segments.
+    pub(super) fn histogram(&self) -> Option<super::histograms::Hdr> {
+        self.lag.clone().map(super::histograms::Hdr)
     }
 
     /// The figures, when the plan runs the open model.

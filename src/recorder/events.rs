@@ -74,7 +74,11 @@ impl EventsWriter {
                 method: &x.method,
                 path: &x.path,
                 status: x.status,
-                latency_ms: format!("{:.3}", x.latency.as_secs_f64() * 1000.0),
+                // Whole microseconds, as the histograms count them.
+                latency_ms: {
+                    let us = x.latency.as_micros();
+                    format!("{}.{:03}", us / 1000, us % 1000)
+                },
                 outcome: x.outcome.as_str(),
                 attempt: x.attempt,
                 n: order.map(|o| o.n),

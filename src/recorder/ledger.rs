@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
+use super::histograms::{Hdr, Histograms};
 use super::metrics::{dist, latency_histogram, record_us, value_histogram};
 use super::{FlowEnd, Lifecycle, OrderRef, PopulationCounts, Transition};
 use crate::plan::Plan;
@@ -234,6 +235,29 @@ impl Ledger {
     }
 
     /// Transitions, times to states, durations and polls.
+    /// Polls per member that polled.
+    fn polls(&self) -> Histogram<u64> {
+        let mut polls = value_histogram(1 << 30);
+        for e in self.orders.iter().filter(|e| e.polls > 0) {
+            polls.saturating_record(u64::from(e.polls));
+        }
+        polls
+    }
+
+    /// The lifecycle histograms, for an exact merge of segments.
+    pub fn histograms(&self, into: &mut Histograms) {
+        into.time_to_state = self
+            .states
+            .iter()
+            .zip(&self.time_to_state)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(s, h)| (s.to_string(), Hdr(h.clone())))
+            .collect();
+        into.lifetime = Some(Hdr(self.lifetime.clone()));
+        into.flow_duration = Some(Hdr(self.flow_duration.clone()));
+        into.polls = Some(Hdr(self.polls()));
+    }
+
     pub fn lifecycle(&self) -> Lifecycle {
         let name = |i: u8| {
             if i == NONE {
@@ -242,10 +266,7 @@ impl Ledger {
                 self.states[i as usize].to_string()
             }
         };
-        let mut polls = value_histogram(1 << 30);
-        for e in self.orders.iter().filter(|e| e.polls > 0) {
-            polls.saturating_record(u64::from(e.polls));
-        }
+        let polls = self.polls();
         Lifecycle {
             transitions: self
                 .transitions

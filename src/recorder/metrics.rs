@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
+use super::histograms::{ByName, Hdr};
 use super::{Checks, Dist, Exchange, StepStats};
 
 /// A histogram of microseconds (3 significant digits) that grows with the
@@ -45,6 +46,28 @@ pub fn dist(h: &Histogram<u64>, scale: f64) -> Dist {
         p99: q(0.99),
         max: h.max() as f64 / scale,
     }
+}
+
+/// Sets a step's attempt count and latency figures from its histogram (µs).
+pub fn latency_stats(stats: &mut StepStats, h: &Histogram<u64>) {
+    let d = dist(h, 1000.0);
+    stats.count = h.len();
+    stats.mean_ms = d.mean;
+    stats.stddev_ms = if h.is_empty() {
+        0.0
+    } else {
+        h.stdev() / 1000.0
+    };
+    stats.p50_ms = d.p50;
+    stats.p90_ms = d.p90;
+    stats.p95_ms = d.p95;
+    stats.p99_ms = d.p99;
+    stats.p999_ms = if h.is_empty() {
+        0.0
+    } else {
+        h.value_at_quantile(0.999) as f64 / 1000.0
+    };
+    stats.max_ms = d.max;
 }
 
 /// Histograms and counters per key (a step name, an endpoint), in first-seen order.
@@ -93,24 +116,31 @@ impl StepMetrics {
         s.checks.add(x.checks);
     }
 
+    /// Each key's latency histogram.
+    pub fn histograms(&self) -> ByName {
+        self.steps
+            .iter()
+            .map(|(name, s)| (name.to_string(), Hdr(s.latency.clone())))
+            .collect()
+    }
+
     /// Statistics per step.
     pub fn stats(&self) -> Vec<StepStats> {
         self.steps
             .iter()
             .map(|(name, s)| {
-                let d = dist(&s.latency, 1000.0);
-                StepStats {
+                let mut stats = StepStats {
                     name: name.to_string(),
-                    count: s.latency.len(),
+                    count: 0,
                     errors: s.errors,
-                    mean_ms: d.mean,
-                    stddev_ms: s.latency.stdev() / 1000.0,
-                    p50_ms: d.p50,
-                    p90_ms: d.p90,
-                    p95_ms: d.p95,
-                    p99_ms: d.p99,
-                    p999_ms: s.latency.value_at_quantile(0.999) as f64 / 1000.0,
-                    max_ms: d.max,
+                    mean_ms: 0.0,
+                    stddev_ms: 0.0,
+                    p50_ms: 0.0,
+                    p90_ms: 0.0,
+                    p95_ms: 0.0,
+                    p99_ms: 0.0,
+                    p999_ms: 0.0,
+                    max_ms: 0.0,
                     statuses: s.statuses.clone(),
                     outcomes: s
                         .outcomes
@@ -119,7 +149,9 @@ impl StepMetrics {
                         .collect(),
                     error_classes: s.classes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
                     checks: s.checks,
-                }
+                };
+                latency_stats(&mut stats, &s.latency);
+                stats
             })
             .collect()
     }

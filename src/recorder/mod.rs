@@ -4,8 +4,10 @@
 
 mod arrivals;
 pub mod events;
+pub mod histograms;
 pub mod journal;
 mod ledger;
+pub mod merge;
 mod metrics;
 mod prometheus;
 mod recent;
@@ -223,6 +225,16 @@ impl Custom {
                 duration_ms: dist(hist, 1000.0),
             })
             .collect()
+    }
+
+    /// Groups' and trends' histograms, for an exact merge of segments.
+    fn histograms(&self, into: &mut histograms::Histograms) {
+        let named = |list: &mut dyn Iterator<Item = (&Arc<str>, &Histogram<u64>)>| {
+            list.map(|(n, h)| (n.to_string(), histograms::Hdr(h.clone())))
+                .collect()
+        };
+        into.groups = named(&mut self.groups.iter().map(|(n, h, _)| (n, h)));
+        into.trends = named(&mut self.trends.iter().map(|(n, h, ..)| (n, h)));
     }
 
     fn counters(&self) -> Vec<(String, f64)> {
@@ -559,6 +571,22 @@ impl Aggregator {
             self.events_error = Some(e.to_string());
         }
         let plan = &self.plan;
+        let mut histograms = histograms::Histograms {
+            steps: self.steps.histograms(),
+            endpoints: self.endpoints.histograms(),
+            by_flow: plan
+                .flows
+                .iter()
+                .zip(&self.by_flow)
+                .map(|(f, m)| (f.name.to_string(), m.histograms()))
+                .filter(|(_, h)| !h.is_empty())
+                .collect(),
+            batch_duration: Some(histograms::Hdr(self.batch_hist.clone())),
+            start_lag: self.arrivals.histogram(),
+            ..Default::default()
+        };
+        self.ledger.histograms(&mut histograms);
+        self.custom.histograms(&mut histograms);
         let mut lifecycle = self.ledger.lifecycle();
         self.batches.sort_by_key(|b| b.batch);
         lifecycle.batch_duration_ms = dist(&self.batch_hist, 1000.0);
@@ -578,6 +606,10 @@ impl Aggregator {
                 ..self.ledger.counts()
             },
             arrivals: self.arrivals.stats(plan),
+            segment: plan.segment,
+            planned: u64::from(plan.planned),
+            plan_key: plan.key(),
+            histograms,
             steps: self.steps.stats(),
             endpoints: self.endpoints.stats(),
             by_flow: plan

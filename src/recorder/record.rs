@@ -144,7 +144,7 @@ pub struct Exchange {
 }
 
 /// Checks that held and that did not.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Checks {
     /// Held.
     pub passed: u64,

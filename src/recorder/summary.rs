@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Checks;
 
 /// Everything reports show about a run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Scenario name.
     pub scenario: String,
@@ -25,10 +25,19 @@ pub struct Summary {
     /// Start time, RFC 3339.
     pub started_at: String,
     /// Wall-clock duration of the run.
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub duration: Duration,
     /// Order totals.
     pub population: PopulationCounts,
+    /// The share of the population this run was (`--segment I/N`), if it was one.
+    pub segment: Option<crate::plan::Segment>,
+    /// The population's size before a segment took its share.
+    pub planned: u64,
+    /// What `runner report merge` checks reports of one plan by: scenario,
+    /// seed, planned population, speed and target.
+    pub plan_key: String,
+    /// The histograms every distribution above comes from (for exact merges).
+    pub histograms: super::histograms::Histograms,
     /// Per-step request statistics over every flow.
     pub steps: Vec<StepStats>,
     /// The same per endpoint (`METHOD /path/{var}`, the step's path as written);
@@ -64,7 +73,7 @@ pub struct Summary {
     /// Run-wide stages (setup, phases, teardown), in the order they ran.
     pub stages: Vec<Stage>,
     /// From the start to the end of the last flow (cleanup waits excluded).
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub active: Duration,
     /// Attempts sent during the active period.
     pub active_requests: u64,
@@ -83,7 +92,7 @@ pub struct Summary {
 }
 
 /// A `group(…)` of steps, timed as one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupStats {
     /// Its name.
     pub name: String,
@@ -94,7 +103,7 @@ pub struct GroupStats {
 }
 
 /// A run-wide stage: setup, a phase (its orders' part and once-steps), teardown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stage {
     /// `setup`, `phase NAME`, `teardown`.
     pub name: String,
@@ -222,8 +231,13 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_f64(d.as_secs_f64())
 }
 
+fn from_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom)
+}
+
 /// Order totals.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PopulationCounts {
     /// Orders planned.
     pub total: u64,
@@ -244,7 +258,7 @@ pub struct PopulationCounts {
 }
 
 /// Request statistics of one step.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepStats {
     /// Step name.
     pub name: String,
@@ -280,7 +294,7 @@ pub struct StepStats {
 }
 
 /// A circuit breaker's state change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BreakerChange {
     /// The endpoint (step name).
     pub endpoint: String,
@@ -291,7 +305,7 @@ pub struct BreakerChange {
 }
 
 /// One kind of answer: how many attempts got it, against the aim.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AnswerShare {
     /// `success` (2xx, 3xx), `client_error` (4xx), `server_error` (5xx) or `no_answer`.
     pub class: String,
@@ -304,7 +318,7 @@ pub struct AnswerShare {
 }
 
 /// One request-mix category: how many journey requests it got.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MixShare {
     /// Category, e.g. `user_queries`.
     pub category: String,
@@ -317,7 +331,7 @@ pub struct MixShare {
 }
 
 /// One second of the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Second {
     /// Seconds since the start (the interval [t, t+1)).
     pub t: u32,
@@ -340,7 +354,7 @@ pub struct Second {
 }
 
 /// A distribution summarised (milliseconds for durations, plain numbers for counts).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Dist {
     /// Samples.
     pub count: u64,
@@ -359,7 +373,7 @@ pub struct Dist {
 }
 
 /// How orders moved through their states.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Lifecycle {
     /// Every observed transition with its count (`from` is "" for an order's first state).
     pub transitions: Vec<Transition>,
@@ -378,7 +392,7 @@ pub struct Lifecycle {
 }
 
 /// One state transition and how often it happened.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Transition {
     /// Previous state ("" for the first state an order is seen in).
     pub from: String,
@@ -389,7 +403,7 @@ pub struct Transition {
 }
 
 /// One batch's timing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BatchTime {
     /// Batch index.
     pub batch: u32,
@@ -403,7 +417,7 @@ pub struct BatchTime {
 
 /// Configured vs observed for one kind of wait (a pause step, the poll
 /// interval, betweenCreates, a cleanup delay, …).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IntervalAccuracy {
     /// What waited, e.g. `pause (activate step 2)`, `betweenCreates`, `poll interval (poll_accepted)`.
     pub name: String,
@@ -424,7 +438,7 @@ pub struct IntervalAccuracy {
 }
 
 /// A threshold and its verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdOutcome {
     /// The expression as written, e.g. `p95(create) < 500ms`.
     pub expr: String,
@@ -437,7 +451,7 @@ pub struct ThresholdOutcome {
 }
 
 /// One order named in a report, by sequence number, order number and id.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrderRef {
     /// Sequence number.
     pub n: u32,

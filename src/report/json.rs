@@ -63,7 +63,7 @@ pub fn to_value(s: &Summary) -> Value {
         .iter()
         .map(|(t, list)| (t.clone(), Value::Object(steps(list))))
         .collect();
-    json!({
+    let mut report = json!({
         "scenario": s.scenario,
         "target": s.target,
         "seed": s.seed,
@@ -87,6 +87,8 @@ pub fn to_value(s: &Summary) -> Value {
         "mix": s.mix,
         "answers": s.answers(),
         "breaker": s.breaker,
+        "segment": s.segment,
+        "planned": s.planned,
         "lifecycle": s.lifecycle,
         "arrivals": s.arrivals,
         "timing": s.timing,
@@ -103,7 +105,26 @@ pub fn to_value(s: &Summary) -> Value {
         "groups": s.groups,
         "counters": s.counters.iter().map(|(n, v)| (n.clone(), Value::from(*v))).collect::<serde_json::Map<String, Value>>(),
         "trends": s.trends.iter().map(|(n, d)| (n.clone(), serde_json::json!(d))).collect::<serde_json::Map<String, Value>>(),
-    })
+    });
+    // Everything `runner report merge` reads back: the summary with its HDR histograms.
+    report[MERGE_KEY] = json!(s);
+    report
+}
+
+/// The key of report.json that holds the summary for `runner report merge`.
+pub const MERGE_KEY: &str = "merge";
+
+/// The summary kept in report.json's `merge` (`path` names the file in errors).
+pub fn read(text: &str, path: &std::path::Path) -> Result<Summary, String> {
+    let mut value: Value =
+        serde_json::from_str(text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let summary = value.get_mut(MERGE_KEY).map(Value::take).ok_or_else(|| {
+        format!(
+            "{} has no `{MERGE_KEY}` section: it was written by an older runner, or is not a report.json",
+            path.display()
+        )
+    })?;
+    serde_json::from_value(summary).map_err(|e| format!("{}: `{MERGE_KEY}`: {e}", path.display()))
 }
 
 fn round(x: f64) -> f64 {

@@ -53,3 +53,6 @@ mod tls;
 
 // The open load model: arrival rates and stages, the in-flight cap, dropped arrivals.
 mod arrivals;
+
+// Segments of one plan in several processes, and `report merge` into the whole run's report.
+mod segments;
