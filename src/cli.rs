@@ -215,6 +215,12 @@ pub struct RunArgs {
     /// Compile, generate every payload, print the batch layout and the planned timeline; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// POST a JSON alert here when a breaker opens, a threshold fails and the run ends (repeatable; Slack-style `text` included).
+    #[arg(long = "webhook", value_name = "URL")]
+    pub webhooks: Vec<String>,
+    /// Send a trace per order (user) with a span per request, and the per-step metrics, over OTLP/HTTP JSON to this base URL (e.g. http://127.0.0.1:4318).
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// `runner resume`.

@@ -54,6 +54,8 @@ pub struct Outputs {
     pub progress: Option<Mode>,
     /// Carries log lines around progress bars.
     pub display: Display,
+    /// Webhooks and OTLP.
+    pub listeners: super::listen::Listeners,
 }
 
 /// What a resumed run starts from; the default is a fresh run.
@@ -140,11 +142,19 @@ pub async fn execute(
             .map(|e| format!(" · metrics on http://{}/metrics", e.addr))
             .unwrap_or_default()
     );
+    let listening;
     let Started {
         recorder,
         summary,
         live,
-    } = Recorder::start(plan.clone(), events, metrics, resume.prefill);
+    } = {
+        let (notices, listener) = match outputs.listeners.start(&plan)? {
+            Some((n, l)) => (Some(n), Some(l)),
+            None => (None, None),
+        };
+        listening = listener;
+        Recorder::start(plan.clone(), events, metrics, resume.prefill, notices)
+    };
     let progress = outputs
         .progress
         .map(|mode| progress::spawn(mode, panel(&plan), live, outputs.display.clone()));
@@ -178,6 +188,9 @@ pub async fn execute(
     }
     if let Some(endpoint) = endpoint {
         endpoint.stop().await;
+    }
+    if let Some(listener) = listening {
+        listener.finish(&summary).await;
     }
     write_reports(&summary, outputs.out.as_deref(), outputs.junit.as_deref())?;
     Ok(RunOutcome { summary })

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod check;
 pub mod execute;
+pub mod listen;
 pub mod manifest;
 pub mod pack;
 pub mod report;

@@ -82,6 +82,7 @@ pub async fn resume(
         metrics_addr: None,
         progress: Some(Mode::detect(args.quiet)),
         display,
+        listeners: Default::default(),
     };
     execute(plan, &outputs, stop, abort, resume, builtins).await
 }

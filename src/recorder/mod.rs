@@ -9,6 +9,7 @@ pub mod journal;
 mod ledger;
 pub mod merge;
 mod metrics;
+pub mod notice;
 mod prometheus;
 mod recent;
 mod record;
@@ -95,20 +96,21 @@ impl Recorder {
         events: Option<EventsWriter>,
         metrics: Arc<Metrics>,
         prefill: Vec<Record>,
+        notices: Option<notice::Notices>,
     ) -> Started {
         let (tx, rx) = mpsc::channel(8192);
         let (live_tx, live) = watch::channel(Live {
             orders: plan.orders.len() as u64,
             ..Live::default()
         });
-        let aggregator = Aggregator::new(plan, events, metrics.clone(), live_tx);
-        let mut aggregator = aggregator;
+        let mut aggregator = Aggregator::new(plan, events, metrics.clone(), live_tx);
         // What an earlier, killed run recorded (resume): counted, not written again.
         let events = aggregator.events.take();
         for record in prefill {
             aggregator.absorb(record);
         }
         aggregator.events = events;
+        aggregator.outbox = notices.map(notice::Outbox::new);
         let summary = tokio::spawn(aggregator.run(rx));
         Started {
             recorder: Recorder { tx, metrics },
@@ -159,6 +161,8 @@ struct Aggregator {
     events_error: Option<String>,
     metrics: Arc<Metrics>,
     live: watch::Sender<Live>,
+    /// Notices for a webhook or OTLP listener, when there is one.
+    outbox: Option<notice::Outbox>,
 }
 
 /// Groups' durations and the script's own counters and trends, by name in first-seen order.
@@ -310,6 +314,7 @@ impl Aggregator {
             events_error: None,
             metrics,
             live,
+            outbox: None,
         }
     }
 
@@ -373,6 +378,9 @@ impl Aggregator {
                         None => self.mix.push((category.clone(), 1)),
                     }
                 }
+                if let Some(outbox) = self.outbox.as_mut() {
+                    outbox.exchange(&x);
+                }
                 self.steps.observe(&x.step, &x);
                 self.endpoints.observe(&x.endpoint, &x);
                 if let Some(o) = self.plan.orders.get(x.order as usize) {
@@ -430,6 +438,12 @@ impl Aggregator {
                         "order failed"
                     );
                 }
+                if let (Some(outbox), Some(o)) =
+                    (self.outbox.as_mut(), self.plan.orders.get(order as usize))
+                {
+                    let flow = &self.plan.flows[o.flow as usize].name;
+                    outbox.flow_ended(order, flow, self.plan.arena.label(o), &end, took);
+                }
                 self.ledger.flow_ended(order, end, took);
             }
             Record::Stranded { order, reason } => {
@@ -441,6 +455,9 @@ impl Aggregator {
                 self.ledger.stranded(order, reason);
             }
             Record::Breaker { endpoint, state } => {
+                if let Some(outbox) = self.outbox.as_mut() {
+                    outbox.breaker(&endpoint, state);
+                }
                 let at_s = self.started.elapsed().as_secs_f64();
                 match state {
                     BreakerState::Open => {
@@ -562,9 +579,37 @@ impl Aggregator {
             recent: self.recent.activities(&self.plan),
         };
         self.live.send_replace(live);
+        self.send_telemetry(false);
+    }
+
+    /// Hands the second's spans, and now and then the figures, to the listener.
+    fn send_telemetry(&mut self, last: bool) {
+        let Some(outbox) = self.outbox.as_mut() else {
+            return;
+        };
+        let (steps, started_at) = (&self.steps, self.started_at);
+        let flows = (self.flows_done, self.failed);
+        outbox.tick(last, || notice::Figures {
+            at: SystemTime::now(),
+            since: started_at,
+            steps: steps
+                .stats()
+                .into_iter()
+                .map(|s| notice::StepFigures {
+                    name: s.name,
+                    attempts: s.count,
+                    errors: s.errors,
+                    p50_ms: s.p50_ms,
+                    p95_ms: s.p95_ms,
+                    p99_ms: s.p99_ms,
+                })
+                .collect(),
+            flows,
+        });
     }
 
     fn finish(mut self) -> Summary {
+        self.send_telemetry(true);
         if let Some(w) = self.events.as_mut()
             && let Err(e) = w.flush()
         {

@@ -5,8 +5,10 @@ pub mod console;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod otlp;
 pub mod progress;
 pub mod prometheus;
+pub mod webhook;
 
 use std::path::Path;
 

@@ -56,3 +56,6 @@ mod arrivals;
 
 // Segments of one plan in several processes, and `report merge` into the whole run's report.
 mod segments;
+
+// Outside listeners: OTLP traces and metrics, alert webhooks.
+mod listeners;
