@@ -19,6 +19,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
 
+use super::error::chain;
 use super::h1::Connections;
 use super::{ClientError, HttpClient, HttpRequest, HttpResponse, MAX_BODY, Sent};
 
@@ -232,17 +233,6 @@ fn with_query(url: &str, query: &[(String, String)]) -> String {
         form.append_pair(k, v);
     }
     form.finish()
-}
-
-/// An error and its sources, one after the other (never the URL: it may hold secrets).
-pub(super) fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -36,3 +36,14 @@ impl ClientError {
         matches!(self, ClientError::Timeout | ClientError::Connect(_))
     }
 }
+
+/// An error and its sources, one after the other (never the URL: it may hold secrets).
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}

@@ -104,8 +104,5 @@ async fn connect(origin: &str) -> Result<Sender, ClientError> {
 }
 
 fn failed(e: &hyper::Error) -> ClientError {
-    ClientError::Connect(format!(
-        "the connection failed: {}",
-        super::direct::chain(e)
-    ))
+    ClientError::Connect(format!("the connection failed: {}", super::error::chain(e)))
 }
