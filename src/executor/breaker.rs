@@ -5,7 +5,8 @@
 //! opens it again. Waiting rather than failing keeps every order tracked.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -26,6 +27,9 @@ enum State {
 pub struct Breaker {
     config: BreakerConfig,
     state: Mutex<State>,
+    /// False while the breaker is closed with no failure counted: then
+    /// admitting a request and noting a success take no lock (most requests).
+    unsettled: AtomicBool,
 }
 
 /// What `admit` decided.
@@ -42,6 +46,7 @@ impl Breaker {
         Breaker {
             config,
             state: Mutex::new(State::Closed { failures: 0 }),
+            unsettled: AtomicBool::new(false),
         }
     }
 
@@ -49,6 +54,9 @@ impl Breaker {
     /// `open_for` has passed and this caller is the probe; when half-open,
     /// until the probe's result is known.
     pub async fn admit(&self, token: &CancellationToken) -> Admit {
+        if !self.unsettled.load(Ordering::Acquire) {
+            return Admit::Go(None);
+        }
         loop {
             let wait = {
                 let mut state = self.state.lock().expect("breaker lock");
@@ -72,12 +80,20 @@ impl Breaker {
 
     /// Notes a result; returns the new state if it changed.
     pub fn record(&self, healthy: bool) -> Option<BreakerState> {
-        if self.config.failures == 0 {
+        if self.config.failures == 0 || (healthy && !self.unsettled.load(Ordering::Acquire)) {
             return None;
         }
         let mut state = self.state.lock().expect("breaker lock");
-        let open = State::Open {
-            until: Instant::now() + self.config.open_for,
+        let changed = Self::next(&mut state, healthy, &self.config);
+        let settled = matches!(*state, State::Closed { failures: 0 });
+        self.unsettled.store(!settled, Ordering::Release);
+        changed
+    }
+
+    /// The state after a result, and the change to report.
+    fn next(state: &mut State, healthy: bool, config: &BreakerConfig) -> Option<BreakerState> {
+        let open = || State::Open {
+            until: Instant::now() + config.open_for,
         };
         match (&mut *state, healthy) {
             (State::Closed { failures }, true) => {
@@ -86,8 +102,8 @@ impl Breaker {
             }
             (State::Closed { failures }, false) => {
                 *failures += 1;
-                if *failures >= self.config.failures {
-                    *state = open;
+                if *failures >= config.failures {
+                    *state = open();
                     Some(BreakerState::Open)
                 } else {
                     None
@@ -98,7 +114,7 @@ impl Breaker {
                 Some(BreakerState::Closed)
             }
             (State::HalfOpen, false) => {
-                *state = open;
+                *state = open();
                 Some(BreakerState::Open)
             }
             (State::Open { .. }, false) => None,
@@ -110,7 +126,7 @@ impl Breaker {
 #[derive(Debug)]
 pub struct Breakers {
     config: BreakerConfig,
-    map: Mutex<HashMap<Arc<str>, Arc<Breaker>>>,
+    map: RwLock<HashMap<Arc<str>, Arc<Breaker>>>,
 }
 
 impl Breakers {
@@ -118,13 +134,16 @@ impl Breakers {
     pub fn new(config: BreakerConfig) -> Self {
         Breakers {
             config,
-            map: Mutex::default(),
+            map: RwLock::default(),
         }
     }
 
     /// The breaker of `endpoint`.
     pub fn get(&self, endpoint: &Arc<str>) -> Arc<Breaker> {
-        let mut map = self.map.lock().expect("breakers lock");
+        if let Some(b) = self.map.read().expect("breakers lock").get(endpoint) {
+            return b.clone();
+        }
+        let mut map = self.map.write().expect("breakers lock");
         map.entry(endpoint.clone())
             .or_insert_with(|| Arc::new(Breaker::new(self.config)))
             .clone()
