@@ -215,6 +215,14 @@ pub struct RunArgs {
     /// Compile, generate every payload, print the batch layout and the planned timeline; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Webhooks and OpenTelemetry.
+    #[command(flatten)]
+    pub listeners: ListenerArgs,
+}
+
+/// Who hears about a run while it goes.
+#[derive(Debug, Args)]
+pub struct ListenerArgs {
     /// POST a JSON alert here when a breaker opens, a threshold fails and the run ends (repeatable; Slack-style `text` included).
     #[arg(long = "webhook", value_name = "URL")]
     pub webhooks: Vec<String>,
@@ -231,6 +239,9 @@ pub struct ResumeArgs {
     /// No live progress (the summary is still printed).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Webhooks and OpenTelemetry.
+    #[command(flatten)]
+    pub listeners: ListenerArgs,
 }
 
 /// The built-in targets.

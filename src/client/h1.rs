@@ -87,7 +87,7 @@ impl Connections {
 
 /// A new connection to `origin`, its driver spawned on the runtime.
 async fn connect(origin: &str) -> Result<Sender, ClientError> {
-    let stream = TcpStream::connect(origin)
+    let stream = TcpStream::connect(address(origin).as_ref())
         .await
         .map_err(|e| ClientError::Connect(format!("cannot connect to {origin}: {e}")))?;
     // Small requests go out at once.
@@ -103,6 +103,34 @@ async fn connect(origin: &str) -> Result<Sender, ClientError> {
     Ok(sender)
 }
 
+/// `origin` as a socket address: `host` or `[v6]` alone gets HTTP's port.
+fn address(origin: &str) -> std::borrow::Cow<'_, str> {
+    let has_port = origin
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !port.contains(']') && !host.is_empty());
+    if has_port {
+        origin.into()
+    } else {
+        format!("{origin}:80").into()
+    }
+}
+
 fn failed(e: &hyper::Error) -> ClientError {
     ClientError::Connect(format!("the connection failed: {}", super::error::chain(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_origin_without_a_port_gets_http_s() {
+        for (origin, address) in [
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("127.0.0.1", "127.0.0.1:80"),
+            ("localhost", "localhost:80"),
+            ("[::1]:9000", "[::1]:9000"),
+            ("[::1]", "[::1]:80"),
+        ] {
+            assert_eq!(super::address(origin), address);
+        }
+    }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::cli::ListenerArgs;
 use crate::client::{HttpClient, HttpRequest, Hyper};
 use crate::error::Error;
 use crate::plan::Plan;
@@ -31,7 +32,11 @@ pub struct Listeners {
 
 impl Listeners {
     /// Checks the URLs: each must be http:// or https:// with a host.
-    pub fn new(webhooks: Vec<String>, otlp: Option<String>) -> Result<Listeners, Error> {
+    pub fn new(args: ListenerArgs) -> Result<Listeners, Error> {
+        let ListenerArgs {
+            webhooks,
+            otlp_endpoint: otlp,
+        } = args;
         for (flag, url) in webhooks
             .iter()
             .map(|u| ("--webhook", u))
@@ -40,8 +45,13 @@ impl Listeners {
             let ok = url::Url::parse(url)
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
             if !ok {
+                let example = if flag == "--webhook" {
+                    "http://127.0.0.1:8080/hooks/runner"
+                } else {
+                    "http://127.0.0.1:4318"
+                };
                 return Err(Error::Usage(format!(
-                    "{flag} {url:?}: expected an http:// or https:// URL, e.g. http://127.0.0.1:4318"
+                    "{flag} {url:?}: expected an http:// or https:// URL, e.g. {example}"
                 )));
             }
         }

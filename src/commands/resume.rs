@@ -82,7 +82,7 @@ pub async fn resume(
         metrics_addr: None,
         progress: Some(Mode::detect(args.quiet)),
         display,
-        listeners: Default::default(),
+        listeners: super::listen::Listeners::new(args.listeners)?,
     };
     execute(plan, &outputs, stop, abort, resume, builtins).await
 }

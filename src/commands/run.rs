@@ -44,7 +44,7 @@ pub async fn run(
         metrics_addr: args.metrics_addr,
         progress: Some(Mode::detect(args.quiet)),
         display,
-        listeners: super::listen::Listeners::new(args.webhooks, args.otlp_endpoint)?,
+        listeners: super::listen::Listeners::new(args.listeners)?,
     };
     execute(plan, &outputs, stop, abort, Resume::default(), builtins).await
 }

@@ -84,7 +84,7 @@ impl Arrivals {
             // A constant rate with no duration lasts until the population has started.
             let over = over.unwrap_or_else(|| {
                 Duration::from_secs_f64(if rate > 0.0 {
-                    population as f64 / rate
+                    population as f64 / (rate * share)
                 } else {
                     0.0
                 })
@@ -258,5 +258,9 @@ mod tests {
         let a = Arrivals::compile(&spec, Speed::new(2.0).unwrap(), 1.0, false, 100).unwrap();
         assert_eq!(a.count(), 100);
         assert_eq!(a.length(), Duration::from_millis(2500));
+        // Segment 1 of 2: its 50 members at half the rate, over the same time.
+        let half = Arrivals::compile(&spec, Speed::new(2.0).unwrap(), 0.5, false, 50).unwrap();
+        assert_eq!(half.count(), 50);
+        assert_eq!(half.length(), Duration::from_millis(2500));
     }
 }

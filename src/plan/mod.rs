@@ -139,6 +139,20 @@ pub fn compile(
     let (orders, batches, arena) =
         population::generate(spec, &runtime, &flow_names, seed, size, segment)
             .map_err(|e| with_param_hint(e, params))?;
+    if let Some(s) = segment
+        && orders.is_empty()
+    {
+        return Err(PlanError::invalid(
+            "--segment",
+            format!(
+                "segment {s} has no members: the population has {} (use at most that many segments)",
+                population::counts(spec, &flow_names)?
+                    .iter()
+                    .map(|(_, n)| n)
+                    .sum::<u32>()
+            ),
+        ));
+    }
     // A segment's share of the workers, the rates and the limits.
     let share = |x: f64| segment.map_or(x, |s| s.share(x));
     let parallel = (share(parallel as f64).ceil() as usize).max(1);

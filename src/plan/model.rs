@@ -80,16 +80,22 @@ pub struct Phase {
 
 impl Plan {
     /// What reports of one plan share, whatever their segment: scenario,
-    /// seed, planned population, speed and flows.
+    /// seed, planned population, speed, flows, target and thresholds.
     pub fn key(&self) -> String {
         let flows: Vec<&str> = self.flows.iter().map(|f| &*f.name).collect();
+        let thresholds: Vec<&str> = self.thresholds.iter().map(|t| t.expr()).collect();
+        let target = match &self.target {
+            Target::Builtin(kind) => format!("builtin:{kind}"),
+            Target::Url(url) => url.clone(),
+        };
         format!(
-            "{} · seed {} · {} planned · speed ×{} · flows {}",
+            "{} · seed {} · {} planned · speed ×{} · flows {} · target {target} · thresholds [{}]",
             self.name,
             self.seed,
             self.planned,
             self.speed,
-            flows.join(", ")
+            flows.join(", "),
+            thresholds.join("; ")
         )
     }
 }

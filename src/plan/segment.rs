@@ -60,7 +60,10 @@ impl Segment {
                 format!("expected a whole number, got {index:?}"),
             )
         })?;
-        Segment::new(index, count).map(Some)
+        Segment::new(index, count).map(Some).map_err(|e| match e {
+            PlanError::Invalid { message, .. } => PlanError::invalid("--segments", message),
+            other => other,
+        })
     }
 
     /// `I/N`.

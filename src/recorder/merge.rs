@@ -114,6 +114,12 @@ fn add(into: &mut Summary, s: Summary) {
         |a, b| a.count += b.count,
     );
     l.batches.extend(s.lifecycle.batches);
+    // A state only this segment reached goes after the others.
+    for (state, d) in s.lifecycle.time_to_state {
+        if !l.time_to_state.iter().any(|(known, _)| *known == state) {
+            l.time_to_state.push((state, d));
+        }
+    }
     sum_by(&mut into.timing, s.timing, |w| w.name.clone(), add_accuracy);
     sum_by(
         &mut into.mix,
@@ -279,11 +285,12 @@ fn restat(s: &mut Summary) {
     l.flow_duration_ms = ms(&h.flow_duration, 1000.0);
     l.polls = ms(&h.polls, 1.0);
     l.batch_duration_ms = ms(&h.batch_duration, 1000.0);
-    l.time_to_state = h
-        .time_to_state
-        .iter()
-        .map(|(state, x)| (state.clone(), dist(&x.0, 1000.0)))
-        .collect();
+    // In the order the states were first reached, as one run lists them.
+    for (state, d) in &mut l.time_to_state {
+        if let Some(x) = h.time_to_state.get(state) {
+            *d = dist(&x.0, 1000.0);
+        }
+    }
     l.batches.sort_by_key(|b| b.batch);
     for g in &mut s.groups {
         if let Some(x) = h.groups.get(&g.name) {

@@ -90,6 +90,8 @@ pub(super) struct Outbox {
     /// Notices the listener was too far behind to take.
     lost: u64,
     ticks: u32,
+    /// Endpoints whose breaker opened and has not closed since.
+    open: Vec<String>,
 }
 
 /// Figures go out every this many seconds (and at the end).
@@ -102,6 +104,7 @@ impl Outbox {
             spans: Vec::new(),
             lost: 0,
             ticks: 0,
+            open: Vec::new(),
         }
     }
 
@@ -116,13 +119,17 @@ impl Outbox {
         if !self.notices.telemetry {
             return;
         }
+        let (path, query) = x.path.split_once('?').unwrap_or((&x.path, ""));
         let mut attributes = vec![
             ("http.request.method", x.method.to_string()),
-            ("url.path", x.path.clone()),
+            ("url.path", path.to_owned()),
             ("runner.endpoint", x.endpoint.to_string()),
             ("runner.outcome", x.outcome.as_str().to_owned()),
             ("runner.attempt", x.attempt.to_string()),
         ];
+        if !query.is_empty() {
+            attributes.push(("url.query", query.to_owned()));
+        }
         if let Some(status) = x.status {
             attributes.push(("http.response.status_code", status.to_string()));
         }
@@ -175,17 +182,32 @@ impl Outbox {
         });
     }
 
-    /// A breaker's change; an opening is sent at once.
+    /// A breaker's change: an opening is sent at once, but not again after
+    /// each failed probe until the breaker has closed.
     pub(super) fn breaker(&mut self, endpoint: &str, state: super::BreakerState) {
-        if state == super::BreakerState::Open {
-            let at = SystemTime::now();
-            let endpoint = endpoint.to_owned();
-            self.send(Notice::BreakerOpened { endpoint, at });
+        let known = self.open.iter().position(|e| e == endpoint);
+        match (state, known) {
+            (super::BreakerState::Open, None) => {
+                self.open.push(endpoint.to_owned());
+                let at = SystemTime::now();
+                let endpoint = endpoint.to_owned();
+                self.send(Notice::BreakerOpened { endpoint, at });
+            }
+            (super::BreakerState::Closed, Some(i)) => {
+                self.open.swap_remove(i);
+            }
+            _ => {}
         }
     }
 
     /// The second's spans, and every [`FIGURES_EVERY`] seconds (or `last`) the figures.
     pub(super) fn tick(&mut self, last: bool, figures: impl FnOnce() -> Figures) {
+        if last && self.lost > 0 {
+            tracing::warn!(
+                lost = self.lost,
+                "the telemetry or webhook listener fell behind; some notices were not sent"
+            );
+        }
         if !self.notices.telemetry {
             return;
         }
@@ -196,12 +218,6 @@ impl Outbox {
         self.ticks += 1;
         if last || self.ticks.is_multiple_of(FIGURES_EVERY) {
             self.send(Notice::Figures(figures()));
-        }
-        if last && self.lost > 0 {
-            tracing::warn!(
-                lost = self.lost,
-                "the telemetry or webhook listener fell behind; some notices were not sent"
-            );
         }
     }
 }

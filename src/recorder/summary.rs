@@ -34,7 +34,7 @@ pub struct Summary {
     /// The population's size before a segment took its share.
     pub planned: u64,
     /// What `runner report merge` checks reports of one plan by: scenario,
-    /// seed, planned population, speed and target.
+    /// seed, planned population, speed, flows, target and thresholds.
     pub plan_key: String,
     /// The histograms every distribution above comes from (for exact merges).
     pub histograms: super::histograms::Histograms,

@@ -44,10 +44,19 @@ pub fn root_span_id(order: u32) -> String {
     format!("{:016x}", (1u64 << 63) | u64::from(order))
 }
 
+/// Attributes whose values are whole numbers (OTLP `intValue`).
+const INTEGERS: [&str; 2] = ["http.response.status_code", "runner.attempt"];
+
 fn attributes<'a>(list: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
     Value::Array(
-        list.map(|(k, v)| json!({ "key": k, "value": { "stringValue": v } }))
-            .collect(),
+        list.map(|(k, v)| {
+            if INTEGERS.contains(&k) {
+                json!({ "key": k, "value": { "intValue": v } })
+            } else {
+                json!({ "key": k, "value": { "stringValue": v } })
+            }
+        })
+        .collect(),
     )
 }
 
@@ -66,11 +75,17 @@ pub fn traces(resource: &Resource, spans: &[Span], next_id: &mut u64) -> Value {
     let spans: Vec<Value> = spans
         .iter()
         .map(|s| {
-            let (id, parent, kind) = if s.root {
-                (root_span_id(s.order), String::new(), 1)
+            // Run-wide requests (setup, phases, teardown) share a trace with no root.
+            let parent = if s.root || s.order == crate::plan::RUN_WIDE {
+                String::new()
+            } else {
+                root_span_id(s.order)
+            };
+            let (id, kind) = if s.root {
+                (root_span_id(s.order), 1)
             } else {
                 *next_id += 1;
-                (format!("{:016x}", *next_id), root_span_id(s.order), 3)
+                (format!("{:016x}", *next_id), 3)
             };
             json!({
                 "traceId": resource.trace_id(s.order),

@@ -174,6 +174,13 @@ async fn merge_refuses_other_plans_and_overlapping_reports() {
         assert_eq!(run.status.code(), Some(2), "{args:?}: {}", text(&run));
         assert!(text(&run).contains(expected), "{args:?}: {}", text(&run));
     }
+    let empty = day(&d("empty"), None, &["--segment", "70/100"]).await;
+    assert_eq!(empty.status.code(), Some(2), "{}", text(&empty));
+    assert!(
+        text(&empty).contains("segment 70/100 has no members"),
+        "{}",
+        text(&empty)
+    );
     let run = runner(&[
         "report",
         "merge",

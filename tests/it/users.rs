@@ -110,8 +110,14 @@ async fn virtual_users_follow_the_mix_leave_nothing_behind_and_never_leak_tokens
         dir.path().join("report.json"),
         log,
     ] {
-        let content = std::fs::read_to_string(&file).unwrap();
+        let mut content = std::fs::read_to_string(&file).unwrap();
         assert!(!content.is_empty(), "{} is empty", file.display());
+        // The base64 histograms kept for `report merge` may spell anything.
+        if file.ends_with("report.json") {
+            let mut report: serde_json::Value = serde_json::from_str(&content).unwrap();
+            report["merge"]["histograms"] = serde_json::Value::Null;
+            content = report.to_string();
+        }
         assert!(!content.contains("eyJ"), "a JWT in {}", file.display());
         assert!(
             !content.contains("SimPass123!"),
