@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The HTTP benchmark: runner beside wrk and oha against the same local nginx.
 #
-#   benches/http/run.sh [-d SECONDS] [-c CONNECTIONS] [--threads N] [--peers "wrk oha"]
+#   benches/http/run.sh [-d SECONDS] [-c CONNECTIONS] [--threads N] [--peers "wrk oha goose"]
 #
 # nginx (one worker, fixed answers, nginx.conf here) runs pinned to CPU 0 and
 # every generator to CPU 1 (taskset), so each gets one core. Each row: requests
@@ -10,7 +10,8 @@
 # flood only (GET /details in a loop); runner runs the flood (flood.rhai) and
 # the 3-step dependent flow (flow.rhai: create with a captured id, read,
 # activate). Installs nginx, wrk and time with apt-get if missing; oha if it
-# is on PATH (cargo install oha). Build first: cargo build --release.
+# is on PATH (cargo install oha); Goose (flood and flow) when benches/goose is
+# built (its README; GOOSE_BIN names another binary). Build first: cargo build --release.
 # Traffic goes to 127.0.0.1 only.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -76,6 +77,14 @@ for p in $peers; do
   case $p in
     wrk) measure "wrk (flood)" wrk -t"$threads" -c"$c" -d"${d}s" "$U/details" ;;
     oha) command -v oha >/dev/null && measure "oha (flood)" oha -z "${d}s" -c "$c" --worker-threads "$threads" --no-tui "$U/details" ;;
+    goose)
+      # benches/goose, built with: cargo build --release --manifest-path benches/goose/Cargo.toml
+      goose=${GOOSE_BIN:-$root/benches/goose/target/release/goose-bench}
+      if [ -x "$goose" ]; then
+        for load in flood flow; do
+          measure "goose ($load)" "$goose" --scenarios "$load" --host "$U" -u "$c" -r 1000 -t "${d}s" --no-telnet --no-websocket -q
+        done
+      fi ;;
   esac
 done
 measure "runner (flood)" "$runner" "$here/flood.rhai" --set "d=${d}s" --set "c=$c" --threads "$threads" -q
