@@ -11,7 +11,8 @@
 # the 3-step dependent flow (flow.rhai: create with a captured id, read,
 # activate). Installs nginx, wrk and time with apt-get if missing; oha if it
 # is on PATH (cargo install oha); Goose (flood and flow) when benches/goose is
-# built (its README; GOOSE_BIN names another binary). Build first: cargo build --release.
+# built (cargo build --release --manifest-path benches/goose/Cargo.toml;
+# GOOSE_BIN names another binary). Build first: cargo build --release.
 # Traffic goes to 127.0.0.1 only.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
