@@ -80,6 +80,9 @@ pub struct OrderRun {
     started: Instant,
     /// Its cookies, when the scenario keeps them (`s.cookies(true)`).
     jar: Option<Box<cookie_store::CookieStore>>,
+    /// Undoing what the run made (teardown): only the second Ctrl-C stops it,
+    /// as it stops cleanups.
+    undoing: bool,
 }
 
 /// A response kept for conditions and closures.
@@ -170,6 +173,11 @@ impl<C: HttpClient> Executor<C> {
         self.fresh(index, vars, seed)
     }
 
+    /// What stops `run`'s steps: the first Ctrl-C, or for teardown the second.
+    fn stopper(&self, run: &OrderRun) -> &CancellationToken {
+        if run.undoing { &self.abort } else { &self.stop }
+    }
+
     /// Copies the run's own variables (setup's and phases' captures) into `vars`.
     fn load_shared(&self, vars: &mut Vars) {
         let shared = self.shared.read().expect("shared vars lock");
@@ -193,6 +201,7 @@ impl<C: HttpClient> Executor<C> {
             started: Instant::now(),
             jar: self.plan.cookies.then(Box::default),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            undoing: false,
         }
     }
 
@@ -297,7 +306,7 @@ impl<C: HttpClient> Executor<C> {
     ) -> Result<(), Halt> {
         let nested = from.is_none();
         for (i, step) in steps.iter().enumerate().skip(from.unwrap_or(0)) {
-            if self.stop.is_cancelled() {
+            if self.stopper(run).is_cancelled() {
                 return Err(Halt::Interrupted);
             }
             // Steps inside an action are reported under the journey, not by position.
@@ -308,7 +317,9 @@ impl<C: HttpClient> Executor<C> {
             };
             match step {
                 Step::Request(r) => {
-                    self.request(run, r, &self.stop).await.map_err(failed)?;
+                    self.request(run, r, self.stopper(run))
+                        .await
+                        .map_err(failed)?;
                 }
                 Step::Pause { duration, jitter } => {
                     let d = jittered(*duration, *jitter, &mut run.rng);
@@ -319,7 +330,7 @@ impl<C: HttpClient> Executor<C> {
                                 step: at.1,
                             },
                             d,
-                            &self.stop,
+                            self.stopper(run),
                         )
                         .await
                     {

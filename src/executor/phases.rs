@@ -20,6 +20,8 @@ impl<C: HttpClient> Executor<C> {
         let mut vars = Vars::default();
         self.load_shared(&mut vars);
         let mut run = self.fresh(RUN_WIDE, vars, self.plan.seed);
+        // Teardown undoes what setup made: after a Ctrl-C too, like cleanups.
+        run.undoing = name == "teardown";
         let result = self.run_steps(&mut run, steps, u16::MAX, None).await;
         let failed = match result {
             Ok(()) => None,

@@ -19,7 +19,7 @@ impl<C: HttpClient> Executor<C> {
         let started = Instant::now();
         for attempt in 0u32.. {
             let last = match self
-                .request_until(run, &p.request, Some(&p.until), &self.stop)
+                .request_until(run, &p.request, Some(&p.until), self.stopper(run))
                 .await
             {
                 Ok(true) => return Ok(()),
@@ -51,7 +51,7 @@ impl<C: HttpClient> Executor<C> {
                         step: at.1,
                     },
                     wait,
-                    &self.stop,
+                    self.stopper(run),
                 )
                 .await
             {

@@ -93,7 +93,8 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
     executor.recorder.record(Record::FlowsDone).await;
     cleanups.close();
     cleanups.wait().await;
-    if set_up && !executor.stop.is_cancelled() {
+    // After a Ctrl-C too (it undoes what setup made); not after a second one.
+    if set_up && !executor.abort.is_cancelled() {
         executor.run_wide("teardown", &plan.teardown).await;
     }
 }

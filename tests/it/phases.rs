@@ -207,3 +207,71 @@ s
     assert_eq!(report["steps"]["create"]["checks"]["passed"], 2, "{report}");
     assert_eq!(report["steps"]["vip_only"]["count"], 1, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_ctrl_c_teardown_still_undoes_what_setup_made() {
+    let (target, book) = crate::util::start_orders(0.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = script(
+        dir.path(),
+        "undo.rhai",
+        r#"let s = scenario("undo");
+s.population(#{ total: 4, mix: #{ a: "rest" } });
+s.batches(#{ size: 1, parallel: 4 });
+s.payload(|n| #{ orderNumber: "UNDO-" + n });
+s.setup([post("/operation/payload").name("reference").json(#{ orderNumber: "REF-1" }).expect(202).capture("ref", "id")]);
+s.flow("a", [
+  post("/operation/payload").name("create").send_payload().expect(202).capture("orderId", "id"),
+  pause("60s"),
+]);
+s.cleanup("a", #{ after: "0s", steps: [post("/cancel").name("cancel").json(#{ orderId: "{orderId}" }).expect(200).marks("Cancelled")], timeout: "10s", every: "100ms" });
+s.teardown([post("/cancel").name("unref").json(#{ orderId: "{ref}" }).expect(200)]);
+s
+"#,
+    );
+    let out = dir.path().join("out");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args([path.to_str().unwrap(), "-q", "--target", &target.url])
+        .args(["--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The reference order and the four orders exist: every flow is in its pause.
+    let created = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while book.stats().total < 5 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(created.is_ok(), "the run never created its orders");
+    let pid = child.id().unwrap().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let run = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("runner exits after Ctrl-C")
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let stats = book.stats();
+    assert_eq!(stats.total, 5);
+    assert_eq!(
+        stats.by_status.terminal(),
+        5,
+        "the orders and the reference order are undone: {stats:?}"
+    );
+    let report = read_report(&out);
+    let stages: Vec<&str> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["setup", "teardown"], "{}", text(&run));
+    assert_eq!(report["stages"][1]["failed"], serde_json::Value::Null);
+    target.stop().await;
+}
