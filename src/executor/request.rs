@@ -352,8 +352,15 @@ impl<C: HttpClient> Executor<C> {
         let needs_json = r.captures.iter().any(|(_, s)| matches!(s, Source::Json(_)))
             || r.state_from.is_some()
             || until.is_some();
+        // Only the captures and the state read it: build just what they reach.
+        let lean = until.is_none() && !self.plan.keep_response && r.checks.is_empty();
         let json = if needs_json {
-            match serde_json::from_slice::<Value>(body) {
+            let parsed = if lean {
+                r.json_needs.parse(body)
+            } else {
+                serde_json::from_slice::<Value>(body)
+            };
+            match parsed {
                 Ok(v) => v,
                 Err(e) => {
                     return Checked {

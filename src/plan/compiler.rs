@@ -9,6 +9,7 @@ use super::PlanError;
 use super::display::describe_condition;
 use super::model::Cleanup;
 use super::settings::Speed;
+use super::sparse::Needs;
 use super::step::{
     Action, Body, Check, Condition, Control, Journey, Loop, MetricSource, Poll, Request, Source,
     Step, Subject, Test, Until, requests_in,
@@ -464,7 +465,7 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
             .map(|(k, v)| Ok((k.clone(), parse(v)?)))
             .collect()
     };
-    let compiled = Request {
+    let mut compiled = Request {
         name: r.name.as_str().into(),
         method: r.method.as_str().into(),
         endpoint: format!("{} {}", r.method, r.path).into(),
@@ -504,7 +505,18 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
             .map(JsonPath::parse)
             .transpose()
             .map_err(invalid)?,
+        json_needs: Needs::default(),
     };
+    compiled.json_needs = Needs::of(
+        compiled
+            .captures
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Source::Json(path) => Some(path),
+                _ => None,
+            })
+            .chain(&compiled.state_from),
+    );
     for var in compiled.vars() {
         if !known.contains(var.as_ref()) {
             return Err(PlanError::UnknownVar {

@@ -13,6 +13,7 @@ mod population;
 mod references;
 mod segment;
 mod settings;
+mod sparse;
 mod step;
 pub mod template;
 mod timeline;
@@ -24,6 +25,7 @@ pub use model::{Auth, Cleanup, Flow, Phase, Plan, RUN_WIDE, is_secret};
 pub use population::{Batch, Order};
 pub use segment::{Segment, SegmentArgs};
 pub use settings::{BreakerConfig, Http, Target};
+pub use sparse::Needs;
 pub use step::{
     Action, Body, Condition, Control, Journey, Loop, MetricSource, Poll, Request, Source, Step,
     Subject, Test, Until,

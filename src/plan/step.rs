@@ -36,6 +36,9 @@ pub struct Request {
     pub deliberate: bool,
     /// Conditions on the response (`.check(…)`), counted per step.
     pub checks: Vec<Check>,
+    /// What of a JSON answer the captures and the state field read: the rest
+    /// is not built (see [`super::Needs`]).
+    pub json_needs: super::sparse::Needs,
 }
 
 /// One `.check(…)` of a request.

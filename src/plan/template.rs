@@ -282,6 +282,11 @@ impl JsonPath {
         })
     }
 
+    /// Each alternative's segments: a key, and the key as an index when it is a number.
+    pub fn alternatives(&self) -> &[Vec<(String, Option<usize>)>] {
+        &self.alternatives
+    }
+
     /// The path as written.
     pub fn as_str(&self) -> &str {
         &self.text
