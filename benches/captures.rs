@@ -38,7 +38,9 @@ fn main() {
     };
     println!("{} bytes, {RUNS} runs", body.len());
     let whole = time("whole document", &|| serde_json::from_slice(&body).unwrap());
-    let lean = time("lean (what data.id reaches)", &|| needs.parse(&body).unwrap());
+    let lean = time("lean (what data.id reaches)", &|| {
+        needs.parse(&body).unwrap()
+    });
     println!(
         "lean capture: {:.1}x faster",
         whole.as_secs_f64() / lean.as_secs_f64()

@@ -302,9 +302,11 @@ impl<C: HttpClient> Executor<C> {
                     Cow::Owned(bytes) => Bytes::from(bytes),
                 },
             ),
-            Body::Json(t) => Some(Bytes::from(
-                serde_json::to_vec(&t.render(&run.vars)?).expect("JSON serializes"),
-            )),
+            Body::Json(t) => {
+                let mut bytes = Vec::with_capacity(128);
+                t.write(&run.vars, &mut bytes)?;
+                Some(Bytes::from(bytes))
+            }
         };
         let mut shown = path.clone();
         for (i, (k, v)) in query.iter().enumerate() {

@@ -234,6 +234,49 @@ impl JsonTemplate {
             ),
         })
     }
+
+    /// Writes the rendered JSON straight to `out`, the bytes `render` then
+    /// `serde_json::to_vec` would give, without the value in between.
+    pub fn write(&self, vars: &impl Lookup, out: &mut Vec<u8>) -> Result<(), MissingVar> {
+        match self {
+            JsonTemplate::Fixed(v) => json(out, v),
+            JsonTemplate::Text(t) => match t.single_var() {
+                Some(name) => json(
+                    out,
+                    vars.lookup(name).ok_or_else(|| MissingVar(name.clone()))?,
+                ),
+                None => json(out, &t.render(vars)?),
+            },
+            JsonTemplate::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write(vars, out)?;
+                }
+                out.push(b']');
+            }
+            JsonTemplate::Object(fields) => {
+                out.push(b'{');
+                for (i, (k, f)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    json(out, k);
+                    out.push(b':');
+                    f.write(vars, out)?;
+                }
+                out.push(b'}');
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Appends `v` as JSON.
+fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    serde_json::to_writer(out, v).expect("JSON values and strings serialize");
 }
 
 struct NoVars;
@@ -340,6 +383,35 @@ mod tests {
         let t = Template::parse("/orders/{orderId}?x={{y}}").unwrap();
         let vars = Vars(vec![("orderId", json!("ord-7"))]);
         assert_eq!(t.render(&vars).unwrap(), "/orders/ord-7?x={y}");
+    }
+
+    #[test]
+    fn a_body_written_straight_to_bytes_is_what_render_then_serialize_gives() {
+        let vars = Vars(vec![
+            ("id", json!(42)),
+            ("name", json!("a \"quoted\" é")),
+            ("tags", json!(["x", {"y": null}])),
+        ]);
+        for body in [
+            json!({ "id": "{id}", "label": "n-{id}", "who": "{name}", "fixed": [1, 2.5, true] }),
+            json!(["{tags}", { "z": "{id}", "a": { "b": "{name}" } }, "plain"]),
+            json!("{name}"),
+            json!({}),
+        ] {
+            let t = JsonTemplate::parse(&body).unwrap();
+            let mut written = Vec::new();
+            t.write(&vars, &mut written).unwrap();
+            let rendered = serde_json::to_vec(&t.render(&vars).unwrap()).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(rendered).unwrap()
+            );
+        }
+        let t = JsonTemplate::parse(&json!({ "x": ["{nope}"] })).unwrap();
+        assert_eq!(
+            t.write(&vars, &mut Vec::new()),
+            Err(MissingVar("nope".into()))
+        );
     }
 
     #[test]
