@@ -48,6 +48,25 @@
 //! config, pack, spec, threshold, client, cli, builtin → nothing of runner (builtin → runner-targets)
 //! ```
 
+/// Like `eprintln!`, but a closed or broken stderr (`runner … 2>&1 | head`)
+/// is not a panic: the run goes on, cleans up and writes its reports.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Like `println!`, but a closed stdout is not a panic.
+#[macro_export]
+macro_rules! say_out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod builtin;
 pub mod cli;
 pub mod client;

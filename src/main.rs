@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     };
     let display = Display::default();
     if let Err(e) = init_logging(&cli, display.clone()) {
-        eprintln!("runner: {e}");
+        runner::say!("runner: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
     // One thread needs no work stealing: the current-thread scheduler wakes
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     let runtime = match runtime.build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("runner: cannot start the async runtime: {e}");
+            runner::say!("runner: cannot start the async runtime: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     match runtime.block_on(runner::commands::dispatch(cli, display, &builtins)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
+            runner::say!("{:?}", miette::Report::new(e));
             ExitCode::from(EXIT_USAGE)
         }
     }

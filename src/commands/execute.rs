@@ -124,7 +124,7 @@ pub async fn execute(
     let segment = plan
         .segment
         .map_or_else(String::new, |s| format!(" (segment {s})"));
-    eprintln!(
+    crate::say!(
         "runner: {}{segment} · {} {pacing} → {base_url}{}{}",
         plan.name,
         plural(
@@ -291,7 +291,7 @@ pub(super) fn write_reports(
             path: dir.into(),
             source,
         })?;
-        eprintln!("runner: reports written to {}", dir.display());
+        crate::say!("runner: reports written to {}", dir.display());
     }
     if let Some(path) = junit {
         let io = |source| Error::Io {
@@ -311,12 +311,12 @@ pub async fn watch_ctrl_c(stop: CancellationToken, abort: CancellationToken) {
     if !signal().await {
         return;
     }
-    eprintln!(
+    crate::say!(
         "\nrunner: stopping; cleaning up created orders now (Ctrl-C again to abandon cleanup)"
     );
     stop.cancel();
     if signal().await {
-        eprintln!("\nrunner: abandoning cleanup; unfinished orders are listed as stranded");
+        crate::say!("\nrunner: abandoning cleanup; unfinished orders are listed as stranded");
         abort.cancel();
     }
 }

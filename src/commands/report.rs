@@ -33,7 +33,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, Error> {
         } else {
             ("segments", "are")
         };
-        eprintln!(
+        crate::say!(
             "runner: warning: {what} {} {verb} missing: the merged report covers only the segments given",
             missing.join(", ")
         );

@@ -66,7 +66,7 @@ pub async fn resume(
         source,
     })?;
     let resume = plan_resume(&plan, &known, exchanges);
-    eprintln!(
+    crate::say!(
         "runner: resuming {}: {} orders already started, {} to bring to a terminal state, {} not started yet",
         dir.display(),
         resume.carry.skip.iter().filter(|s| **s).count(),

@@ -121,7 +121,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
     };
     let kind = clap::ValueEnum::to_possible_value(&args.kind)
         .map_or_else(|| format!("{:?}", args.kind), |v| v.get_name().to_owned());
-    println!(
+    crate::say_out!(
         "runner: {kind} target listening on {} (Ctrl-C to stop)",
         running.url
     );
@@ -131,7 +131,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
         .await
         .is_err()
     {
-        eprintln!("runner: requests still in flight after {STOP_GRACE:?}; closing them");
+        crate::say!("runner: requests still in flight after {STOP_GRACE:?}; closing them");
     }
     Ok(())
 }

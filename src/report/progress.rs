@@ -132,11 +132,11 @@ pub fn spawn(
                 while live.changed().await.is_ok() {
                     let l = live.borrow_and_update().clone();
                     if l.elapsed >= next {
-                        eprintln!("{}", panel.text(&l));
+                        crate::say!("{}", panel.text(&l));
                         next = l.elapsed + LINE_EVERY;
                     }
                 }
-                eprintln!("{} · done", panel.text(&live.borrow()));
+                crate::say!("{} · done", panel.text(&live.borrow()));
             }
             Mode::Bars if matches!(panel, Panel::Users { .. }) => {
                 let bar = ProgressBar::with_draw_target(

@@ -277,3 +277,42 @@ fn threads_are_a_count_of_one_or_more() {
         text(&zero)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_terminal_pipe_does_not_stop_the_run_or_its_cleanup() {
+    use tokio::io::AsyncBufReadExt;
+    let out = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .arg(day_in_life())
+        .args(["--speed", "200", "--set", "simulation.totalOrders=40"])
+        .args([
+            "--set",
+            "simulation.activatedCount=30",
+            "--set",
+            "thresholds.createP95=60s",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // `runner … 2>&1 | head -1`: the first line is read, then both pipes close.
+    let stderr = child.stderr.take().unwrap();
+    let mut first = String::new();
+    tokio::io::BufReader::new(stderr)
+        .read_line(&mut first)
+        .await
+        .unwrap();
+    assert!(first.starts_with("runner: day_in_life"), "{first}");
+    drop(child.stdout.take());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(120), child.wait())
+        .await
+        .expect("runner finishes")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "no panic on a closed pipe");
+    let report = crate::util::read_report(out.path());
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["population"]["stranded"], 0);
+}
