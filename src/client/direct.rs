@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
 use hyper::{Method, Request, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -146,11 +146,9 @@ fn build(
         headers.insert(HOST, host.clone());
     }
     for (k, v) in &request.headers {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| ClientError::Other(format!("invalid header name {k:?}")))?;
         let value = HeaderValue::from_str(v)
             .map_err(|_| ClientError::Other(format!("invalid value of header {k}")))?;
-        headers.append(name, value);
+        headers.append(k.clone(), value);
     }
     // Defaults only where the script set none.
     headers

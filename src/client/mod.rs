@@ -27,8 +27,8 @@ pub struct HttpRequest {
     pub url: String,
     /// Query parameters, encoded by the client.
     pub query: Vec<(String, String)>,
-    /// Headers.
-    pub headers: Vec<(String, String)>,
+    /// Headers: names checked when the plan was compiled, values rendered.
+    pub headers: Vec<(hyper::header::HeaderName, String)>,
     /// JSON body, if any.
     pub body: Option<Bytes>,
 }

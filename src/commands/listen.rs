@@ -157,7 +157,7 @@ impl Poster {
             method: "POST".into(),
             url,
             query: Vec::new(),
-            headers: vec![("Content-Type".into(), "application/json".into())],
+            headers: vec![(hyper::header::CONTENT_TYPE, "application/json".into())],
             body: Some(Bytes::from(body.to_string())),
         };
         let mut failure = String::new();

@@ -8,6 +8,8 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use hyper::header::{AUTHORIZATION, COOKIE};
+
 use super::breaker::Admit;
 use super::{Executor, Halt, OrderRun, StepFailure, backoff};
 use crate::client::{ClientError, HttpClient, HttpRequest, HttpResponse, Sent};
@@ -269,17 +271,13 @@ impl<C: HttpClient> Executor<C> {
         // The session's token, unless the step sends its own Authorization.
         if let Some(auth) = &self.plan.auth
             && let Some(Value::String(token)) = run.vars.lookup(&auth.token)
-            && !headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            && !headers.iter().any(|(k, _)| k == AUTHORIZATION)
         {
-            headers.push(("Authorization".into(), format!("Bearer {token}")));
+            headers.push((AUTHORIZATION, format!("Bearer {token}")));
         }
         let url = format!("{}{path}", self.base_url);
         if let Some(jar) = &run.jar
-            && !headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            && !headers.iter().any(|(k, _)| k == COOKIE)
             && let Ok(parsed) = url::Url::parse(&url)
         {
             let pairs: Vec<String> = jar
@@ -287,7 +285,7 @@ impl<C: HttpClient> Executor<C> {
                 .map(|(name, value)| format!("{name}={value}"))
                 .collect();
             if !pairs.is_empty() {
-                headers.push(("Cookie".into(), pairs.join("; ")));
+                headers.push((COOKIE, pairs.join("; ")));
             }
         }
         let body = match &r.body {

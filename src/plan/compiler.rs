@@ -471,7 +471,11 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
         endpoint: format!("{} {}", r.method, r.path).into(),
         path: parse(&r.path)?,
         query: pairs(&r.query)?,
-        headers: pairs(&r.headers)?,
+        headers: r
+            .headers
+            .iter()
+            .map(|(k, v)| Ok((header_name(k).map_err(invalid)?, parse(v)?)))
+            .collect::<Result<_, PlanError>>()?,
         body: match &r.body {
             spec::Body::None => Body::None,
             spec::Body::Payload => Body::Payload,
@@ -537,4 +541,11 @@ fn collect_payload_vars(r: &Request, payload_keys: &BTreeSet<String>, out: &mut 
             out.insert(v.to_string());
         }
     }
+}
+
+/// A header's name, checked once here rather than on every request.
+pub(super) fn header_name(name: &str) -> Result<hyper::header::HeaderName, String> {
+    hyper::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        format!("`{name}` is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+    })
 }

@@ -35,7 +35,7 @@ pub(super) fn cleanup_flows(
 /// may use only what every order has from the start; notes in `payload_vars`
 /// the payload fields they use.
 pub(super) fn header_vars(
-    headers: &[(String, Template)],
+    headers: &[(hyper::header::HeaderName, Template)],
     payload_keys: &BTreeSet<String>,
     payload_vars: &mut BTreeSet<String>,
 ) -> Result<(), PlanError> {

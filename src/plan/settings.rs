@@ -56,8 +56,8 @@ pub struct Http {
     pub retry_backoff: Duration,
     /// Most requests in flight.
     pub max_connections: usize,
-    /// Headers sent with every request.
-    pub headers: Vec<(String, Template)>,
+    /// Headers sent with every request, their names checked.
+    pub headers: Vec<(hyper::header::HeaderName, Template)>,
     /// Certificates (PEM) trusted besides the system's.
     pub ca_file: Option<std::path::PathBuf>,
 }
@@ -111,9 +111,10 @@ pub(super) fn http(http: &spec::Http, speed: Speed, params: &Params) -> Result<H
             .headers
             .iter()
             .map(|(k, v)| {
+                let bad = |m| PlanError::invalid("header", m);
                 Ok((
-                    k.clone(),
-                    Template::parse(v).map_err(|m| PlanError::invalid("header", m))?,
+                    super::compiler::header_name(k).map_err(bad)?,
+                    Template::parse(v).map_err(bad)?,
                 ))
             })
             .collect::<Result<_, PlanError>>()?,

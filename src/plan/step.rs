@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::header::HeaderName;
+
 use super::template::{JsonPath, JsonTemplate, Template};
 use crate::spec::{Cmp, MetricKind, ScriptFn};
 
@@ -20,8 +22,8 @@ pub struct Request {
     pub path: Template,
     /// Query parameters.
     pub query: Vec<(String, Template)>,
-    /// Headers.
-    pub headers: Vec<(String, Template)>,
+    /// Headers, their names checked when the plan is compiled.
+    pub headers: Vec<(HeaderName, Template)>,
     /// Body.
     pub body: Body,
     /// Accepted statuses; empty means any 2xx.

@@ -768,3 +768,23 @@ async fn a_scripts_user_agent_and_content_type_replace_the_defaults() {
         );
     }
 }
+
+#[test]
+fn a_header_name_that_is_not_one_is_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = r#"let s = scenario("h");
+s.target("builtin:orders");
+s.population(#{ total: 1, mix: #{ a: "rest" } });
+s.payload(|n| #{ orderNumber: "H-" + n });
+"#;
+    let step = format!(
+        "{base}s.flow(\"a\", [get(\"/details\").name(\"read\").header(\"X Bad\", \"1\")]);\ns\n"
+    );
+    let out = check_script(dir.path(), "step.rhai", &step);
+    assert_input_error(&out, "flow `a`, step `read`");
+    assert_input_error(&out, "`X Bad` is not a valid header name");
+    let wide =
+        format!("{base}s.header(\"X:Bad\", \"1\");\ns.flow(\"a\", [get(\"/details\")]);\ns\n");
+    let out = check_script(dir.path(), "wide.rhai", &wide);
+    assert_input_error(&out, "`X:Bad` is not a valid header name");
+}
