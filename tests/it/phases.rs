@@ -230,32 +230,11 @@ s
 "#,
     );
     let out = dir.path().join("out");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args([path.to_str().unwrap(), "-q", "--target", &target.url])
-        .args(["--out", out.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // The reference order and the four orders exist: every flow is in its pause.
-    let created = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        while book.stats().total < 5 {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(created.is_ok(), "the run never created its orders");
-    let pid = child.id().unwrap().to_string();
-    let signalled = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
-    let run = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("runner exits after Ctrl-C")
-        .unwrap();
+    // Once the reference order and the four orders exist, every flow is in its pause.
+    let args = [path.to_str().unwrap(), "-q", "--target", &target.url];
+    let out_args = ["--out", out.to_str().unwrap()];
+    let all: Vec<&str> = args.iter().chain(&out_args).copied().collect();
+    let run = crate::util::interrupted_at(&all, &book, 5).await;
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
     let stats = book.stats();
     assert_eq!(stats.total, 5);

@@ -219,38 +219,17 @@ async fn ctrl_c_mid_run_cleans_up_every_created_order_and_writes_reports() {
     let (target, book) = start_orders(0.0).await;
     let out = tempfile::tempdir().unwrap();
     // At speed 20 the full run takes minutes, so the interrupt lands mid-run.
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args([
-            day_in_life().to_str().unwrap(),
-            "--target",
-            &target.url,
-            "--speed",
-            "20",
-            "--out",
-            out.path().to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let waited = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        while book.stats().total < 10 {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "the run never created 10 orders");
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let run = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("runner exits after Ctrl-C")
-        .unwrap();
+    let script = day_in_life();
+    let args = [
+        script.to_str().unwrap(),
+        "--target",
+        &target.url,
+        "--speed",
+        "20",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    let run = crate::util::interrupted_at(&args, &book, 10).await;
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
 
     let stats = book.stats();

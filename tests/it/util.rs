@@ -121,3 +121,32 @@ pub fn stderr_flat(out: &Output) -> String {
 pub fn read_report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
+
+/// Runs the real binary with `args`, sends it SIGINT (a Ctrl-C) once the
+/// target `book` holds `orders` orders, and waits for it to exit.
+pub async fn interrupted_at(args: &[&str], book: &OrderBook, orders: u64) -> Output {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("runner starts");
+    let reached = tokio::time::timeout(Duration::from_secs(60), async {
+        while book.stats().total < orders {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(reached.is_ok(), "the run never created {orders} orders");
+    let pid = child.id().expect("still running").to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("runner exits after Ctrl-C")
+        .expect("runner's output")
+}
