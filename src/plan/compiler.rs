@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::PlanError;
 use super::display::describe_condition;
 use super::model::Cleanup;
-use super::settings::Speed;
+use super::settings::{Speed, header_name};
 use super::sparse::Needs;
 use super::step::{
     Action, Body, Check, Condition, Control, Journey, Loop, MetricSource, Poll, Request, Source,
@@ -541,11 +541,4 @@ fn collect_payload_vars(r: &Request, payload_keys: &BTreeSet<String>, out: &mut 
             out.insert(v.to_string());
         }
     }
-}
-
-/// A header's name, checked once here rather than on every request.
-pub(super) fn header_name(name: &str) -> Result<hyper::header::HeaderName, String> {
-    hyper::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-        format!("`{name}` is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)")
-    })
 }

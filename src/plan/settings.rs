@@ -113,7 +113,7 @@ pub(super) fn http(http: &spec::Http, speed: Speed, params: &Params) -> Result<H
             .map(|(k, v)| {
                 let bad = |m| PlanError::invalid("header", m);
                 Ok((
-                    super::compiler::header_name(k).map_err(bad)?,
+                    header_name(k).map_err(bad)?,
                     Template::parse(v).map_err(bad)?,
                 ))
             })
@@ -172,4 +172,11 @@ pub(super) fn target(raw: &str, params: &Params) -> Result<Target, PlanError> {
         )));
     }
     Ok(Target::Url(raw.trim_end_matches('/').to_owned()))
+}
+
+/// A header's name, checked once when the plan is compiled rather than on every request.
+pub(super) fn header_name(name: &str) -> Result<hyper::header::HeaderName, String> {
+    hyper::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        format!("`{name}` is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+    })
 }
