@@ -66,7 +66,7 @@ impl Hyper {
     async fn exchange(&self, request: &HttpRequest) -> Result<HttpResponse, ClientError> {
         let (response, lent) = match request.url.strip_prefix("http://") {
             Some(rest) => {
-                let (origin, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                let (origin, path) = split_origin(rest);
                 let uri = origin_form(&request.url, path, &request.query)?;
                 let host = HeaderValue::from_str(origin)
                     .map_err(|_| ClientError::Other(format!("invalid host {origin:?}")))?;
@@ -142,13 +142,14 @@ fn build(
         .map_err(|_| ClientError::Other(format!("invalid method {}", request.method)))?;
     let mut builder = Request::builder().method(method).uri(uri);
     let headers = builder.headers_mut().expect("a fresh builder has no error");
-    if let Some(host) = host {
-        headers.insert(HOST, host.clone());
-    }
     for (k, v) in &request.headers {
         let value = HeaderValue::from_str(v)
             .map_err(|_| ClientError::Other(format!("invalid value of header {k}")))?;
         headers.append(k.clone(), value);
+    }
+    // The script's own Host wins (a virtual host behind an address).
+    if let Some(host) = host {
+        headers.entry(HOST).or_insert_with(|| host.clone());
     }
     // Defaults only where the script set none.
     headers
@@ -207,10 +208,30 @@ fn uri(url: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
     })
 }
 
+/// An `http://` URL without its scheme, split into the origin to connect
+/// to (`host:port`; `user:pass@` is neither part of the address nor of the
+/// Host header) and the rest.
+fn split_origin(rest: &str) -> (&str, &str) {
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let origin = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    (origin, path)
+}
+
 /// `path` (of `url`, `/` when empty) and `query` as an origin-form URI, for
 /// a connection that already knows its host.
 fn origin_form(url: &str, path: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
-    let path = if path.is_empty() { "/" } else { path };
+    let rooted;
+    let path = match path.chars().next() {
+        None => "/",
+        Some('/') => path,
+        // `?x=1` or `#…` straight after the host.
+        Some(_) => {
+            rooted = format!("/{path}");
+            &rooted
+        }
+    };
     Uri::try_from(with_query(path, query)).or_else(|_| {
         let full = uri(url, query)?;
         let encoded = full.path_and_query().map_or("/", |p| p.as_str());
@@ -256,5 +277,25 @@ mod tests {
         let u = uri("http://127.0.0.1:8080/a b", &[]).unwrap();
         assert_eq!(u.to_string(), "http://127.0.0.1:8080/a%20b");
         assert!(uri("not a url", &[]).is_err());
+    }
+
+    #[test]
+    fn an_http_url_splits_into_its_origin_and_an_origin_form_path() {
+        for (rest, origin, path) in [
+            ("127.0.0.1:8080/a/b?x=1", "127.0.0.1:8080", "/a/b?x=1"),
+            ("user:p%40ss@127.0.0.1:8080/a", "127.0.0.1:8080", "/a"),
+            ("[::1]:9000?x=1", "[::1]:9000", "?x=1"),
+            ("127.0.0.1", "127.0.0.1", ""),
+        ] {
+            assert_eq!(split_origin(rest), (origin, path), "{rest}");
+        }
+        let form = |path: &str| {
+            origin_form(&format!("http://h{path}"), path, &[])
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(form(""), "/");
+        assert_eq!(form("?x=1"), "/?x=1");
+        assert_eq!(form("/a b"), "/a%20b");
     }
 }

@@ -43,7 +43,10 @@ impl Connections {
         build: impl Fn() -> Result<Request<Full<Bytes>>, ClientError>,
     ) -> Result<(Response<Incoming>, Lent), ClientError> {
         let (slot, idle) = self.take(origin);
-        if let Some(mut sender) = idle {
+        // A connection put back a moment ago is ready once its task has run.
+        if let Some(mut sender) = idle
+            && sender.ready().await.is_ok()
+        {
             match sender.send_request(build()?).await {
                 Ok(response) => return Ok((response, Lent { slot, sender })),
                 Err(e) if !e.is_canceled() => return Err(failed(&e)),
@@ -65,7 +68,8 @@ impl Connections {
         }
     }
 
-    /// The slot of `origin` (made on first use) and an open idle connection to it.
+    /// The slot of `origin` (made on first use) and an idle connection to it
+    /// that has not closed.
     fn take(&self, origin: &str) -> (usize, Option<Sender>) {
         let mut idle = self.idle.lock().expect("idle connections lock");
         let slot = match idle.iter().position(|(o, _)| &**o == origin) {
@@ -77,7 +81,7 @@ impl Connections {
         };
         let list = &mut idle[slot].1;
         while let Some(sender) = list.pop() {
-            if sender.is_ready() {
+            if !sender.is_closed() {
                 return (slot, Some(sender));
             }
         }

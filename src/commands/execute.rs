@@ -189,10 +189,11 @@ pub async fn execute(
     if let Some(endpoint) = endpoint {
         endpoint.stop().await;
     }
+    // Reports first: a listener that is slow or gone cannot hold them up.
+    write_reports(&summary, outputs.out.as_deref(), outputs.junit.as_deref())?;
     if let Some(listener) = listening {
         listener.finish(&summary).await;
     }
-    write_reports(&summary, outputs.out.as_deref(), outputs.junit.as_deref())?;
     Ok(RunOutcome { summary })
 }
 

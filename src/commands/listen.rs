@@ -21,6 +21,9 @@ use crate::report::{otlp, webhook};
 /// Notices waiting for the listener task, at most.
 const BACKLOG: usize = 1024;
 
+/// How long the end of a run waits for its listeners to take what is left.
+const FINISH_WITHIN: Duration = Duration::from_secs(15);
+
 /// Where notices go: webhook URLs and an OTLP/HTTP base URL.
 #[derive(Debug, Clone, Default)]
 pub struct Listeners {
@@ -94,18 +97,29 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Once the recorder is done (every notice sent): the end-of-run alerts,
-    /// then waits until everything has been posted.
+    /// Once the recorder is done (every notice queued): what is still queued,
+    /// then the end-of-run alerts; given up after [`FINISH_WITHIN`], so a
+    /// listener that is slow or gone does not hold the process.
     pub async fn finish(self, summary: &Summary) {
-        let Ok(poster) = self.task.await else {
-            return;
-        };
-        for t in summary.thresholds.iter().filter(|t| !t.passed) {
-            poster
-                .alert(webhook::threshold_failed(&summary.scenario, t))
-                .await;
+        let abort = self.task.abort_handle();
+        let posted = tokio::time::timeout(FINISH_WITHIN, async {
+            let Ok(poster) = self.task.await else {
+                return;
+            };
+            for t in summary.thresholds.iter().filter(|t| !t.passed) {
+                poster
+                    .alert(webhook::threshold_failed(&summary.scenario, t))
+                    .await;
+            }
+            poster.alert(webhook::run_ended(summary)).await;
+        })
+        .await;
+        if posted.is_err() {
+            abort.abort();
+            crate::say!(
+                "runner: the listeners did not take everything within {FINISH_WITHIN:?}; the rest is dropped"
+            );
         }
-        poster.alert(webhook::run_ended(summary)).await;
     }
 }
 

@@ -11,11 +11,19 @@ use super::PlanError;
 use super::settings::Speed;
 use crate::spec;
 
-/// A compiled arrival schedule, scaled by `--speed`.
+/// A compiled arrival schedule, scaled by `--speed`. A segment (`--segment
+/// I/N`) takes every N-th arrival of the whole run's schedule from the I-th
+/// on, so the segments together start at the full rate, interleaved.
 #[derive(Debug, Clone)]
 pub struct Arrivals {
     stages: Vec<Stage>,
-    /// Most iterations in flight; an arrival beyond it is dropped and counted.
+    /// Arrivals in the whole run's schedule.
+    slots: u64,
+    /// This process's arrivals are the slots `offset`, `offset + step`, …
+    step: u64,
+    offset: u64,
+    /// Most iterations in flight (a segment's share of the cap); an arrival
+    /// beyond it is dropped and counted.
     pub max_in_flight: usize,
 }
 
@@ -53,13 +61,14 @@ impl Stage {
 
 impl Arrivals {
     /// Checks and scales the script's arrivals: rates times speed, stage
-    /// lengths divided by it, so a faster run starts the same iterations sooner.
+    /// lengths divided by it, so a faster run starts the same iterations
+    /// sooner. `planned` is the whole population, before any segment.
     pub(super) fn compile(
         spec: &spec::Arrivals,
         speed: Speed,
-        share: f64,
         phases: bool,
-        population: usize,
+        planned: usize,
+        segment: Option<super::Segment>,
     ) -> Result<Arrivals, PlanError> {
         let invalid = |m: String| PlanError::invalid("arrivals", m);
         if phases {
@@ -76,19 +85,17 @@ impl Arrivals {
                     spec.max_in_flight
                 ))
             })?;
-        // Faster runs start the same iterations sooner; a segment starts its share.
-        let factor = speed.factor() * share;
+        let factor = speed.factor();
         let mut stages = Vec::with_capacity(spec.stages.len());
         let (mut at, mut from, mut before) = (Duration::ZERO, spec.start_rate * factor, 0.0);
         for (i, &(rate, over)) in spec.stages.iter().enumerate() {
             // A constant rate with no duration lasts until the population has started.
-            let over = over.unwrap_or_else(|| {
-                Duration::from_secs_f64(if rate > 0.0 {
-                    population as f64 / (rate * share)
-                } else {
-                    0.0
-                })
-            });
+            let over = match over {
+                Some(over) => over,
+                None if rate > 0.0 => Duration::try_from_secs_f64(planned as f64 / rate)
+                    .map_err(|_| invalid(format!("a rate of {rate}/s is too small")))?,
+                None => Duration::ZERO,
+            };
             if over.is_zero() {
                 return Err(invalid(format!("stage {} lasts 0s", i + 1)));
             }
@@ -109,15 +116,29 @@ impl Arrivals {
                 "the stages start {before:.2} iterations: give a rate above 0"
             )));
         }
+        let (step, offset) = segment.map_or((1, 0), |s| (u64::from(s.count), u64::from(s.index)));
         Ok(Arrivals {
             stages,
-            max_in_flight,
+            // A total a rounding error above a whole number is that number.
+            slots: (before - 1e-6).ceil().max(0.0) as u64,
+            step,
+            offset,
+            max_in_flight: max_in_flight.div_ceil(step as usize),
         })
     }
 
-    /// When iteration `k` (from 0) is meant to start, from the start of the
-    /// arrivals; `None` once the stages are over.
+    /// When this process's iteration `k` (from 0) is meant to start, from the
+    /// start of the arrivals; `None` once the stages are over.
     pub fn at(&self, k: u64) -> Option<Duration> {
+        let slot = k.checked_mul(self.step)?.checked_add(self.offset)?;
+        if slot >= self.slots {
+            return None;
+        }
+        self.at_slot(slot)
+    }
+
+    /// When the whole run's arrival `k` is meant to start.
+    fn at_slot(&self, k: u64) -> Option<Duration> {
         let k = k as f64;
         let i = self.stages.partition_point(|s| s.before <= k);
         let stage = self.stages.get(i.checked_sub(1)?)?;
@@ -127,11 +148,9 @@ impl Arrivals {
         Some(stage.at + stage.time_of(k - stage.before))
     }
 
-    /// How many iterations the stages start (a total a rounding error above
-    /// a whole number is that number).
+    /// How many iterations the stages start in this process.
     pub fn count(&self) -> u64 {
-        let total: f64 = self.stages.iter().map(Stage::arrivals).sum();
-        (total - 1e-6).ceil().max(0.0) as u64
+        self.slots.saturating_sub(self.offset).div_ceil(self.step)
     }
 
     /// How long the stages last.
@@ -180,7 +199,7 @@ mod tests {
                 .collect(),
             max_in_flight: 10,
         };
-        Arrivals::compile(&spec, Speed::new(speed).unwrap(), 1.0, false, 100).unwrap()
+        Arrivals::compile(&spec, Speed::new(speed).unwrap(), false, 100, None).unwrap()
     }
 
     fn close(a: Duration, secs: f64) -> bool {
@@ -219,6 +238,15 @@ mod tests {
     }
 
     #[test]
+    fn a_total_a_rounding_error_above_a_whole_number_starts_no_extra_iteration() {
+        // 0.1/s for 30 s at speed 3: 3.0000000000000004 arrivals.
+        let a = arrivals(0.1, &[(0.1, 30_000)], 3.0);
+        assert_eq!(a.count(), 3);
+        assert!(a.at(2).is_some());
+        assert_eq!(a.at(3), None);
+    }
+
+    #[test]
     fn speed_starts_the_same_iterations_sooner() {
         let slow = arrivals(4.0, &[(4.0, 1000)], 1.0);
         let fast = arrivals(4.0, &[(4.0, 1000)], 4.0);
@@ -237,7 +265,7 @@ mod tests {
         let speed = Speed::new(1.0).unwrap();
         let second = Some(Duration::from_secs(1));
         let err = |s, phases| {
-            Arrivals::compile(&s, speed, 1.0, phases, 100)
+            Arrivals::compile(&s, speed, phases, 100, None)
                 .unwrap_err()
                 .to_string()
         };
@@ -255,12 +283,19 @@ mod tests {
             stages: vec![(20.0, None)],
             max_in_flight: 10,
         };
-        let a = Arrivals::compile(&spec, Speed::new(2.0).unwrap(), 1.0, false, 100).unwrap();
+        let a = Arrivals::compile(&spec, Speed::new(2.0).unwrap(), false, 100, None).unwrap();
         assert_eq!(a.count(), 100);
         assert_eq!(a.length(), Duration::from_millis(2500));
-        // Segment 1 of 2: its 50 members at half the rate, over the same time.
-        let half = Arrivals::compile(&spec, Speed::new(2.0).unwrap(), 0.5, false, 50).unwrap();
+        // Segment 1 of 2: every other arrival of the whole schedule (40/s after
+        // the speed), from the second on, over the same time; half the cap.
+        let one = super::super::Segment { index: 1, count: 2 };
+        let half =
+            Arrivals::compile(&spec, Speed::new(2.0).unwrap(), false, 100, Some(one)).unwrap();
         assert_eq!(half.count(), 50);
         assert_eq!(half.length(), Duration::from_millis(2500));
+        assert!(close(half.at(0).unwrap(), 0.025));
+        assert!(close(half.at(1).unwrap(), 0.075));
+        assert_eq!(half.at(50), None);
+        assert_eq!(half.max_in_flight, 5);
     }
 }

@@ -138,6 +138,12 @@ pub fn compile(
     let (size, parallel) = settings::batch_sizes(&spec.batches, params)?;
     let seed = options.seed.or(spec.population.seed).unwrap_or(0);
     let segment = options.segment;
+    // The whole population's size, before a segment takes its share.
+    let planned: u32 = population::counts(spec, &flow_names)
+        .map_err(|e| with_param_hint(e, params))?
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     let (orders, batches, arena) =
         population::generate(spec, &runtime, &flow_names, seed, size, segment)
             .map_err(|e| with_param_hint(e, params))?;
@@ -147,15 +153,12 @@ pub fn compile(
         return Err(PlanError::invalid(
             "--segment",
             format!(
-                "segment {s} has no members: the population has {} (use at most that many segments)",
-                population::counts(spec, &flow_names)?
-                    .iter()
-                    .map(|(_, n)| n)
-                    .sum::<u32>()
+                "segment {s} has no members: the population has {planned} (use at most that many segments)"
             ),
         ));
     }
-    // A segment's share of the workers, the rates and the limits.
+    // A segment's share of the workers and the rate limits (arrivals take
+    // their share of the schedule themselves).
     let share = |x: f64| segment.map_or(x, |s| s.share(x));
     let parallel = (share(parallel as f64).ceil() as usize).max(1);
     let payload_keys = payload_keys(&orders, &arena);
@@ -192,7 +195,7 @@ pub fn compile(
         .as_ref()
         .map(|a| {
             let phases = !run_wide.phases.is_empty();
-            Arrivals::compile(a, speed, share(1.0), phases, orders.len())
+            Arrivals::compile(a, speed, phases, planned as usize, segment)
         })
         .transpose()?;
     references::header_vars(&http.headers, &payload_keys, &mut payload_vars)?;
@@ -217,10 +220,7 @@ pub fn compile(
         ramp: speed.scale(spec.batches.ramp),
         arrivals,
         segment,
-        planned: population::counts(spec, &flow_names)?
-            .iter()
-            .map(|(_, n)| *n)
-            .sum(),
+        planned,
         secrets: spec.secrets.iter().map(|s| s.as_str().into()).collect(),
         cookies: spec.cookies,
         env: params.env_reads(),

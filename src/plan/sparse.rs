@@ -34,6 +34,13 @@ impl Needs {
                     let at = match node.children.iter().position(|(k, ..)| k == key) {
                         Some(at) => at,
                         None => {
+                            // `01` and `[1]` read the same element: keep all of it
+                            // (an element is found by its first child only).
+                            for (_, i, same) in &mut node.children {
+                                if index.is_some() && *i == *index {
+                                    same.all = true;
+                                }
+                            }
                             node.children.push((key.clone(), *index, Needs::default()));
                             node.children.len() - 1
                         }
@@ -205,6 +212,7 @@ mod tests {
             "list[1][0]",
             "data.nothing",
             "items[7].id",
+            "items.01.tags",
         ];
         let parsed: Vec<JsonPath> = paths.iter().map(|p| JsonPath::parse(p).unwrap()).collect();
         let sparse = Needs::of(&parsed).parse(DOC.as_bytes()).unwrap();

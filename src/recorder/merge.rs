@@ -210,8 +210,13 @@ fn add_steps(into: &mut Vec<StepStats>, from: Vec<StepStats>) {
     );
 }
 
-/// Seconds lined up by their offset from each segment's start.
-fn add_timeline(into: &mut Vec<Second>, from: Vec<Second>) {
+/// Seconds lined up by their offset from each segment's start. A segment
+/// that ended earlier still counts its last `created` and states in the later
+/// seconds (they are totals and snapshots, not per-second counts).
+fn add_timeline(into: &mut Vec<Second>, mut from: Vec<Second>) {
+    let end = into.len().max(from.len());
+    carry_forward(into, end);
+    carry_forward(&mut from, end);
     for second in from {
         match into.iter_mut().find(|s| s.t == second.t) {
             Some(s) => {
@@ -228,6 +233,25 @@ fn add_timeline(into: &mut Vec<Second>, from: Vec<Second>) {
         }
     }
     into.sort_by_key(|s| s.t);
+}
+
+/// Extends a timeline to `end` seconds with its last totals and states, no requests.
+fn carry_forward(timeline: &mut Vec<Second>, end: usize) {
+    let Some(last) = timeline.last().cloned() else {
+        return;
+    };
+    for t in timeline.len()..end {
+        timeline.push(Second {
+            t: t as u32,
+            requests: 0,
+            errors: 0,
+            p50_ms: 0.0,
+            p95_ms: 0.0,
+            p99_ms: 0.0,
+            max_ms: 0.0,
+            ..last.clone()
+        });
+    }
 }
 
 /// Means weighted by count; the p99 deviations are the larger one's.
@@ -382,5 +406,30 @@ mod tests {
         assert_eq!(m.mix[0].share, 0.75);
         assert_eq!(m.mix[1].share, 0.25);
         assert_eq!(m.segment, None);
+    }
+
+    #[test]
+    fn a_segment_that_ended_earlier_still_counts_its_created_members() {
+        let second = |t: u32, requests: u64, created: u64| Second {
+            t,
+            requests,
+            errors: 0,
+            p50_ms: 1.0,
+            p95_ms: 2.0,
+            p99_ms: 3.0,
+            max_ms: 4.0,
+            by_state: BTreeMap::from([("Ended".to_owned(), created)]),
+            created,
+        };
+        let mut a = part(0, 2);
+        a.timeline = vec![second(0, 10, 3), second(1, 5, 4)];
+        let mut b = part(1, 2);
+        b.timeline = vec![second(0, 10, 2), second(1, 5, 3), second(2, 7, 5)];
+        let (m, _) = merge(vec![a, b]).unwrap();
+        let created: Vec<u64> = m.timeline.iter().map(|s| s.created).collect();
+        assert_eq!(created, [5, 7, 9]);
+        let requests: Vec<u64> = m.timeline.iter().map(|s| s.requests).collect();
+        assert_eq!(requests, [20, 10, 7]);
+        assert_eq!(m.timeline[2].by_state["Ended"], 9);
     }
 }

@@ -202,22 +202,21 @@ impl Outbox {
 
     /// The second's spans, and every [`FIGURES_EVERY`] seconds (or `last`) the figures.
     pub(super) fn tick(&mut self, last: bool, figures: impl FnOnce() -> Figures) {
+        if self.notices.telemetry {
+            if !self.spans.is_empty() {
+                let spans = std::mem::take(&mut self.spans);
+                self.send(Notice::Spans(spans));
+            }
+            self.ticks += 1;
+            if last || self.ticks.is_multiple_of(FIGURES_EVERY) {
+                self.send(Notice::Figures(figures()));
+            }
+        }
         if last && self.lost > 0 {
             tracing::warn!(
                 lost = self.lost,
                 "the telemetry or webhook listener fell behind; some notices were not sent"
             );
-        }
-        if !self.notices.telemetry {
-            return;
-        }
-        if !self.spans.is_empty() {
-            let spans = std::mem::take(&mut self.spans);
-            self.send(Notice::Spans(spans));
-        }
-        self.ticks += 1;
-        if last || self.ticks.is_multiple_of(FIGURES_EVERY) {
-            self.send(Notice::Figures(figures()));
         }
     }
 }
