@@ -20,6 +20,11 @@ pub fn archive(args: &ArchiveArgs) -> Result<(), Error> {
             scenario.script.display()
         )));
     }
+    if scenario.segment.is_some() || scenario.segments.is_some() {
+        return Err(Error::Usage(
+            "a bundle holds the whole scenario: give --segment (or --segments) when you run it, `runner run BUNDLE.tar.gz --segment I/N`".into(),
+        ));
+    }
     let compiled = check::load(scenario)?;
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| Error::Io {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 
-use crate::util::{day_in_life, read_report, runner, text};
+use crate::util::{day_in_life, read_report, runner, stderr_flat, text};
 
 const SMALL: [&str; 6] = [
     "--speed",
@@ -195,4 +195,26 @@ async fn merge_refuses_other_plans_and_overlapping_reports() {
         "{}",
         text(&run)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_is_not_cut_into_a_segment_when_it_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b.tar.gz");
+    let run = runner(&[
+        "archive",
+        day_in_life().to_str().unwrap(),
+        "--segment",
+        "1/3",
+        "--output",
+        bundle.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(
+        stderr_flat(&run).contains("give --segment (or --segments) when you run it"),
+        "{}",
+        text(&run)
+    );
+    assert!(!bundle.exists());
 }
