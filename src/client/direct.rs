@@ -68,11 +68,9 @@ impl Hyper {
             Some(rest) => {
                 let (origin, path) = split_origin(rest);
                 let uri = origin_form(&request.url, path, &request.query)?;
-                let host = HeaderValue::from_str(origin)
-                    .map_err(|_| ClientError::Other(format!("invalid host {origin:?}")))?;
                 let (response, lent) = self
                     .plain
-                    .send(origin, || build(request, uri.clone(), Some(&host)))
+                    .send(origin, |host| build(request, uri.clone(), Some(host)))
                     .await?;
                 (response, Some(lent))
             }

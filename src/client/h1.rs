@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -22,7 +23,14 @@ type Sender = SendRequest<Full<Bytes>>;
 /// slot for the whole run (a run talks to a handful at most).
 #[derive(Default)]
 pub struct Connections {
-    idle: Mutex<Vec<(Box<str>, Vec<Sender>)>>,
+    slots: Mutex<Vec<Slot>>,
+}
+
+/// One origin: its Host header, checked once, and its idle connections.
+struct Slot {
+    origin: Box<str>,
+    host: HeaderValue,
+    idle: Vec<Sender>,
 }
 
 /// A connection lent out for one exchange; give it back with [`Connections::put`]
@@ -33,16 +41,17 @@ pub struct Lent {
 }
 
 impl Connections {
-    /// Sends `request` (built afresh by `build` for each try) to `origin`,
-    /// on an idle connection or a new one. A request an idle connection
+    /// Sends `request` (built afresh by `build`, given the Host header, for
+    /// each try) to `origin`, on an idle connection or a new one. A request an idle connection
     /// refused before writing a byte (the server had closed it) is sent once
     /// more on a new connection.
     pub async fn send(
         &self,
         origin: &str,
-        build: impl Fn() -> Result<Request<Full<Bytes>>, ClientError>,
+        build: impl Fn(&HeaderValue) -> Result<Request<Full<Bytes>>, ClientError>,
     ) -> Result<(Response<Incoming>, Lent), ClientError> {
-        let (slot, idle) = self.take(origin);
+        let (slot, host, idle) = self.take(origin)?;
+        let build = || build(&host);
         // A connection put back a moment ago is ready once its task has run.
         if let Some(mut sender) = idle
             && sender.ready().await.is_ok()
@@ -63,29 +72,35 @@ impl Connections {
     /// Keeps `lent` for the next request, unless its connection has closed.
     pub fn put(&self, lent: Lent) {
         if !lent.sender.is_closed() {
-            let mut idle = self.idle.lock().expect("idle connections lock");
-            idle[lent.slot].1.push(lent.sender);
+            let mut slots = self.slots.lock().expect("idle connections lock");
+            slots[lent.slot].idle.push(lent.sender);
         }
     }
 
-    /// The slot of `origin` (made on first use) and an idle connection to it
-    /// that has not closed.
-    fn take(&self, origin: &str) -> (usize, Option<Sender>) {
-        let mut idle = self.idle.lock().expect("idle connections lock");
-        let slot = match idle.iter().position(|(o, _)| &**o == origin) {
-            Some(slot) => slot,
+    /// The slot of `origin` (made on first use), its Host header and an
+    /// idle connection to it that has not closed.
+    fn take(&self, origin: &str) -> Result<(usize, HeaderValue, Option<Sender>), ClientError> {
+        let mut slots = self.slots.lock().expect("idle connections lock");
+        let at = match slots.iter().position(|s| &*s.origin == origin) {
+            Some(at) => at,
             None => {
-                idle.push((origin.into(), Vec::new()));
-                idle.len() - 1
+                let host = HeaderValue::from_str(origin)
+                    .map_err(|_| ClientError::Other(format!("invalid host {origin:?}")))?;
+                slots.push(Slot {
+                    origin: origin.into(),
+                    host,
+                    idle: Vec::new(),
+                });
+                slots.len() - 1
             }
         };
-        let list = &mut idle[slot].1;
-        while let Some(sender) = list.pop() {
+        let slot = &mut slots[at];
+        while let Some(sender) = slot.idle.pop() {
             if !sender.is_closed() {
-                return (slot, Some(sender));
+                return Ok((at, slot.host.clone(), Some(sender)));
             }
         }
-        (slot, None)
+        Ok((at, slot.host.clone(), None))
     }
 }
 

@@ -142,19 +142,12 @@ pub async fn execute(
             .map(|e| format!(" · metrics on http://{}/metrics", e.addr))
             .unwrap_or_default()
     );
-    let listening;
+    let (notices, listening) = outputs.listeners.start(&plan)?.unzip();
     let Started {
         recorder,
         summary,
         live,
-    } = {
-        let (notices, listener) = match outputs.listeners.start(&plan)? {
-            Some((n, l)) => (Some(n), Some(l)),
-            None => (None, None),
-        };
-        listening = listener;
-        Recorder::start(plan.clone(), events, metrics, resume.prefill, notices)
-    };
+    } = Recorder::start(plan.clone(), events, metrics, resume.prefill, notices);
     let progress = outputs
         .progress
         .map(|mode| progress::spawn(mode, panel(&plan), live, outputs.display.clone()));

@@ -139,13 +139,10 @@ pub fn compile(
     let seed = options.seed.or(spec.population.seed).unwrap_or(0);
     let segment = options.segment;
     // The whole population's size, before a segment takes its share.
-    let planned: u32 = population::counts(spec, &flow_names)
-        .map_err(|e| with_param_hint(e, params))?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
+    let counts = population::counts(spec, &flow_names).map_err(|e| with_param_hint(e, params))?;
+    let planned: u32 = counts.iter().map(|(_, n)| n).sum();
     let (orders, batches, arena) =
-        population::generate(spec, &runtime, &flow_names, seed, size, segment)
+        population::generate(spec, &runtime, &flow_names, &counts, seed, size, segment)
             .map_err(|e| with_param_hint(e, params))?;
     if let Some(s) = segment
         && orders.is_empty()

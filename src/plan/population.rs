@@ -161,16 +161,17 @@ pub fn counts(spec: &Spec, flow_names: &[String]) -> Result<Vec<(u16, u32)>, Pla
 /// Orders whose payloads are sized before room is made for all of them.
 const PROBE: usize = 256;
 
-/// Generates every order, its payload and the batch layout.
+/// Generates every order, its payload and the batch layout from the mix's
+/// `counts` (flow, how many).
 pub fn generate(
     spec: &Spec,
     runtime: &Runtime,
     flow_names: &[String],
+    counts: &[(u16, u32)],
     seed: u64,
     batch_size: usize,
     segment: Option<super::Segment>,
 ) -> Result<(Vec<Order>, Vec<Batch>, Arena), PlanError> {
-    let counts = counts(spec, flow_names)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut types: Vec<u16> = counts
         .iter()

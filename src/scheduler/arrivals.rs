@@ -28,11 +28,8 @@ pub(super) async fn run<C: HttpClient>(
     let in_flight = Arc::new(Semaphore::new(schedule.max_in_flight));
     let flows = TaskTracker::new();
     let start = tokio::time::Instant::now();
-    let orders = plan
-        .batches
-        .iter()
-        .flat_map(|b| b.orders.clone())
-        .filter(|&i| !skip.get(i).copied().unwrap_or(false));
+    // The plan's orders are in batch order already.
+    let orders = (0..plan.orders.len()).filter(|&i| !skip.get(i).copied().unwrap_or(false));
     for (k, index) in orders.enumerate() {
         let Some(offset) = schedule.at(k as u64) else {
             break;
