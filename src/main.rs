@@ -21,16 +21,21 @@ fn main() -> ExitCode {
         runner::say!("runner: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
-    // One thread needs no work stealing: the current-thread scheduler wakes
-    // tasks without crossing threads.
-    let mut runtime = match cli.threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
+    // Every core the process may use (taskset and cgroup limits count),
+    // unless --threads says otherwise. One thread needs no work stealing: the
+    // current-thread scheduler wakes tasks without crossing threads.
+    let threads = cli.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let mut runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut multi = tokio::runtime::Builder::new_multi_thread();
+        multi.worker_threads(threads);
+        multi
     };
     runtime.enable_all();
-    if let Some(n) = cli.threads.filter(|n| *n > 1) {
-        runtime.worker_threads(usize::from(n));
-    }
     let runtime = match runtime.build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
+use hyper::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
 use hyper::{Method, Request, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -20,7 +20,7 @@ use rustls::pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
 
 use super::error::chain;
-use super::h1::Connections;
+use super::h1::{Connections, Outgoing};
 use super::{ClientError, HttpClient, HttpRequest, HttpResponse, MAX_BODY, Sent};
 
 const AGENT: &str = concat!("runner/", env!("CARGO_PKG_VERSION"));
@@ -64,32 +64,31 @@ impl Hyper {
     }
 
     async fn exchange(&self, request: &HttpRequest) -> Result<HttpResponse, ClientError> {
-        let (response, lent) = match request.url.strip_prefix("http://") {
-            Some(rest) => {
-                let (origin, path) = split_origin(rest);
-                let uri = origin_form(&request.url, path, &request.query)?;
-                let (response, lent) = self
-                    .plain
-                    .send(origin, |host| build(request, uri.clone(), Some(host)))
-                    .await?;
-                (response, Some(lent))
-            }
-            None => {
-                let uri = uri(&request.url, &request.query)?;
-                let response = self
-                    .client
-                    .request(build(request, uri, None)?)
-                    .await
-                    .map_err(|e| {
-                        if e.is_connect() {
-                            ClientError::Connect(chain(&e))
-                        } else {
-                            ClientError::Connect(format!("the connection failed: {}", chain(&e)))
-                        }
-                    })?;
-                (response, None)
-            }
-        };
+        if let Some(rest) = request.url.strip_prefix("http://") {
+            let (origin, path) = split_origin(rest);
+            let target = origin_form(&request.url, path, &request.query)?;
+            let outgoing = Outgoing {
+                method: &request.method,
+                target: &target,
+                host: origin,
+                agent: AGENT,
+                headers: &request.headers,
+                body: request.body.as_deref(),
+            };
+            return self.plain.send(origin, &outgoing).await;
+        }
+        let uri = uri(&request.url, &request.query)?;
+        let response = self
+            .client
+            .request(build(request, uri)?)
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    ClientError::Connect(chain(&e))
+                } else {
+                    ClientError::Connect(format!("the connection failed: {}", chain(&e)))
+                }
+            })?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, MAX_BODY)
             .collect()
@@ -102,9 +101,6 @@ impl Hyper {
                 }
             })?
             .to_bytes();
-        if let Some(lent) = lent {
-            self.plain.put(lent);
-        }
         Ok(HttpResponse {
             status: parts.status.as_u16(),
             headers: parts.headers,
@@ -129,13 +125,8 @@ impl HttpClient for Hyper {
     }
 }
 
-/// The hyper request for `request` at `uri`; `host` is the Host header of
-/// an origin-form URI (hyper-util sets it from an absolute one).
-fn build(
-    request: &HttpRequest,
-    uri: Uri,
-    host: Option<&HeaderValue>,
-) -> Result<Request<Full<Bytes>>, ClientError> {
+/// The hyper request for `request` at `uri` (absolute: hyper-util sets the Host header from it).
+fn build(request: &HttpRequest, uri: Uri) -> Result<Request<Full<Bytes>>, ClientError> {
     let method = Method::from_bytes(request.method.as_bytes())
         .map_err(|_| ClientError::Other(format!("invalid method {}", request.method)))?;
     let mut builder = Request::builder().method(method).uri(uri);
@@ -144,10 +135,6 @@ fn build(
         let value = HeaderValue::from_str(v)
             .map_err(|_| ClientError::Other(format!("invalid value of header {k}")))?;
         headers.append(k.clone(), value);
-    }
-    // The script's own Host wins (a virtual host behind an address).
-    if let Some(host) = host {
-        headers.entry(HOST).or_insert_with(|| host.clone());
     }
     // Defaults only where the script set none.
     headers
@@ -217,24 +204,24 @@ fn split_origin(rest: &str) -> (&str, &str) {
     (origin, path)
 }
 
-/// `path` (of `url`, `/` when empty) and `query` as an origin-form URI, for
-/// a connection that already knows its host.
-fn origin_form(url: &str, path: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
-    let rooted;
-    let path = match path.chars().next() {
-        None => "/",
-        Some('/') => path,
-        // `?x=1` or `#…` straight after the host.
-        Some(_) => {
-            rooted = format!("/{path}");
-            &rooted
-        }
-    };
-    Uri::try_from(with_query(path, query)).or_else(|_| {
-        let full = uri(url, query)?;
-        let encoded = full.path_and_query().map_or("/", |p| p.as_str());
-        Uri::try_from(encoded).map_err(|e| ClientError::Other(format!("invalid URL path: {e}")))
-    })
+/// `path` (of `url`, `/` when empty) and `query` as the origin-form target
+/// of a request line. A path with characters a URL may not hold as they are
+/// (a space, a quote, non-ASCII) is percent-encoded first, as browsers do,
+/// and a `#fragment` is not sent.
+fn origin_form(url: &str, path: &str, query: &[(String, String)]) -> Result<String, ClientError> {
+    let mut target = with_query(path, query);
+    if !target.starts_with('/') {
+        // Empty, or `?x=1` straight after the host.
+        target.insert(0, '/');
+    }
+    let sent_as_is = |b: u8| b.is_ascii_graphic() && !b"\"#<>`{}".contains(&b);
+    if target.bytes().all(sent_as_is) {
+        return Ok(target);
+    }
+    let encoded = url::Url::parse(&with_query(url, query)).map_err(|_| {
+        ClientError::Other("invalid URL (check the target and the step's path)".into())
+    })?;
+    Ok(encoded[url::Position::BeforePath..url::Position::AfterQuery].to_string())
 }
 
 /// `url` and `query`, form-encoded, in one string (it becomes the URI's buffer).
@@ -287,13 +274,11 @@ mod tests {
         ] {
             assert_eq!(split_origin(rest), (origin, path), "{rest}");
         }
-        let form = |path: &str| {
-            origin_form(&format!("http://h{path}"), path, &[])
-                .unwrap()
-                .to_string()
-        };
+        let form = |path: &str| origin_form(&format!("http://h{path}"), path, &[]).unwrap();
         assert_eq!(form(""), "/");
         assert_eq!(form("?x=1"), "/?x=1");
         assert_eq!(form("/a b"), "/a%20b");
+        assert_eq!(form("/a\"b#top"), "/a%22b");
+        assert_eq!(form("/é?q=1#x"), "/%C3%A9?q=1");
     }
 }
