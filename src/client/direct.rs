@@ -74,6 +74,7 @@ impl Hyper {
                 agent: AGENT,
                 headers: &request.headers,
                 body: request.body.as_deref(),
+                headers_read: request.headers_read,
             };
             return self.plain.send(origin, &outgoing).await;
         }

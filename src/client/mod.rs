@@ -31,6 +31,9 @@ pub struct HttpRequest {
     pub headers: Vec<(hyper::header::HeaderName, String)>,
     /// JSON body, if any.
     pub body: Option<Bytes>,
+    /// Whether anything reads the answer's headers: when nothing does, a
+    /// client may leave [`HttpResponse::headers`] empty.
+    pub headers_read: bool,
 }
 
 /// What came back.
@@ -38,7 +41,8 @@ pub struct HttpRequest {
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
-    /// Response headers (moved out of the response, not copied).
+    /// Response headers (moved out of the response, not copied); empty when
+    /// the request said none are read.
     pub headers: hyper::HeaderMap,
     /// Body bytes.
     pub body: Bytes,

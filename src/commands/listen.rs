@@ -173,6 +173,7 @@ impl Poster {
             query: Vec::new(),
             headers: vec![(hyper::header::CONTENT_TYPE, "application/json".into())],
             body: Some(Bytes::from(body.to_string())),
+            headers_read: false,
         };
         let mut failure = String::new();
         for _ in 0..2 {

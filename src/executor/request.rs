@@ -48,12 +48,22 @@ impl<C: HttpClient> Executor<C> {
         until: Option<&Until>,
         token: &CancellationToken,
     ) -> Result<bool, StepFailure> {
+        // Headers are kept only for what may read them.
+        let headers_read = until.is_some()
+            || self.plan.keep_response
+            || run.jar.is_some()
+            || !r.checks.is_empty()
+            || r.captures
+                .iter()
+                .any(|(_, s)| matches!(s, Source::Header(_)));
         let prepare = |run: &OrderRun| {
-            self.prepare(run, r).map_err(|e| StepFailure {
+            let (mut http, shown) = self.prepare(run, r).map_err(|e| StepFailure {
                 reason: e.to_string(),
                 transient: false,
                 status: None,
-            })
+            })?;
+            http.headers_read = headers_read;
+            Ok((http, shown))
         };
         let (mut http, shown_path) = prepare(run)?;
         let mut attempt = 0;
@@ -275,7 +285,9 @@ impl<C: HttpClient> Executor<C> {
         {
             headers.push((AUTHORIZATION, format!("Bearer {token}")));
         }
-        let url = format!("{}{path}", self.base_url);
+        let mut url = String::with_capacity(self.base_url.len() + path.len());
+        url.push_str(&self.base_url);
+        url.push_str(&path);
         if let Some(jar) = &run.jar
             && !headers.iter().any(|(k, _)| k == COOKIE)
             && let Ok(parsed) = url::Url::parse(&url)
@@ -323,6 +335,7 @@ impl<C: HttpClient> Executor<C> {
             query,
             headers,
             body,
+            headers_read: true,
         };
         Ok((http, shown))
     }

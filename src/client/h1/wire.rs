@@ -6,6 +6,7 @@
 //! of what a general client spends of its own on a request to a fast target.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -38,6 +39,8 @@ pub struct Outgoing<'a> {
     pub headers: &'a [(HeaderName, String)],
     /// JSON body.
     pub body: Option<&'a [u8]>,
+    /// Whether the answer's headers are kept (they are parsed either way).
+    pub headers_read: bool,
 }
 
 /// Why an exchange ended without an answer.
@@ -57,6 +60,8 @@ pub struct Conn {
     input: BytesMut,
     /// The request being written.
     output: Vec<u8>,
+    /// Where each header's name and value sit in the head being parsed.
+    spans: Vec<[usize; 4]>,
 }
 
 /// How an answer's body ends.
@@ -92,6 +97,7 @@ impl Conn {
             stream,
             input: BytesMut::with_capacity(READ_SIZE),
             output: Vec::with_capacity(512),
+            spans: Vec::new(),
         }
     }
 
@@ -126,7 +132,9 @@ impl Conn {
         if self.output.capacity() > 64 << 10 {
             self.output = Vec::with_capacity(512);
         }
-        let head = self.read_head(request.method == "HEAD").await?;
+        let head = self
+            .read_head(request.method == "HEAD", request.headers_read)
+            .await?;
         let body = self
             .read_body(&head.framing)
             .await
@@ -142,12 +150,12 @@ impl Conn {
     }
 
     /// The final answer's head, skipping interim (1xx) ones.
-    async fn read_head(&mut self, to_head: bool) -> Result<Head, Failure> {
+    async fn read_head(&mut self, to_head: bool, keep: bool) -> Result<Head, Failure> {
         let mut answered = false;
         loop {
             if !self.input.is_empty() {
                 answered = true;
-                if let Some(head) = self.parse_head(to_head).map_err(Failure::Failed)? {
+                if let Some(head) = self.parse_head(to_head, keep).map_err(Failure::Failed)? {
                     if (100..200).contains(&head.status) && head.status != 101 {
                         continue;
                     }
@@ -173,15 +181,18 @@ impl Conn {
     }
 
     /// Parses the head at the start of the input, if it is all there, and
-    /// takes it out of the input (header values keep pointing into it).
-    fn parse_head(&mut self, to_head: bool) -> Result<Option<Head>, ClientError> {
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Response::new(&mut slots);
-        let len = match parsed.parse(&self.input) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(e) => return Err(malformed(&e)),
-        };
+    /// takes it out of the input; with `keep`, its headers are kept (their
+    /// values pointing into it).
+    fn parse_head(&mut self, to_head: bool, keep: bool) -> Result<Option<Head>, ClientError> {
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut []);
+        let config = httparse::ParserConfig::default();
+        let len =
+            match config.parse_response_with_uninit_headers(&mut parsed, &self.input, &mut slots) {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(e) => return Err(malformed(&e)),
+            };
         let status = parsed.code.unwrap_or_default();
         let mut keep_alive = parsed.version == Some(1);
         let mut length = None;
@@ -189,11 +200,13 @@ impl Conn {
         // Where each name and value sits in the head, to share its bytes.
         let base = self.input.as_ptr() as usize;
         let at = |s: &[u8]| s.as_ptr() as usize - base;
-        let mut spans = [[0usize; 4]; MAX_HEADERS];
-        let count = parsed.headers.len();
-        for (header, span) in parsed.headers.iter().zip(&mut spans) {
+        self.spans.clear();
+        for header in parsed.headers.iter() {
             let (name, value) = (header.name, header.value);
-            *span = [at(name.as_bytes()), name.len(), at(value), value.len()];
+            if keep {
+                self.spans
+                    .push([at(name.as_bytes()), name.len(), at(value), value.len()]);
+            }
             if name.eq_ignore_ascii_case("content-length") {
                 let n = content_length(value)?;
                 if length.is_some_and(|l| l != n) {
@@ -216,14 +229,20 @@ impl Conn {
                 }
             }
         }
-        let head = self.input.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(count);
-        for &[name_at, name_len, value_at, value_len] in &spans[..count] {
-            let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])
-                .map_err(|e| malformed(&e))?;
-            let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
-                .map_err(|e| malformed(&e))?;
-            headers.append(name, value);
+        let mut headers = HeaderMap::new();
+        if keep {
+            let head = self.input.split_to(len).freeze();
+            headers.reserve(self.spans.len());
+            for &[name_at, name_len, value_at, value_len] in &self.spans {
+                let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])
+                    .map_err(|e| malformed(&e))?;
+                let value =
+                    HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_len))
+                        .map_err(|e| malformed(&e))?;
+                headers.append(name, value);
+            }
+        } else {
+            self.input.advance(len);
         }
         let framing = if to_head || matches!(status, 100..200 | 204 | 304) {
             keep_alive &= status != 101;

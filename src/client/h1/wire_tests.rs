@@ -94,6 +94,7 @@ fn get(target: &str) -> Outgoing<'_> {
         agent: "runner/test",
         headers: &[],
         body: None,
+        headers_read: true,
     }
 }
 
@@ -340,5 +341,25 @@ async fn a_post_the_server_dropped_is_not_sent_twice() {
     let error = send(&connections, &server, post).await.unwrap_err();
     assert!(matches!(error, ClientError::Connect(_)), "{error:?}");
     assert_eq!(server.requests.lock().unwrap().len(), 2);
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn headers_nothing_reads_are_not_kept() {
+    let server = scripted(|_| {
+        let answer = "HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 2\r\n\r\nok";
+        (answer.into(), false)
+    })
+    .await;
+    let connections = Connections::default();
+    let unread = Outgoing {
+        headers_read: false,
+        ..get("/")
+    };
+    let answer = send(&connections, &server, unread).await.unwrap();
+    assert!(answer.headers.is_empty());
+    assert_eq!((answer.status, &answer.body[..]), (200, &b"ok"[..]));
+    let answer = send(&connections, &server, get("/")).await.unwrap();
+    assert_eq!(answer.headers["x-a"], "1");
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
 }
