@@ -21,26 +21,29 @@ use tokio::sync::Semaphore;
 
 use super::error::chain;
 use super::h1::{Connections, Outgoing};
-use super::{ClientError, HttpClient, HttpRequest, HttpResponse, MAX_BODY, Sent};
+use super::{ClientError, HttpClient, HttpRequest, HttpResponse, HttpVersion, MAX_BODY, Sent};
 
 const AGENT: &str = concat!("runner/", env!("CARGO_PKG_VERSION"));
 
 /// hyper-util's pooled client, with the run's timeout and a cap on requests in flight.
 pub struct Hyper {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    /// `http://` targets over HTTP/1.1, on connections kept here.
-    plain: Connections,
+    /// `http://` targets over HTTP/1.1, on connections kept here; `None`
+    /// when the run speaks HTTP/2 only, to them too (h2c, through `client`).
+    plain: Option<Connections>,
     timeout: Duration,
     in_flight: Semaphore,
 }
 
 impl Hyper {
-    /// Builds the client with the run's timeout and connection cap, trusting
-    /// the system's roots and the certificates in `ca_file` (PEM).
+    /// Builds the client with the run's timeout, connection cap and HTTP
+    /// versions, trusting the system's roots and the certificates in
+    /// `ca_file` (PEM).
     pub fn new(
         timeout: Duration,
         max_connections: usize,
         ca_file: Option<&Path>,
+        version: HttpVersion,
     ) -> Result<Self, ClientError> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -48,23 +51,27 @@ impl Hyper {
         http.set_connect_timeout(Some(timeout.min(Duration::from_secs(10))));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls(ca_file)?)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+            .https_or_http();
+        // The ALPN offer: what the server may choose from.
+        let https = match version {
+            HttpVersion::Auto => https.enable_http1().enable_http2().wrap_connector(http),
+            HttpVersion::Http1 => https.enable_http1().wrap_connector(http),
+            HttpVersion::Http2 => https.enable_http2().wrap_connector(http),
+        };
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(max_connections)
+            .http2_only(version == HttpVersion::Http2)
             .build(https);
         Ok(Hyper {
             client,
-            plain: Connections::default(),
+            plain: (version != HttpVersion::Http2).then(Connections::default),
             timeout,
             in_flight: Semaphore::new(max_connections),
         })
     }
 
     async fn exchange(&self, request: &HttpRequest) -> Result<HttpResponse, ClientError> {
-        if let Some(rest) = request.url.strip_prefix("http://") {
+        if let (Some(plain), Some(rest)) = (&self.plain, request.url.strip_prefix("http://")) {
             let (origin, path) = split_origin(rest);
             let target = origin_form(&request.url, path, &request.query)?;
             let outgoing = Outgoing {
@@ -76,7 +83,7 @@ impl Hyper {
                 body: request.body.as_deref(),
                 headers_read: request.headers_read,
             };
-            return self.plain.send(origin, &outgoing).await;
+            return plain.send(origin, &outgoing).await;
         }
         let uri = uri(&request.url, &request.query)?;
         let response = self

@@ -1,6 +1,8 @@
 //! The HTTP client, behind a small trait so the executor does not depend on a
-//! backend (and tests can script one). The backend is hyper-util's pooled
-//! client ([`Hyper`]); see docs/dependencies.md for why not reqwest.
+//! backend (and tests can script one). The backend ([`Hyper`]) speaks
+//! HTTP/1.1 to `http://` targets on connections of its own ([`h1`]) and goes
+//! through hyper-util's pooled client for HTTPS and HTTP/2; see
+//! docs/dependencies.md for why, and why not reqwest.
 
 mod direct;
 mod error;
@@ -14,6 +16,44 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+
+/// Which HTTP versions a run speaks (`s.http(#{ version })`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpVersion {
+    /// HTTP/1.1 to `http://` targets; HTTP/2 or 1.1 to `https://` ones, as
+    /// the server chooses by ALPN.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only, even where a TLS server offers HTTP/2.
+    Http1,
+    /// HTTP/2 only: by ALPN over TLS, and with prior knowledge (h2c) to
+    /// `http://` targets.
+    Http2,
+}
+
+impl HttpVersion {
+    /// The script's spellings, as `s.http(#{ version })` takes them.
+    pub const NAMES: [&str; 3] = ["auto", "1.1", "2"];
+
+    /// The version a script names, if it is one of [`Self::NAMES`].
+    pub fn parse(name: &str) -> Option<HttpVersion> {
+        match name {
+            "auto" => Some(HttpVersion::Auto),
+            "1.1" => Some(HttpVersion::Http1),
+            "2" => Some(HttpVersion::Http2),
+            _ => None,
+        }
+    }
+
+    /// The script's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpVersion::Auto => "auto",
+            HttpVersion::Http1 => "1.1",
+            HttpVersion::Http2 => "2",
+        }
+    }
+}
 
 /// Largest response body read; bigger bodies fail the request.
 pub const MAX_BODY: usize = 16 << 20;

@@ -93,6 +93,7 @@ pub async fn execute(
         plan.http.timeout,
         plan.http.max_connections,
         plan.http.ca_file.as_deref(),
+        plan.http.version,
     )
     .map_err(|e| Error::Usage(e.to_string()))?;
     let metrics = Arc::new(Metrics::new(outputs.metrics_addr.is_some()));

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::cli::ListenerArgs;
-use crate::client::{HttpClient, HttpRequest, Hyper};
+use crate::client::{HttpClient, HttpRequest, HttpVersion, Hyper};
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::recorder::Summary;
@@ -69,8 +69,13 @@ impl Listeners {
         if self.webhooks.is_empty() && self.otlp.is_none() {
             return Ok(None);
         }
-        let client = Hyper::new(Duration::from_secs(10), 4, plan.http.ca_file.as_deref())
-            .map_err(|e| Error::Usage(e.to_string()))?;
+        let client = Hyper::new(
+            Duration::from_secs(10),
+            4,
+            plan.http.ca_file.as_deref(),
+            HttpVersion::Auto,
+        )
+        .map_err(|e| Error::Usage(e.to_string()))?;
         let (tx, rx) = mpsc::channel(BACKLOG);
         let poster = Poster {
             client,

@@ -23,11 +23,12 @@ impl fmt::Display for Plan {
         writeln!(f, "target    {target}")?;
         writeln!(
             f,
-            "http      timeout {:?}, retries {}, retry backoff {:?}, max connections {}",
+            "http      timeout {:?}, retries {}, retry backoff {:?}, max connections {}, version {}",
             self.http.timeout,
             self.http.retries,
             self.http.retry_backoff,
-            self.http.max_connections
+            self.http.max_connections,
+            self.http.version.name()
         )?;
         writeln!(
             f,

@@ -60,6 +60,8 @@ pub struct Http {
     pub headers: Vec<(hyper::header::HeaderName, Template)>,
     /// Certificates (PEM) trusted besides the system's.
     pub ca_file: Option<std::path::PathBuf>,
+    /// The HTTP versions spoken.
+    pub version: crate::client::HttpVersion,
 }
 
 /// Circuit-breaker settings of a run (the executor keeps the state).
@@ -107,6 +109,7 @@ pub(super) fn http(http: &spec::Http, speed: Speed, params: &Params) -> Result<H
         retry_backoff: speed.scale(http.retry_backoff),
         max_connections: http.max_connections,
         ca_file: http.ca_file.clone(),
+        version: http.version,
         headers: http
             .headers
             .iter()

@@ -104,6 +104,8 @@ pub struct Http {
     pub headers: Vec<(String, String)>,
     /// Certificates (PEM) trusted besides the system's, for HTTPS targets.
     pub ca_file: Option<std::path::PathBuf>,
+    /// The HTTP versions spoken.
+    pub version: crate::client::HttpVersion,
 }
 
 impl Default for Http {
@@ -115,6 +117,7 @@ impl Default for Http {
             max_connections: 100,
             headers: Vec::new(),
             ca_file: None,
+            version: crate::client::HttpVersion::Auto,
         }
     }
 }

@@ -4,6 +4,7 @@
 use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 
 use super::{Options, RResult, steps};
+use crate::client::HttpVersion;
 use crate::spec::ScriptFn;
 use crate::spec::{Cleanup, Count, Spec, Step};
 
@@ -371,8 +372,17 @@ fn http(s: &mut Spec, options: Map) -> RResult<()> {
             "retry_backoff",
             "max_connections",
             "ca_file",
+            "version",
         ],
     )?;
+    if let Some(name) = o.string("version")? {
+        s.http.version = HttpVersion::parse(&name).ok_or_else(|| {
+            format!(
+                "http.version: {name:?} is not one; use {}",
+                HttpVersion::NAMES.map(|n| format!("{n:?}")).join(", ")
+            )
+        })?;
+    }
     if let Some(path) = o.string("ca_file")? {
         s.http.ca_file = Some(path.into());
     }
