@@ -33,11 +33,45 @@ pub struct Breaker {
 }
 
 /// What `admit` decided.
-pub enum Admit {
-    /// Send; `Some` when the breaker just changed state (to half-open).
-    Go(Option<BreakerState>),
+pub enum Admit<'a> {
+    /// Send.
+    Go,
+    /// Send as the half-open breaker's probe (the breaker just changed state).
+    Probe(Probe<'a>),
     /// The token was cancelled while waiting.
     Cancelled,
+}
+
+/// The one request a half-open breaker lets through. Its result goes
+/// through [`Probe::record`]; a probe dropped without one (its request
+/// interrupted before it went out, or its task gone) opens the breaker
+/// again at once, so that the next request becomes the probe instead of
+/// every request waiting for a result that never comes.
+pub struct Probe<'a> {
+    breaker: &'a Breaker,
+    recorded: bool,
+}
+
+impl Probe<'_> {
+    /// Notes the probe's result, as [`Breaker::record`].
+    pub fn record(mut self, healthy: bool) -> Option<BreakerState> {
+        self.recorded = true;
+        self.breaker.record(healthy)
+    }
+}
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        // Not `expect`: a panic while unwinding would abort the process.
+        if !self.recorded
+            && let Ok(mut state) = self.breaker.state.lock()
+            && matches!(*state, State::HalfOpen)
+        {
+            *state = State::Open {
+                until: Instant::now(),
+            };
+        }
+    }
 }
 
 impl Breaker {
@@ -53,18 +87,21 @@ impl Breaker {
     /// Waits until a request may go: at once when closed; when open, until
     /// `open_for` has passed and this caller is the probe; when half-open,
     /// until the probe's result is known.
-    pub async fn admit(&self, token: &CancellationToken) -> Admit {
+    pub async fn admit(&self, token: &CancellationToken) -> Admit<'_> {
         if !self.unsettled.load(Ordering::Acquire) {
-            return Admit::Go(None);
+            return Admit::Go;
         }
         loop {
             let wait = {
                 let mut state = self.state.lock().expect("breaker lock");
                 match *state {
-                    State::Closed { .. } => return Admit::Go(None),
+                    State::Closed { .. } => return Admit::Go,
                     State::Open { until } if Instant::now() >= until => {
                         *state = State::HalfOpen;
-                        return Admit::Go(Some(BreakerState::HalfOpen));
+                        return Admit::Probe(Probe {
+                            breaker: self,
+                            recorded: false,
+                        });
                     }
                     State::Open { until } => until.saturating_duration_since(Instant::now()),
                     State::HalfOpen => Duration::from_millis(20)
@@ -170,16 +207,15 @@ mod tests {
         assert_eq!((b.record(false), b.record(false)), (None, None));
         assert_eq!(b.record(false), Some(BreakerState::Open));
         let started = Instant::now();
-        let Admit::Go(change) = b.admit(&token).await else {
-            panic!("not cancelled")
+        let Admit::Probe(probe) = b.admit(&token).await else {
+            panic!("the probe")
         };
-        assert_eq!(change, Some(BreakerState::HalfOpen));
         assert!(
             started.elapsed() >= Duration::from_millis(50),
             "waited for open_for"
         );
-        assert_eq!(b.record(true), Some(BreakerState::Closed));
-        assert!(matches!(b.admit(&token).await, Admit::Go(None)));
+        assert_eq!(probe.record(true), Some(BreakerState::Closed));
+        assert!(matches!(b.admit(&token).await, Admit::Go));
     }
 
     #[tokio::test(start_paused = true)]
@@ -189,12 +225,31 @@ mod tests {
             b.record(false);
         }
         let token = CancellationToken::new();
-        assert!(matches!(
-            b.admit(&token).await,
-            Admit::Go(Some(BreakerState::HalfOpen))
-        ));
-        assert_eq!(b.record(false), Some(BreakerState::Open));
+        let Admit::Probe(probe) = b.admit(&token).await else {
+            panic!("the probe")
+        };
+        assert_eq!(probe.record(false), Some(BreakerState::Open));
         token.cancel();
         assert!(matches!(b.admit(&token).await, Admit::Cancelled));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_that_never_went_out_lets_the_next_request_probe() {
+        let b = breaker();
+        for _ in 0..3 {
+            b.record(false);
+        }
+        let token = CancellationToken::new();
+        let Admit::Probe(probe) = b.admit(&token).await else {
+            panic!("the probe")
+        };
+        // Interrupted before its request was sent: no result.
+        drop(probe);
+        let started = Instant::now();
+        let Admit::Probe(next) = b.admit(&token).await else {
+            panic!("the next request probes")
+        };
+        assert!(started.elapsed() < Duration::from_millis(1), "no wait");
+        assert_eq!(next.record(true), Some(BreakerState::Closed));
     }
 }

@@ -85,7 +85,7 @@ impl<C: HttpClient> Executor<C> {
         loop {
             attempt += 1;
             let breaker = self.breakers.get(&r.name);
-            match breaker.admit(token).await {
+            let probe = match breaker.admit(token).await {
                 Admit::Cancelled => {
                     return Err(StepFailure {
                         reason: "interrupted".into(),
@@ -93,9 +93,12 @@ impl<C: HttpClient> Executor<C> {
                         status: None,
                     });
                 }
-                Admit::Go(Some(state)) => self.breaker_changed(&r.name, state).await,
-                Admit::Go(None) => {}
-            }
+                Admit::Probe(probe) => {
+                    self.breaker_changed(&r.name, BreakerState::HalfOpen).await;
+                    Some(probe)
+                }
+                Admit::Go => None,
+            };
             tokio::select! {
                 _ = self.limits.wait(&r.name) => {}
                 _ = token.cancelled() => {
@@ -145,7 +148,11 @@ impl<C: HttpClient> Executor<C> {
             };
             // The target's health: no answer, 5xx and 429 count against it.
             let healthy = status.is_some_and(|s| s < 500 && s != 429);
-            if let Some(state) = breaker.record(healthy) {
+            let changed = match probe {
+                Some(probe) => probe.record(healthy),
+                None => breaker.record(healthy),
+            };
+            if let Some(state) = changed {
                 self.breaker_changed(&r.name, state).await;
             }
             if run.alternative
