@@ -207,9 +207,7 @@ mod tests {
         assert_eq!((b.record(false), b.record(false)), (None, None));
         assert_eq!(b.record(false), Some(BreakerState::Open));
         let started = Instant::now();
-        let Admit::Probe(probe) = b.admit(&token).await else {
-            panic!("the probe")
-        };
+        let probe = probe(&b, &token).await;
         assert!(
             started.elapsed() >= Duration::from_millis(50),
             "waited for open_for"
@@ -218,16 +216,28 @@ mod tests {
         assert!(matches!(b.admit(&token).await, Admit::Go));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_failed_probe_opens_it_again_and_waiting_stops_on_cancel() {
+    /// A breaker opened by three failures.
+    fn opened() -> Breaker {
         let b = breaker();
         for _ in 0..3 {
             b.record(false);
         }
+        b
+    }
+
+    /// The probe `b` lets through once it is half-open.
+    async fn probe<'a>(b: &'a Breaker, token: &CancellationToken) -> Probe<'a> {
+        match b.admit(token).await {
+            Admit::Probe(probe) => probe,
+            _ => panic!("not the probe"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_probe_opens_it_again_and_waiting_stops_on_cancel() {
+        let b = opened();
         let token = CancellationToken::new();
-        let Admit::Probe(probe) = b.admit(&token).await else {
-            panic!("the probe")
-        };
+        let probe = probe(&b, &token).await;
         assert_eq!(probe.record(false), Some(BreakerState::Open));
         token.cancel();
         assert!(matches!(b.admit(&token).await, Admit::Cancelled));
@@ -235,20 +245,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_that_never_went_out_lets_the_next_request_probe() {
-        let b = breaker();
-        for _ in 0..3 {
-            b.record(false);
-        }
+        let b = opened();
         let token = CancellationToken::new();
-        let Admit::Probe(probe) = b.admit(&token).await else {
-            panic!("the probe")
-        };
         // Interrupted before its request was sent: no result.
-        drop(probe);
+        drop(probe(&b, &token).await);
         let started = Instant::now();
-        let Admit::Probe(next) = b.admit(&token).await else {
-            panic!("the next request probes")
-        };
+        let next = probe(&b, &token).await;
         assert!(started.elapsed() < Duration::from_millis(1), "no wait");
         assert_eq!(next.record(true), Some(BreakerState::Closed));
     }

@@ -124,7 +124,7 @@ impl Conn {
         request: &Outgoing<'_>,
     ) -> Result<(HttpResponse, bool), Failure> {
         self.output.clear();
-        write_request(&mut self.output, request).map_err(Failure::Failed)?;
+        let closing = write_request(&mut self.output, request).map_err(Failure::Failed)?;
         self.stream
             .write_all(&self.output)
             .await
@@ -140,7 +140,7 @@ impl Conn {
             .await
             .map_err(Failure::Failed)?;
         // Bytes beyond the answer belong to no request: start afresh.
-        let keep_alive = head.keep_alive && self.input.is_empty();
+        let keep_alive = head.keep_alive && !closing && self.input.is_empty();
         let response = HttpResponse {
             status: head.status,
             headers: head.headers,
@@ -359,19 +359,25 @@ impl Conn {
     }
 }
 
-/// Writes the request line, the headers and the body into `out`.
-fn write_request(out: &mut Vec<u8>, request: &Outgoing<'_>) -> Result<(), ClientError> {
+/// Writes the request line, the headers and the body into `out`; true when
+/// the script's own `Connection: close` asks the server to close after it.
+fn write_request(out: &mut Vec<u8>, request: &Outgoing<'_>) -> Result<bool, ClientError> {
     out.extend_from_slice(request.method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(request.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let (mut host, mut agent, mut content_type) = (false, false, false);
+    let (mut host, mut agent, mut content_type, mut closing) = (false, false, false, false);
     for (name, value) in request.headers {
         match name.as_str() {
             "content-length" | "transfer-encoding" => continue,
             "host" => host = true,
             "user-agent" => agent = true,
             "content-type" => content_type = true,
+            "connection" => {
+                closing |= value
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("close"));
+            }
             _ => {}
         }
         if !value
@@ -408,7 +414,7 @@ fn write_request(out: &mut Vec<u8>, request: &Outgoing<'_>) -> Result<(), Client
     if let Some(body) = request.body {
         out.extend_from_slice(body);
     }
-    Ok(())
+    Ok(closing)
 }
 
 fn header(out: &mut Vec<u8>, name: &str, value: &str) {

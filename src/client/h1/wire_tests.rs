@@ -242,6 +242,21 @@ async fn connection_close_and_http_1_0_are_not_kept() {
 }
 
 #[tokio::test]
+async fn a_request_asking_to_close_does_not_keep_its_connection() {
+    let server = scripted(|_| ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into(), false)).await;
+    let connections = Connections::default();
+    let close = [(HeaderName::from_static("connection"), "Close".to_string())];
+    for _ in 0..2 {
+        let request = Outgoing {
+            headers: &close,
+            ..get("/")
+        };
+        send(&connections, &server, request).await.unwrap();
+    }
+    assert_eq!(server.connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn the_scripts_host_wins_and_framing_headers_are_runners() {
     let server = scripted(|_| ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into(), false)).await;
     let connections = Connections::default();
