@@ -18,12 +18,29 @@ impl<C: HttpClient> Executor<C> {
         self.journal(Entry::Done { n });
     }
 
-    async fn cleanup_order(&self, mut run: OrderRun, wait_first: bool) {
-        if run.id.is_none() || self.is_terminal(&run) {
-            return;
+    /// Whether cleanup has anything to do for `run`: it was created, is not
+    /// terminal and its flow has a cleanup rule.
+    pub fn needs_cleanup(&self, run: &OrderRun) -> bool {
+        self.cleanup_rule(run).is_some()
+    }
+
+    /// Ends an order cleanup has nothing to do for, without a task of its own.
+    pub fn clean_already(&self, run: OrderRun) {
+        self.journal(Entry::Done {
+            n: self.plan.orders[run.index as usize].n,
+        });
+    }
+
+    fn cleanup_rule(&self, run: &OrderRun) -> Option<&Cleanup> {
+        if run.id.is_none() || self.is_terminal(run) {
+            return None;
         }
         let flow = &self.plan.flows[self.plan.orders[run.index as usize].flow as usize];
-        let Some(rule) = &flow.cleanup else {
+        flow.cleanup.as_ref()
+    }
+
+    async fn cleanup_order(&self, mut run: OrderRun, wait_first: bool) {
+        let Some(rule) = self.cleanup_rule(&run) else {
             return;
         };
         // Ctrl-C cuts the wait short: cleaning up is exactly what must still happen.

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use super::settle;
+use super::{guarded, settle};
 use crate::client::HttpClient;
 use crate::executor::Executor;
 use crate::plan::Arrivals;
@@ -53,15 +53,11 @@ pub(super) async fn run<C: HttpClient>(
         executor.recorder.record(Record::Started { lag }).await;
         let (executor, cleanups) = (executor.clone(), cleanups.clone());
         flows.spawn(async move {
-            // Its own task: a panic fails this order, not the arrivals.
-            let flow = tokio::spawn({
-                let executor = executor.clone();
-                async move {
-                    let mut run = executor.start(index as u32);
-                    run.scheduled_at(scheduled);
-                    let end = executor.run_part(&mut run, 0).await;
-                    (run, end)
-                }
+            let flow = guarded(async {
+                let mut run = executor.start(index as u32);
+                run.scheduled_at(scheduled);
+                let end = executor.run_part(&mut run, 0).await;
+                (run, end)
             })
             .await;
             // The iteration is its flow; cleanup runs apart and holds no slot.

@@ -8,8 +8,12 @@
 
 mod arrivals;
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
 
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
@@ -184,16 +188,13 @@ async fn worker<C: HttpClient>(
             if i > 0 && !plan.between.is_zero() && !executor.wait_between(plan.between).await {
                 return;
             }
-            // Each order runs in its own task: a panic fails that order, not the batch.
-            let flow = tokio::spawn({
-                let executor = executor.clone();
-                async move {
-                    let mut run = waiting.unwrap_or_else(|| executor.start(index as u32));
-                    let end = executor.run_part(&mut run, phase).await;
-                    (run, end)
-                }
-            });
-            if let Some(run) = settle(&executor, index, flow.await, &cleanups).await {
+            let flow = guarded(async {
+                let mut run = waiting.unwrap_or_else(|| executor.start(index as u32));
+                let end = executor.run_part(&mut run, phase).await;
+                (run, end)
+            })
+            .await;
+            if let Some(run) = settle(&executor, index, flow, &cleanups).await {
                 parked.lock().expect("parked lock")[index] = Some(run);
             }
         }
@@ -217,18 +218,21 @@ async fn worker<C: HttpClient>(
 async fn settle<C: HttpClient>(
     executor: &Arc<Executor<C>>,
     index: usize,
-    flow: Result<(OrderRun, Option<FlowEnd>), tokio::task::JoinError>,
+    flow: Result<(OrderRun, Option<FlowEnd>), String>,
     cleanups: &TaskTracker,
 ) -> Option<OrderRun> {
     match flow {
         Ok((run, None)) => return Some(run),
+        // A task only when there is something to clean up: most orders end
+        // terminal, and a herd of them ending at once should not wait for
+        // as many spawned tasks.
+        Ok((run, Some(_))) if !executor.needs_cleanup(&run) => executor.clean_already(run),
         Ok((run, Some(end))) => {
             let wait_first = matches!(end, FlowEnd::Completed);
             let executor = executor.clone();
             cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
         }
-        Err(e) => {
-            let reason = panic_message(e);
+        Err(reason) => {
             tracing::error!(order = index, reason, "order task failed");
             failed(executor, index as u32, "internal", reason).await;
         }
@@ -306,17 +310,37 @@ async fn failed<C: HttpClient>(executor: &Executor<C>, index: u32, step: &str, r
         .await;
 }
 
-/// The text of a task's panic, for the report.
-fn panic_message(e: tokio::task::JoinError) -> String {
-    match e.try_into_panic() {
-        Ok(payload) => {
+/// Runs an order's `flow` in the calling task; a panic in it is the order's
+/// failure (its reason), not the batch's or the run's.
+pub(super) async fn guarded<T>(flow: impl Future<Output = T>) -> Result<T, String> {
+    AssertUnwindSafe(flow)
+        .catch_unwind()
+        .await
+        .map_err(|payload| {
             let text = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             format!("internal error while running this order: {text}")
-        }
-        Err(e) => format!("order task ended: {e}"),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_panicking_order_is_an_error_and_the_caller_goes_on() {
+        assert_eq!(super::guarded(async { 7 }).await, Ok(7));
+        let failed = super::guarded(async {
+            let items: Vec<u32> = Vec::new();
+            items[3]
+        })
+        .await;
+        let reason = failed.unwrap_err();
+        assert!(
+            reason.starts_with("internal error while running this order: index out of bounds"),
+            "{reason}"
+        );
+        assert_eq!(super::guarded(async { "after" }).await, Ok("after"));
     }
 }
