@@ -312,11 +312,11 @@ async fn failed<C: HttpClient>(executor: &Executor<C>, index: u32, step: &str, r
 
 /// Runs an order's `flow` in the calling task; a panic in it is the order's
 /// failure (its reason), not the batch's or the run's.
-pub(super) async fn guarded<T>(flow: impl Future<Output = T>) -> Result<T, String> {
-    AssertUnwindSafe(flow)
-        .catch_unwind()
-        .await
-        .map_err(|payload| {
+pub(super) fn guarded<T>(flow: impl Future<Output = T>) -> impl Future<Output = Result<T, String>> {
+    // Not an `async fn`: that would keep `flow` twice in its state (the
+    // argument, and the future it is moved into), a few KB per order.
+    AssertUnwindSafe(flow).catch_unwind().map(|result| {
+        result.map_err(|payload| {
             let text = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -324,6 +324,7 @@ pub(super) async fn guarded<T>(flow: impl Future<Output = T>) -> Result<T, Strin
                 .unwrap_or_else(|| "unknown panic".into());
             format!("internal error while running this order: {text}")
         })
+    })
 }
 
 #[cfg(test)]
