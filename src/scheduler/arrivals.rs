@@ -52,7 +52,8 @@ pub(super) async fn run<C: HttpClient>(
         let scheduled = Instant::now().checked_sub(lag).unwrap_or_else(Instant::now);
         executor.recorder.record(Record::Started { lag }).await;
         let (executor, cleanups) = (executor.clone(), cleanups.clone());
-        flows.spawn(async move {
+        // Boxed, as batch workers are (see `batches`).
+        flows.spawn(Box::pin(async move {
             let flow = guarded(async {
                 let mut run = executor.start(index as u32);
                 run.scheduled_at(scheduled);
@@ -63,7 +64,7 @@ pub(super) async fn run<C: HttpClient>(
             // The iteration is its flow; cleanup runs apart and holds no slot.
             drop(permit);
             settle(&executor, index, flow, &cleanups).await;
-        });
+        }));
     }
     flows.close();
     flows.wait().await;

@@ -130,7 +130,11 @@ async fn batches<C: HttpClient>(
             skip.clone(),
             parked.clone(),
         );
-        workers.spawn(async move {
+        // Boxed: a task's future is copied whole at each of its state
+        // changes (finished, output taken, dropped), and this one holds an
+        // order's whole flow, a few KB; 10,000 workers ending at once paid
+        // for that in the last pause's lateness.
+        workers.spawn(Box::pin(async move {
             if !delay.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -138,7 +142,7 @@ async fn batches<C: HttpClient>(
                 }
             }
             worker(executor, phase, next, cleanups, skip, parked).await
-        });
+        }));
     }
     while let Some(result) = workers.join_next().await {
         if let Err(e) = result {
