@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use super::{guarded, settle};
+use super::{guarded, panic_reason, settle};
 use crate::client::HttpClient;
 use crate::executor::Executor;
 use crate::plan::Arrivals;
@@ -60,7 +60,8 @@ pub(super) async fn run<C: HttpClient>(
                 let end = executor.run_part(&mut run, 0).await;
                 (run, end)
             })
-            .await;
+            .await
+            .map_err(panic_reason);
             // The iteration is its flow; cleanup runs apart and holds no slot.
             drop(permit);
             settle(&executor, index, flow, &cleanups).await;

@@ -8,12 +8,14 @@
 
 mod arrivals;
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
+use futures_util::future::CatchUnwind;
 
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
@@ -197,7 +199,8 @@ async fn worker<C: HttpClient>(
                 let end = executor.run_part(&mut run, phase).await;
                 (run, end)
             })
-            .await;
+            .await
+            .map_err(panic_reason);
             if let Some(run) = settle(&executor, index, flow, &cleanups).await {
                 parked.lock().expect("parked lock")[index] = Some(run);
             }
@@ -314,38 +317,39 @@ async fn failed<C: HttpClient>(executor: &Executor<C>, index: u32, step: &str, r
         .await;
 }
 
-/// Runs an order's `flow` in the calling task; a panic in it is the order's
-/// failure (its reason), not the batch's or the run's.
-pub(super) fn guarded<T>(flow: impl Future<Output = T>) -> impl Future<Output = Result<T, String>> {
-    // Not an `async fn`: that would keep `flow` twice in its state (the
-    // argument, and the future it is moved into), a few KB per order.
-    AssertUnwindSafe(flow).catch_unwind().map(|result| {
-        result.map_err(|payload| {
-            let text = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            format!("internal error while running this order: {text}")
-        })
-    })
+/// Runs an order's `flow` in the calling task, a panic in it caught there:
+/// the order fails (see [`panic_reason`]), not the batch or the run.
+pub(super) fn guarded<F: Future>(flow: F) -> CatchUnwind<AssertUnwindSafe<F>> {
+    // Not an `async fn`, nor mapped with a combinator: either would copy the
+    // flow's few KB of state once more.
+    AssertUnwindSafe(flow).catch_unwind()
+}
+
+/// Why an order failed, from what its panic carried.
+pub(super) fn panic_reason(payload: Box<dyn Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error while running this order: {text}")
 }
 
 #[cfg(test)]
 mod tests {
     #[tokio::test]
     async fn a_panicking_order_is_an_error_and_the_caller_goes_on() {
-        assert_eq!(super::guarded(async { 7 }).await, Ok(7));
+        assert_eq!(super::guarded(async { 7 }).await.ok(), Some(7));
         let failed = super::guarded(async {
             let items: Vec<u32> = Vec::new();
             items[3]
         })
         .await;
-        let reason = failed.unwrap_err();
+        let reason = super::panic_reason(failed.unwrap_err());
         assert!(
             reason.starts_with("internal error while running this order: index out of bounds"),
             "{reason}"
         );
-        assert_eq!(super::guarded(async { "after" }).await, Ok("after"));
+        assert_eq!(super::guarded(async { "after" }).await.ok(), Some("after"));
     }
 }
