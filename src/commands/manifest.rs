@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{PackPath, ScenarioArgs};
 use crate::error::Error;
-use crate::plan::{Plan, Target};
+use crate::plan::Plan;
 
 /// The journal's file name in the output folder.
 pub const JOURNAL: &str = "journal.jsonl";
@@ -49,10 +49,7 @@ impl Manifest {
             profile: args.profile.clone(),
             seed: plan.seed,
             speed: plan.speed,
-            target: match &plan.target {
-                Target::Url(u) => u.clone(),
-                Target::Builtin(k) => format!("builtin:{k}"),
-            },
+            target: plan.target.to_string(),
             segment: plan.segment.map(|s| s.to_string()),
         })
     }

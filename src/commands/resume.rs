@@ -44,7 +44,7 @@ pub async fn resume(
             dir.join(MANIFEST).display()
         ))
     })?;
-    if manifest.target().starts_with("builtin:") {
+    if manifest.target().starts_with(crate::plan::BUILTIN) {
         return Err(Error::Usage(format!(
             "the run in {} used the built-in target {}, whose orders lived inside the killed process: there is nothing to resume; run it again",
             dir.display(),

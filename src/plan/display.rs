@@ -13,7 +13,7 @@ const BATCHES_SHOWN: usize = 30;
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = match &self.target {
-            Target::Builtin(k) => format!("builtin:{k} (started on 127.0.0.1)"),
+            Target::Builtin(_) => format!("{} (started on 127.0.0.1)", self.target),
             Target::Url(u) => u.clone(),
         };
         writeln!(f, "scenario  {}", self.name)?;

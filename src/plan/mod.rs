@@ -24,7 +24,7 @@ pub use compiler::BUILTIN_VARS;
 pub use model::{Auth, Cleanup, Flow, Phase, Plan, RUN_WIDE, is_secret};
 pub use population::{Batch, Order};
 pub use segment::{Segment, SegmentArgs};
-pub use settings::{BreakerConfig, Http, Target};
+pub use settings::{BUILTIN, BreakerConfig, Http, Target};
 pub use sparse::Needs;
 pub use step::{
     Action, Body, Condition, Control, Journey, Loop, MetricSource, Poll, Request, Source, Step,

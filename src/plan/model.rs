@@ -84,17 +84,14 @@ impl Plan {
     pub fn key(&self) -> String {
         let flows: Vec<&str> = self.flows.iter().map(|f| &*f.name).collect();
         let thresholds: Vec<&str> = self.thresholds.iter().map(|t| t.expr()).collect();
-        let target = match &self.target {
-            Target::Builtin(kind) => format!("builtin:{kind}"),
-            Target::Url(url) => url.clone(),
-        };
         format!(
-            "{} · seed {} · {} planned · speed ×{} · flows {} · target {target} · thresholds [{}]",
+            "{} · seed {} · {} planned · speed ×{} · flows {} · target {} · thresholds [{}]",
             self.name,
             self.seed,
             self.planned,
             self.speed,
             flows.join(", "),
+            self.target,
             thresholds.join("; ")
         )
     }

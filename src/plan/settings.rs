@@ -45,6 +45,19 @@ pub enum Target {
     Url(String),
 }
 
+/// The target as a script names it: `builtin:KIND` or the URL.
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Builtin(kind) => write!(f, "{BUILTIN}{kind}"),
+            Target::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+/// How a script names a built-in target: `builtin:KIND`.
+pub const BUILTIN: &str = "builtin:";
+
 /// Client settings, intervals already scaled by speed.
 #[derive(Debug, Clone)]
 pub struct Http {
@@ -144,7 +157,7 @@ pub(super) fn target(raw: &str, params: &Params) -> Result<Target, PlanError> {
             "no target: call s.target(\"builtin:orders\") or pass --target http://HOST:PORT".into(),
         ));
     }
-    if let Some(spec) = raw.strip_prefix("builtin:") {
+    if let Some(spec) = raw.strip_prefix(BUILTIN) {
         let kind = spec.split_once('?').map_or(spec, |(kind, _)| kind);
         if crate::builtin::KINDS.contains(&kind) {
             crate::builtin::options::parse(spec).map_err(bad)?;
@@ -152,7 +165,7 @@ pub(super) fn target(raw: &str, params: &Params) -> Result<Target, PlanError> {
         }
         let known: Vec<String> = crate::builtin::KINDS
             .iter()
-            .map(|k| format!("builtin:{k}"))
+            .map(|k| format!("{BUILTIN}{k}"))
             .collect();
         return Err(bad(format!(
             "unknown built-in target `{kind}`; available: {}",
