@@ -19,7 +19,7 @@ pub struct Cli {
     /// Log level (error, warn, info, debug, trace); RUST_LOG overrides.
     #[arg(long, global = true, default_value = "warn")]
     pub log_level: String,
-    /// Worker threads that send requests (default: every core the process may use).
+    /// Worker threads that send requests (default: every core the process may use, as taskset and cgroups allow; one thread runs a single-threaded scheduler).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Log format: human-readable lines or one JSON object per line.

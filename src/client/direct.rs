@@ -193,12 +193,14 @@ fn tls(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, ClientError> {
 /// `url` with `query` form-encoded onto it, as a URI. A path with characters
 /// a URI may not hold (a space) is percent-encoded first, as browsers do.
 fn uri(url: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
-    let invalid =
-        || ClientError::Other("invalid URL (check the target and the step's path)".into());
     Uri::try_from(with_query(url, query)).or_else(|_| {
-        let encoded = url::Url::parse(url).map_err(|_| invalid())?;
-        Uri::try_from(with_query(encoded.as_str(), query)).map_err(|_| invalid())
+        let encoded = url::Url::parse(url).map_err(|_| invalid_url())?;
+        Uri::try_from(with_query(encoded.as_str(), query)).map_err(|_| invalid_url())
     })
+}
+
+fn invalid_url() -> ClientError {
+    ClientError::Other("invalid URL (check the target and the step's path)".into())
 }
 
 /// An `http://` URL without its scheme, split into the origin to connect
@@ -226,9 +228,7 @@ fn origin_form(url: &str, path: &str, query: &[(String, String)]) -> Result<Stri
     if target.bytes().all(sent_as_is) {
         return Ok(target);
     }
-    let encoded = url::Url::parse(&with_query(url, query)).map_err(|_| {
-        ClientError::Other("invalid URL (check the target and the step's path)".into())
-    })?;
+    let encoded = url::Url::parse(&with_query(url, query)).map_err(|_| invalid_url())?;
     Ok(encoded[url::Position::BeforePath..url::Position::AfterQuery].to_string())
 }
 

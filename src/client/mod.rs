@@ -32,17 +32,12 @@ pub enum HttpVersion {
 }
 
 impl HttpVersion {
-    /// The script's spellings, as `s.http(#{ version })` takes them.
-    pub const NAMES: [&str; 3] = ["auto", "1.1", "2"];
+    /// Every version, in the order the script's spellings are listed.
+    pub const ALL: [HttpVersion; 3] = [HttpVersion::Auto, HttpVersion::Http1, HttpVersion::Http2];
 
-    /// The version a script names, if it is one of [`Self::NAMES`].
+    /// The version a script names (`s.http(#{ version })`), if it is one of [`Self::ALL`]'s.
     pub fn parse(name: &str) -> Option<HttpVersion> {
-        match name {
-            "auto" => Some(HttpVersion::Auto),
-            "1.1" => Some(HttpVersion::Http1),
-            "2" => Some(HttpVersion::Http2),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|v| v.name() == name)
     }
 
     /// The script's spelling.

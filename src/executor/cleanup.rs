@@ -13,21 +13,25 @@ impl<C: HttpClient> Executor<C> {
     /// Runs the order's cleanup rule. `wait_first` is false for failed or
     /// interrupted flows, which are cleaned up at once.
     pub async fn cleanup(&self, run: OrderRun, wait_first: bool) {
-        let n = self.plan.orders[run.index as usize].n;
+        let index = run.index;
         self.cleanup_order(run, wait_first).await;
-        self.journal(Entry::Done { n });
+        self.cleaned(index);
     }
 
-    /// Whether cleanup has anything to do for `run`: it was created, is not
-    /// terminal and its flow has a cleanup rule.
-    pub fn needs_cleanup(&self, run: &OrderRun) -> bool {
-        self.cleanup_rule(run).is_some()
+    /// Ends `run` at once when cleanup has nothing to do for it (never
+    /// created, terminal, or no cleanup rule); else hands it back for
+    /// [`Self::cleanup`], so that only orders with work get a task.
+    pub fn skip_cleanup(&self, run: OrderRun) -> Option<OrderRun> {
+        if self.cleanup_rule(&run).is_some() {
+            return Some(run);
+        }
+        self.cleaned(run.index);
+        None
     }
 
-    /// Ends an order cleanup has nothing to do for, without a task of its own.
-    pub fn clean_already(&self, run: OrderRun) {
+    fn cleaned(&self, index: u32) {
         self.journal(Entry::Done {
-            n: self.plan.orders[run.index as usize].n,
+            n: self.plan.orders[index as usize].n,
         });
     }
 

@@ -57,13 +57,11 @@ impl<C: HttpClient> Executor<C> {
                 .iter()
                 .any(|(_, s)| matches!(s, Source::Header(_)));
         let prepare = |run: &OrderRun| {
-            let (mut http, shown) = self.prepare(run, r).map_err(|e| StepFailure {
+            self.prepare(run, r, headers_read).map_err(|e| StepFailure {
                 reason: e.to_string(),
                 transient: false,
                 status: None,
-            })?;
-            http.headers_read = headers_read;
-            Ok((http, shown))
+            })
         };
         let (mut http, shown_path) = prepare(run)?;
         let mut attempt = 0;
@@ -270,7 +268,12 @@ impl<C: HttpClient> Executor<C> {
     }
 
     /// Renders the request; the second value is the path and query shown in events.
-    fn prepare(&self, run: &OrderRun, r: &Request) -> Result<(HttpRequest, String), MissingVar> {
+    fn prepare(
+        &self,
+        run: &OrderRun,
+        r: &Request,
+        headers_read: bool,
+    ) -> Result<(HttpRequest, String), MissingVar> {
         let path = r.path.render(&run.vars)?;
         let query = r
             .query
@@ -342,7 +345,7 @@ impl<C: HttpClient> Executor<C> {
             query,
             headers,
             body,
-            headers_read: true,
+            headers_read,
         };
         Ok((http, shown))
     }

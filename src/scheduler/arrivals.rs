@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use super::{guarded, panic_reason, settle};
+use super::{guarded, settle};
 use crate::client::HttpClient;
 use crate::executor::Executor;
 use crate::plan::Arrivals;
@@ -60,8 +60,7 @@ pub(super) async fn run<C: HttpClient>(
                 let end = executor.run_part(&mut run, 0).await;
                 (run, end)
             })
-            .await
-            .map_err(panic_reason);
+            .await;
             // The iteration is its flow; cleanup runs apart and holds no slot.
             drop(permit);
             settle(&executor, index, flow, &cleanups).await;

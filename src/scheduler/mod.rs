@@ -199,8 +199,7 @@ async fn worker<C: HttpClient>(
                 let end = executor.run_part(&mut run, phase).await;
                 (run, end)
             })
-            .await
-            .map_err(panic_reason);
+            .await;
             if let Some(run) = settle(&executor, index, flow, &cleanups).await {
                 parked.lock().expect("parked lock")[index] = Some(run);
             }
@@ -225,21 +224,23 @@ async fn worker<C: HttpClient>(
 async fn settle<C: HttpClient>(
     executor: &Arc<Executor<C>>,
     index: usize,
-    flow: Result<(OrderRun, Option<FlowEnd>), String>,
+    flow: Result<(OrderRun, Option<FlowEnd>), Box<dyn Any + Send>>,
     cleanups: &TaskTracker,
 ) -> Option<OrderRun> {
     match flow {
         Ok((run, None)) => return Some(run),
-        // A task only when there is something to clean up: most orders end
-        // terminal, and a herd of them ending at once should not wait for
-        // as many spawned tasks.
-        Ok((run, Some(_))) if !executor.needs_cleanup(&run) => executor.clean_already(run),
         Ok((run, Some(end))) => {
-            let wait_first = matches!(end, FlowEnd::Completed);
-            let executor = executor.clone();
-            cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
+            // A task only when there is something to clean up: most orders
+            // end terminal, and a herd of them ending at once should not
+            // wait for as many spawned tasks.
+            if let Some(run) = executor.skip_cleanup(run) {
+                let wait_first = matches!(end, FlowEnd::Completed);
+                let executor = executor.clone();
+                cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
+            }
         }
-        Err(reason) => {
+        Err(panic) => {
+            let reason = panic_reason(panic);
             tracing::error!(order = index, reason, "order task failed");
             failed(executor, index as u32, "internal", reason).await;
         }
@@ -326,7 +327,7 @@ pub(super) fn guarded<F: Future>(flow: F) -> CatchUnwind<AssertUnwindSafe<F>> {
 }
 
 /// Why an order failed, from what its panic carried.
-pub(super) fn panic_reason(payload: Box<dyn Any + Send>) -> String {
+fn panic_reason(payload: Box<dyn Any + Send>) -> String {
     let text = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -22,6 +22,16 @@ s.teardown([get("/stats").name("after").check(#{ field: "by_status.Cancelled", e
 s
 "#;
 
+/// The names of report.json's run-wide stages, in order.
+fn stage_names(report: &serde_json::Value) -> Vec<&str> {
+    report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect()
+}
+
 /// The `step` column of events.csv, in order.
 fn steps_in_order(out: &std::path::Path) -> Vec<(String, String)> {
     let mut reader = csv::Reader::from_path(out.join("events.csv")).unwrap();
@@ -81,12 +91,7 @@ async fn a_barrier_holds_every_order_until_all_reach_it_and_setup_feeds_them() {
         assert!(rows[i].1.ends_with("&seen=6&before=0"), "{}", rows[i].1);
     }
     let report = read_report(&out);
-    let stages: Vec<&str> = report["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let stages = stage_names(&report);
     assert_eq!(stages, ["setup", "phase process", "teardown"], "{report}");
     assert_eq!(report["steps"]["count"]["checks"]["passed"], 1);
 }
@@ -244,12 +249,7 @@ s
         "the orders and the reference order are undone: {stats:?}"
     );
     let report = read_report(&out);
-    let stages: Vec<&str> = report["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let stages = stage_names(&report);
     assert_eq!(stages, ["setup", "teardown"], "{}", text(&run));
     assert_eq!(report["stages"][1]["failed"], serde_json::Value::Null);
     target.stop().await;

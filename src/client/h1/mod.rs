@@ -44,7 +44,10 @@ impl Connections {
         let (slot, idle) = self.take(origin)?;
         if let Some(mut conn) = idle {
             match conn.exchange(request).await {
-                Ok((response, keep)) => return Ok(self.done(slot, conn, keep, response)),
+                Ok((response, keep)) => {
+                    self.keep(slot, conn, keep);
+                    return Ok(response);
+                }
                 Err(Failure::Unanswered(_)) if request.idempotent() => {}
                 Err(Failure::Unanswered(why)) => return Err(unanswered(&why)),
                 Err(Failure::Failed(e)) => return Err(e),
@@ -52,51 +55,50 @@ impl Connections {
         }
         let mut conn = connect(origin).await?;
         match conn.exchange(request).await {
-            Ok((response, keep)) => Ok(self.done(slot, conn, keep, response)),
+            Ok((response, keep)) => {
+                self.keep(slot, conn, keep);
+                Ok(response)
+            }
             Err(Failure::Unanswered(why)) => Err(unanswered(&why)),
             Err(Failure::Failed(e)) => Err(e),
         }
     }
 
     /// Keeps `conn` for the next request if it can carry one.
-    fn done(&self, slot: usize, conn: Conn, keep: bool, response: HttpResponse) -> HttpResponse {
+    fn keep(&self, slot: usize, conn: Conn, keep: bool) {
         if keep {
             let mut slots = self.slots.lock().expect("idle connections lock");
             slots[slot].idle.push(conn);
         }
-        response
     }
 
     /// The slot of `origin` (made on first use) and an idle connection to it
-    /// that nothing arrived on while it was idle (a close, stray bytes).
+    /// that nothing arrived on while it was idle (a close, stray bytes), in
+    /// one hold of the lock (`quiet` makes no system call unless the socket
+    /// became readable).
     fn take(&self, origin: &str) -> Result<(usize, Option<Conn>), ClientError> {
-        let slot = self.slot(origin)?;
-        loop {
-            let idle = self.slots.lock().expect("idle connections lock")[slot]
-                .idle
-                .pop();
-            match idle {
-                Some(conn) if !conn.quiet() => drop(conn),
-                idle => return Ok((slot, idle)),
+        let mut slots = self.slots.lock().expect("idle connections lock");
+        let slot = match slots.iter().position(|s| &*s.origin == origin) {
+            Some(at) => at,
+            None => {
+                // It is written as the Host header.
+                if origin.is_empty() || !origin.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(ClientError::Other(format!("invalid host {origin:?}")));
+                }
+                slots.push(Slot {
+                    origin: origin.into(),
+                    idle: Vec::new(),
+                });
+                slots.len() - 1
+            }
+        };
+        let idle = &mut slots[slot].idle;
+        while let Some(conn) = idle.pop() {
+            if conn.quiet() {
+                return Ok((slot, Some(conn)));
             }
         }
-    }
-
-    /// The index of `origin`'s slot, made on first use.
-    fn slot(&self, origin: &str) -> Result<usize, ClientError> {
-        let mut slots = self.slots.lock().expect("idle connections lock");
-        if let Some(at) = slots.iter().position(|s| &*s.origin == origin) {
-            return Ok(at);
-        }
-        // It is written as the Host header.
-        if origin.is_empty() || !origin.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ClientError::Other(format!("invalid host {origin:?}")));
-        }
-        slots.push(Slot {
-            origin: origin.into(),
-            idle: Vec::new(),
-        });
-        Ok(slots.len() - 1)
+        Ok((slot, None))
     }
 }
 

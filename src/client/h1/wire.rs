@@ -5,7 +5,7 @@
 //! channel to one and no wake-up of a second task per request, which is most
 //! of what a general client spends of its own on a request to a fast target.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 
@@ -262,9 +262,6 @@ impl Conn {
             keep_alive = false;
             Framing::UntilClose
         };
-        if matches!(framing, Framing::UntilClose) {
-            keep_alive = false;
-        }
         Ok(Some(Head {
             status,
             headers,
@@ -401,7 +398,7 @@ fn write_request(out: &mut Vec<u8>, request: &Outgoing<'_>) -> Result<bool, Clie
             if !content_type {
                 header(out, "content-type", "application/json");
             }
-            header(out, "content-length", &body.len().to_string());
+            let _ = write!(out, "content-length: {}\r\n", body.len());
         }
         // A body-carrying method without one still says so: some servers
         // answer 411 Length Required otherwise.

@@ -110,6 +110,16 @@ async fn send(
     connections.send(&server.origin, &request).await
 }
 
+/// `n` GETs of `/` one after another through one pool; their bodies.
+async fn gets(server: &Scripted, n: usize) -> Vec<bytes::Bytes> {
+    let connections = Connections::default();
+    let mut bodies = Vec::new();
+    for _ in 0..n {
+        bodies.push(send(&connections, server, get("/")).await.unwrap().body);
+    }
+    bodies
+}
+
 #[tokio::test]
 async fn a_length_framed_answer_keeps_its_connection() {
     let server = scripted(|n| {
@@ -159,22 +169,16 @@ async fn a_chunked_answer_is_put_together_and_its_trailers_dropped() {
         (answer.into(), false)
     })
     .await;
-    let connections = Connections::default();
-    for _ in 0..2 {
-        let answer = send(&connections, &server, get("/")).await.unwrap();
-        assert_eq!(&answer.body[..], b"{\"a\":1}");
-    }
+    let bodies = gets(&server, 2).await;
+    assert!(bodies.iter().all(|b| &b[..] == b"{\"a\":1}"), "{bodies:?}");
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn an_answer_without_a_length_ends_with_its_connection() {
     let server = scripted(|_| ("HTTP/1.1 200 OK\r\n\r\nall of it".into(), true)).await;
-    let connections = Connections::default();
-    for _ in 0..2 {
-        let answer = send(&connections, &server, get("/")).await.unwrap();
-        assert_eq!(&answer.body[..], b"all of it");
-    }
+    let bodies = gets(&server, 2).await;
+    assert!(bodies.iter().all(|b| &b[..] == b"all of it"), "{bodies:?}");
     assert_eq!(server.connections.load(Ordering::SeqCst), 2);
 }
 
@@ -214,11 +218,8 @@ async fn a_kept_connection_the_server_closed_is_replaced_once() {
         )
     })
     .await;
-    let connections = Connections::default();
-    for _ in 0..3 {
-        let answer = send(&connections, &server, get("/")).await.unwrap();
-        assert_eq!(&answer.body[..], b"ok");
-    }
+    let bodies = gets(&server, 3).await;
+    assert!(bodies.iter().all(|b| &b[..] == b"ok"), "{bodies:?}");
     assert_eq!(server.connections.load(Ordering::SeqCst), 3);
     assert_eq!(server.requests.lock().unwrap().len(), 3);
 }
@@ -234,10 +235,7 @@ async fn connection_close_and_http_1_0_are_not_kept() {
         (answer.into(), false)
     })
     .await;
-    let connections = Connections::default();
-    for _ in 0..3 {
-        send(&connections, &server, get("/")).await.unwrap();
-    }
+    gets(&server, 3).await;
     assert_eq!(server.connections.load(Ordering::SeqCst), 3);
 }
 

@@ -379,7 +379,9 @@ fn http(s: &mut Spec, options: Map) -> RResult<()> {
         s.http.version = HttpVersion::parse(&name).ok_or_else(|| {
             format!(
                 "http.version: {name:?} is not one; use {}",
-                HttpVersion::NAMES.map(|n| format!("{n:?}")).join(", ")
+                HttpVersion::ALL
+                    .map(|v| format!("{:?}", v.name()))
+                    .join(", ")
             )
         })?;
     }
