@@ -191,7 +191,7 @@ impl<C: HttpClient> Executor<C> {
                 },
                 checks: checked.checks,
             };
-            self.recorder.record(Record::Exchange(exchange)).await;
+            self.recorder.exchange(exchange).await;
             let Some(reason) = checked.reason else {
                 return Ok(checked.met);
             };

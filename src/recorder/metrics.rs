@@ -116,6 +116,29 @@ impl StepMetrics {
         s.checks.add(x.checks);
     }
 
+    /// Adds `other`'s counts; keys new here go last, in `other`'s order.
+    pub fn absorb(&mut self, other: StepMetrics) {
+        for (key, theirs) in other.steps {
+            let Some((_, mine)) = self.steps.iter_mut().find(|(k, _)| *k == key) else {
+                self.steps.push((key, theirs));
+                continue;
+            };
+            // Both grow their range as needed, so adding cannot fail for want of range.
+            let _ = mine.latency.add(&theirs.latency);
+            mine.errors += theirs.errors;
+            for (code, n) in theirs.statuses {
+                *mine.statuses.entry(code).or_default() += n;
+            }
+            for (outcome, n) in theirs.outcomes {
+                *mine.outcomes.entry(outcome).or_default() += n;
+            }
+            for (class, n) in theirs.classes {
+                *mine.classes.entry(class).or_default() += n;
+            }
+            mine.checks.add(theirs.checks);
+        }
+    }
+
     /// Each key's latency histogram.
     pub fn histograms(&self) -> ByName {
         self.steps
@@ -260,6 +283,56 @@ mod tests {
             assert_eq!(merged.value_at_quantile(q), whole.value_at_quantile(q));
         }
         assert_eq!(merged.len(), whole.len());
+    }
+
+    #[test]
+    fn absorbed_metrics_equal_one_set_that_saw_everything() {
+        let (mut whole, mut a, mut b) = (
+            StepMetrics::default(),
+            StepMetrics::default(),
+            StepMetrics::default(),
+        );
+        for (i, (step, outcome, status)) in [
+            ("x", Outcome::Ok, 200),
+            ("y", Outcome::UnexpectedStatus, 503),
+            ("x", Outcome::Timeout, 0),
+            ("z", Outcome::Ok, 201),
+            ("y", Outcome::Ok, 200),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let x = exchange(step, 100 * (i as u64 + 1), outcome, status);
+            whole.observe(&step.into(), &x);
+            let part = if i % 2 == 0 { &mut a } else { &mut b };
+            part.observe(&step.into(), &x);
+        }
+        a.absorb(b);
+        let (got, want) = (a.stats(), whole.stats());
+        let names: Vec<_> = got.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["x", "y", "z"], "a's keys first, then b's new ones");
+        for w in &want {
+            let g = got.iter().find(|g| g.name == w.name).unwrap();
+            assert_eq!(
+                (
+                    g.count,
+                    g.errors,
+                    &g.statuses,
+                    &g.outcomes,
+                    &g.error_classes
+                ),
+                (
+                    w.count,
+                    w.errors,
+                    &w.statuses,
+                    &w.outcomes,
+                    &w.error_classes
+                ),
+                "{}",
+                w.name
+            );
+            assert_eq!(g.max_ms, w.max_ms);
+        }
     }
 
     #[test]

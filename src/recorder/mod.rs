@@ -1,6 +1,9 @@
-//! Records every exchange and state change through one bounded channel into
-//! one aggregator task, so workers never share a lock: the aggregator owns the
-//! HDR histograms, the per-order ledger and the events.csv writer.
+//! Records every exchange and state change. Exchanges are counted on the
+//! thread that made them, in its own [`tally::Tally`] (HDR histograms, error
+//! and retry counts), and merged on the one-second tick, so recording scales
+//! with the cores. What must be seen in order (state changes, flow ends,
+//! events.csv rows, notices) goes through one bounded channel into one
+//! aggregator task, which owns the per-order ledger and the events.csv writer.
 
 mod arrivals;
 mod custom;
@@ -15,6 +18,7 @@ mod prometheus;
 mod recent;
 mod record;
 mod summary;
+mod tally;
 mod timing;
 pub mod verdict;
 
@@ -38,9 +42,8 @@ use tokio::task::JoinHandle;
 use crate::plan::Plan;
 use custom::{Custom, TREND_SCALE};
 use ledger::Ledger;
-use metrics::StepMetrics;
-use recent::Recent;
 pub use recent::{Activity, RECENT};
+use tally::{Tallies, Tally};
 use timing::Waits;
 
 /// Figures published once a second while the run goes, for progress displays.
@@ -78,7 +81,16 @@ pub struct Live {
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Record>,
+    shared: Arc<Shared>,
+}
+
+/// What every handle of one run shares.
+struct Shared {
+    plan: Arc<Plan>,
     metrics: Arc<Metrics>,
+    tallies: Arc<Tallies>,
+    /// Whether the aggregator wants each exchange too (events.csv, notices).
+    rows: bool,
 }
 
 /// A started recorder: the handle, the summary to await, the live figures.
@@ -105,17 +117,31 @@ impl Recorder {
             orders: plan.orders.len() as u64,
             ..Live::default()
         });
-        let mut aggregator = Aggregator::new(plan, events, metrics.clone(), live_tx);
+        let tallies = Arc::new(Tallies::new(plan.flows.len()));
+        let shared = Arc::new(Shared {
+            plan: plan.clone(),
+            metrics: metrics.clone(),
+            tallies: tallies.clone(),
+            rows: events.is_some() || notices.is_some(),
+        });
+        let mut aggregator = Aggregator::new(plan, events, metrics, live_tx, tallies);
         // What an earlier, killed run recorded (resume): counted, not written again.
-        let events = aggregator.events.take();
         for record in prefill {
-            aggregator.absorb(record);
+            match record {
+                Record::Exchange(x) => {
+                    let flow = aggregator.flow_of(x.order);
+                    aggregator.totals.observe(&x, flow);
+                    if x.poll {
+                        aggregator.ledger.polled(x.order);
+                    }
+                }
+                other => aggregator.absorb(other),
+            }
         }
-        aggregator.events = events;
         aggregator.outbox = notices.map(notice::Outbox::new);
         let summary = tokio::spawn(aggregator.run(rx));
         Started {
-            recorder: Recorder { tx, metrics },
+            recorder: Recorder { tx, shared },
             summary,
             live,
         }
@@ -127,9 +153,34 @@ impl Recorder {
         let _ = self.tx.send(record).await;
     }
 
+    /// Records one HTTP attempt: counted on this thread; handed to the
+    /// aggregator only when it writes rows or counts polls per order.
+    pub async fn exchange(&self, x: Exchange) {
+        let shared = &*self.shared;
+        let flow = shared
+            .plan
+            .orders
+            .get(x.order as usize)
+            .map(|o| o.flow as usize);
+        shared.metrics.observe(&x);
+        if shared.rows {
+            shared.tallies.with(|t| t.observe(&x, flow));
+            self.record(Record::Exchange(x)).await;
+            return;
+        }
+        let poll = x.poll.then_some(x.order);
+        shared.tallies.with(|t| {
+            t.observe(&x, flow);
+            t.recent.push(x);
+        });
+        if let Some(order) = poll {
+            self.record(Record::Polled { order }).await;
+        }
+    }
+
     /// The live metrics (for the in-flight gauge).
     pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+        &self.shared.metrics
     }
 }
 
@@ -138,26 +189,22 @@ struct Aggregator {
     plan: Arc<Plan>,
     started: Instant,
     started_at: SystemTime,
-    steps: StepMetrics,
-    endpoints: StepMetrics,
-    recent: Recent,
-    by_flow: Vec<StepMetrics>,
+    /// Every thread's exchange counts, merged on the tick.
+    totals: Tally,
+    tallies: Arc<Tallies>,
     ledger: Ledger,
     waits: Waits,
     batches: Vec<BatchTime>,
     arrivals: arrivals::Arrivals,
     stages: Vec<Stage>,
     batch_hist: Histogram<u64>,
-    overall: Histogram<u64>,
-    second: Histogram<u64>,
-    second_errors: u64,
     timeline: Vec<Second>,
     flows_done: u64,
     failed: u64,
-    errors: u64,
-    throughput: Throughput,
+    /// When the last flow ended (the active period's end), from the start,
+    /// and the attempts sent until then.
+    active: Option<(Duration, u64)>,
     custom: Custom,
-    mix: Vec<(Arc<str>, u64)>,
     breaker: Vec<BreakerChange>,
     events: Option<EventsWriter>,
     events_error: Option<String>,
@@ -167,31 +214,17 @@ struct Aggregator {
     outbox: Option<notice::Outbox>,
 }
 
-/// Throughput over the active period, and how requests finally ended.
-#[derive(Default)]
-struct Throughput {
-    /// When the last flow ended (the active period's end), from the start.
-    active: Option<Duration>,
-    /// Attempts sent during the active period.
-    active_requests: u64,
-    /// Requests that succeeded after at least one retry.
-    requests_retried: u64,
-    /// Requests whose last attempt failed (retries spent or not retryable).
-    requests_failed: u64,
-}
-
 impl Aggregator {
     fn new(
         plan: Arc<Plan>,
         events: Option<EventsWriter>,
         metrics: Arc<Metrics>,
         live: watch::Sender<Live>,
+        tallies: Arc<Tallies>,
     ) -> Self {
         Aggregator {
-            steps: StepMetrics::default(),
-            endpoints: StepMetrics::default(),
-            recent: Recent::default(),
-            by_flow: plan.flows.iter().map(|_| StepMetrics::default()).collect(),
+            totals: Tally::new(plan.flows.len()),
+            tallies,
             ledger: Ledger::new(&plan),
             plan,
             started: Instant::now(),
@@ -201,16 +234,11 @@ impl Aggregator {
             arrivals: arrivals::Arrivals::default(),
             stages: Vec::new(),
             batch_hist: latency_histogram(),
-            overall: latency_histogram(),
-            second: latency_histogram(),
-            second_errors: 0,
             timeline: Vec::new(),
             flows_done: 0,
             failed: 0,
-            errors: 0,
-            throughput: Throughput::default(),
+            active: None,
             custom: Custom::default(),
-            mix: Vec::new(),
             breaker: Vec::new(),
             events,
             events_error: None,
@@ -249,54 +277,41 @@ impl Aggregator {
         self.started.elapsed().as_micros() as u64
     }
 
+    /// The flow of the plan's order `order` (None: a run-wide stage's request).
+    fn flow_of(&self, order: u32) -> Option<usize> {
+        self.plan
+            .orders
+            .get(order as usize)
+            .map(|o| o.flow as usize)
+    }
+
+    /// Ends the active period (once): its length, and the attempts sent in it.
+    fn end_active(&mut self) {
+        if self.active.is_none() {
+            self.tallies.drain_into(&mut self.totals);
+            self.active = Some((self.started.elapsed(), self.totals.requests));
+        }
+    }
+
     fn absorb(&mut self, record: Record) {
         match record {
+            // Counted in a tally already: here for its row and the recent lines.
             Record::Exchange(x) => {
-                let us = (x.latency.as_micros() as u64).max(1);
-                record_us(&mut self.overall, us);
-                record_us(&mut self.second, us);
-                if x.outcome.error_class(x.status).is_some() {
-                    self.second_errors += 1;
-                    self.errors += 1;
-                }
                 if x.poll {
                     self.ledger.polled(x.order);
-                }
-                if x.last {
-                    if x.outcome.error_class(x.status).is_some() {
-                        self.throughput.requests_failed += 1;
-                    } else if x.attempt > 1 {
-                        self.throughput.requests_retried += 1;
-                    }
-                }
-                if self.throughput.active.is_none() {
-                    self.throughput.active_requests += 1;
-                }
-                if let Some(category) = &x.category
-                    && x.attempt == 1
-                {
-                    match self.mix.iter_mut().find(|(c, _)| c == category) {
-                        Some((_, n)) => *n += 1,
-                        None => self.mix.push((category.clone(), 1)),
-                    }
                 }
                 if let Some(outbox) = self.outbox.as_mut() {
                     outbox.exchange(&x);
                 }
-                self.steps.observe(&x.step, &x);
-                self.endpoints.observe(&x.endpoint, &x);
-                if let Some(o) = self.plan.orders.get(x.order as usize) {
-                    self.by_flow[o.flow as usize].observe(&x.step, &x);
-                }
-                self.metrics.observe(&x);
                 if let Some(w) = self.events.as_mut()
                     && let Err(e) = w.write(&self.plan, &self.ledger, &x)
                 {
                     self.events_error = Some(e.to_string());
                     self.events = None;
                 }
-                self.recent.push(x);
+                self.totals.recent.push(x);
             }
+            Record::Polled { order } => self.ledger.polled(order),
             Record::Created { order, id } => {
                 let now = self.now_us();
                 self.ledger.created(order, id, now);
@@ -327,7 +342,7 @@ impl Aggregator {
                 self.flows_done += 1;
                 // The active period ends with the last flow: cleanup waits are not throughput.
                 if self.flows_done >= self.plan.orders.len() as u64 {
-                    self.throughput.active = Some(self.started.elapsed());
+                    self.end_active();
                 }
                 if let FlowEnd::Failed { step, reason } = &end {
                     self.failed += 1;
@@ -386,11 +401,7 @@ impl Aggregator {
                 self.waits
                     .observe(kind, configured, observed, || kind.describe(plan));
             }
-            Record::FlowsDone => {
-                if self.throughput.active.is_none() {
-                    self.throughput.active = Some(self.started.elapsed());
-                }
-            }
+            Record::FlowsDone => self.end_active(),
             Record::Started { lag } => self.arrivals.started(lag),
             Record::Dropped { order } => {
                 tracing::debug!(order, "arrival dropped: max_in_flight iterations running");
@@ -430,6 +441,7 @@ impl Aggregator {
     /// Closes the current one-second window: timeline entry, live figures,
     /// gauges, and the second's events.csv rows to the file.
     fn close_second(&mut self) {
+        self.tallies.drain_into(&mut self.totals);
         if let Some(w) = self.events.as_mut()
             && let Err(e) = w.flush()
         {
@@ -447,20 +459,22 @@ impl Aggregator {
         for (state, n) in &by_state {
             self.metrics.set_orders(state, *n);
         }
+        let t = &mut self.totals;
         self.timeline.push(Second {
             t: self.timeline.len() as u32,
-            requests: self.second.len(),
-            errors: self.second_errors,
-            p50_ms: ms(&self.second, 0.5),
-            p95_ms: ms(&self.second, 0.95),
-            p99_ms: ms(&self.second, 0.99),
-            max_ms: ms(&self.second, 1.0),
+            requests: t.second.len(),
+            errors: t.second_errors,
+            p50_ms: ms(&t.second, 0.5),
+            p95_ms: ms(&t.second, 0.95),
+            p99_ms: ms(&t.second, 0.99),
+            max_ms: ms(&t.second, 1.0),
             by_state,
             created: self.ledger.created_count(),
         });
-        let rate = self.second.len() as f64;
-        self.second.reset();
-        self.second_errors = 0;
+        let rate = t.second.len() as f64;
+        t.second.reset();
+        t.second_errors = 0;
+        let t = &self.totals;
         let live = Live {
             elapsed: self.started.elapsed(),
             orders: self.plan.orders.len() as u64,
@@ -468,17 +482,17 @@ impl Aggregator {
             terminal: self.ledger.terminal_count(),
             flows_done: self.flows_done,
             failed: self.failed,
-            requests: self.overall.len(),
-            errors: self.errors,
+            requests: t.overall.len(),
+            errors: t.errors,
             rate,
-            p95_ms: ms(&self.overall, 0.95),
-            max_ms: ms(&self.overall, 1.0),
-            mean_ms: if self.overall.is_empty() {
+            p95_ms: ms(&t.overall, 0.95),
+            max_ms: ms(&t.overall, 1.0),
+            mean_ms: if t.overall.is_empty() {
                 0.0
             } else {
-                self.overall.mean() / 1000.0
+                t.overall.mean() / 1000.0
             },
-            recent: self.recent.activities(&self.plan),
+            recent: t.recent.activities(&self.plan),
         };
         self.live.send_replace(live);
         self.send_telemetry(false);
@@ -489,7 +503,7 @@ impl Aggregator {
         let Some(outbox) = self.outbox.as_mut() else {
             return;
         };
-        let (steps, started_at) = (&self.steps, self.started_at);
+        let (steps, started_at) = (&self.totals.steps, self.started_at);
         let flows = (self.flows_done, self.failed);
         outbox.tick(last, || notice::Figures {
             at: SystemTime::now(),
@@ -511,6 +525,7 @@ impl Aggregator {
     }
 
     fn finish(mut self) -> Summary {
+        self.tallies.drain_into(&mut self.totals);
         self.send_telemetry(true);
         if let Some(w) = self.events.as_mut()
             && let Err(e) = w.flush()
@@ -518,13 +533,17 @@ impl Aggregator {
             self.events_error = Some(e.to_string());
         }
         let plan = &self.plan;
+        let t = &self.totals;
+        let (active, active_requests) = self
+            .active
+            .unwrap_or_else(|| (self.started.elapsed(), t.requests));
         let mut histograms = histograms::Histograms {
-            steps: self.steps.histograms(),
-            endpoints: self.endpoints.histograms(),
+            steps: t.steps.histograms(),
+            endpoints: t.endpoints.histograms(),
             by_flow: plan
                 .flows
                 .iter()
-                .zip(&self.by_flow)
+                .zip(&t.by_flow)
                 .map(|(f, m)| (f.name.to_string(), m.histograms()))
                 .filter(|(_, h)| !h.is_empty())
                 .collect(),
@@ -557,12 +576,12 @@ impl Aggregator {
             planned: u64::from(plan.planned),
             plan_key: plan.key(),
             histograms,
-            steps: self.steps.stats(),
-            endpoints: self.endpoints.stats(),
+            steps: t.steps.stats(),
+            endpoints: t.endpoints.stats(),
             by_flow: plan
                 .flows
                 .iter()
-                .zip(&self.by_flow)
+                .zip(&t.by_flow)
                 .map(|(f, m)| (f.name.to_string(), m.stats()))
                 .filter(|(_, s)| !s.is_empty())
                 .collect(),
@@ -570,21 +589,18 @@ impl Aggregator {
             lifecycle,
             timing: self.waits.stats(),
             thresholds: Vec::new(),
-            mix: mix_shares(plan, &self.mix),
+            mix: mix_shares(plan, &t.mix),
             breaker: self.breaker,
             failed: self.ledger.failed(plan),
             stranded: self.ledger.stranded_orders(plan),
             interrupted: false,
             events_error: self.events_error,
             stages: self.stages,
-            active: self
-                .throughput
-                .active
-                .unwrap_or_else(|| self.started.elapsed()),
-            active_requests: self.throughput.active_requests,
+            active,
+            active_requests,
             flows_ended: self.flows_done,
-            requests_retried: self.throughput.requests_retried,
-            requests_failed: self.throughput.requests_failed,
+            requests_retried: t.requests_retried,
+            requests_failed: t.requests_failed,
             groups: self.custom.groups(),
             counters: self.custom.counters(),
             trends: self.custom.trends(),

@@ -41,6 +41,17 @@ impl Recent {
         self.0.push_back(x);
     }
 
+    /// Keeps the last [`RECENT`] of these and `other`'s, by when they were sent.
+    pub fn absorb(&mut self, other: Recent) {
+        if other.0.is_empty() {
+            return;
+        }
+        self.0.extend(other.0);
+        self.0.make_contiguous().sort_by_key(|x| x.at);
+        let extra = self.0.len().saturating_sub(RECENT);
+        self.0.drain(..extra);
+    }
+
     /// The kept requests as lines' figures, oldest first.
     pub fn activities(&self, plan: &Plan) -> Vec<Activity> {
         let noun = if plan.noun.is_empty() {

@@ -185,8 +185,14 @@ pub enum FlowEnd {
 /// What workers report.
 #[derive(Debug)]
 pub enum Record {
-    /// An HTTP attempt.
+    /// An HTTP attempt whose row is wanted (events.csv, notices); its
+    /// figures are counted by [`crate::recorder::Recorder::exchange`].
     Exchange(Exchange),
+    /// A poll request of the order was sent (its row is not wanted).
+    Polled {
+        /// Order index.
+        order: u32,
+    },
     /// The order got its id on the target.
     Created {
         /// Order index.

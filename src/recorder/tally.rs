@@ -1,0 +1,297 @@
+//! Exchange statistics kept per worker thread and merged by the aggregator on
+//! its one-second tick. A request costs one uncontended lock on its thread's
+//! own [`Tally`], not a trip through a channel to the one task every core
+//! would otherwise wait on; histograms merge exactly, so the report is the
+//! same as if one place had seen every exchange.
+
+use std::cell::RefCell;
+use std::mem;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, ThreadId};
+
+use hdrhistogram::Histogram;
+
+use super::Exchange;
+use super::metrics::{StepMetrics, latency_histogram, record_us};
+use super::recent::Recent;
+
+/// Everything counted per exchange: latency histograms, error and retry
+/// counts, the request mix and the last few requests.
+pub struct Tally {
+    /// Every attempt's latency (µs).
+    pub overall: Histogram<u64>,
+    /// This second's latencies (µs), for the timeline.
+    pub second: Histogram<u64>,
+    /// This second's failed attempts.
+    pub second_errors: u64,
+    /// Failed attempts.
+    pub errors: u64,
+    /// Attempts.
+    pub requests: u64,
+    /// Requests that succeeded after at least one retry.
+    pub requests_retried: u64,
+    /// Requests whose last attempt failed.
+    pub requests_failed: u64,
+    /// First attempts per journey category, in first-seen order.
+    pub mix: Vec<(Arc<str>, u64)>,
+    /// Per step name.
+    pub steps: StepMetrics,
+    /// Per endpoint.
+    pub endpoints: StepMetrics,
+    /// Per step name, per flow (indexed as the plan's flows).
+    pub by_flow: Vec<StepMetrics>,
+    /// The last few exchanges.
+    pub recent: Recent,
+}
+
+impl Tally {
+    /// An empty tally for a plan with `flows` flows.
+    pub fn new(flows: usize) -> Self {
+        Tally {
+            overall: latency_histogram(),
+            second: latency_histogram(),
+            second_errors: 0,
+            errors: 0,
+            requests: 0,
+            requests_retried: 0,
+            requests_failed: 0,
+            mix: Vec::new(),
+            steps: StepMetrics::default(),
+            endpoints: StepMetrics::default(),
+            by_flow: (0..flows).map(|_| StepMetrics::default()).collect(),
+            recent: Recent::default(),
+        }
+    }
+
+    /// Counts one exchange of an order of flow `flow` (None: a run-wide stage).
+    pub fn observe(&mut self, x: &Exchange, flow: Option<usize>) {
+        let us = x.latency.as_micros() as u64;
+        record_us(&mut self.overall, us);
+        record_us(&mut self.second, us);
+        self.requests += 1;
+        let failed = x.outcome.error_class(x.status).is_some();
+        if failed {
+            self.second_errors += 1;
+            self.errors += 1;
+        }
+        if x.last {
+            if failed {
+                self.requests_failed += 1;
+            } else if x.attempt > 1 {
+                self.requests_retried += 1;
+            }
+        }
+        if let Some(category) = &x.category
+            && x.attempt == 1
+        {
+            add_count(&mut self.mix, category, 1);
+        }
+        self.steps.observe(&x.step, x);
+        self.endpoints.observe(&x.endpoint, x);
+        if let Some(m) = flow.and_then(|f| self.by_flow.get_mut(f)) {
+            m.observe(&x.step, x);
+        }
+    }
+
+    /// Adds `other`'s counts to these (keys new here go last, in `other`'s order).
+    pub fn absorb(&mut self, other: Tally) {
+        // Both grow their range as needed, so adding cannot fail for want of range.
+        let _ = self.overall.add(&other.overall);
+        let _ = self.second.add(&other.second);
+        self.second_errors += other.second_errors;
+        self.errors += other.errors;
+        self.requests += other.requests;
+        self.requests_retried += other.requests_retried;
+        self.requests_failed += other.requests_failed;
+        for (category, n) in &other.mix {
+            add_count(&mut self.mix, category, *n);
+        }
+        self.steps.absorb(other.steps);
+        self.endpoints.absorb(other.endpoints);
+        for (mine, theirs) in self.by_flow.iter_mut().zip(other.by_flow) {
+            mine.absorb(theirs);
+        }
+        self.recent.absorb(other.recent);
+    }
+}
+
+fn add_count(counts: &mut Vec<(Arc<str>, u64)>, key: &Arc<str>, n: u64) {
+    match counts.iter_mut().find(|(k, _)| k == key) {
+        Some((_, c)) => *c += n,
+        None => counts.push((key.clone(), n)),
+    }
+}
+
+/// One [`Tally`] per thread that records, for one run.
+pub struct Tallies {
+    /// Tells this run's tallies from another's in a thread's slot.
+    id: u64,
+    /// The plan's flow count, for each new tally's per-flow figures.
+    flows: usize,
+    all: Mutex<Vec<(ThreadId, Arc<Mutex<Tally>>)>>,
+}
+
+/// Numbers runs apart (tests run several in one process).
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's tally for the run it last recorded for.
+    static MINE: RefCell<Option<(u64, Arc<Mutex<Tally>>)>> = const { RefCell::new(None) };
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A tally is consistent between calls; a panic elsewhere leaves it usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Tallies {
+    /// No tallies yet: each thread makes its own when it first records.
+    pub fn new(flows: usize) -> Self {
+        Tallies {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            flows,
+            all: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on the calling thread's tally (made on its first call).
+    pub fn with<R>(&self, f: impl FnOnce(&mut Tally) -> R) -> R {
+        MINE.with(|mine| {
+            let mut mine = mine.borrow_mut();
+            let tally = match &*mine {
+                Some((id, tally)) if *id == self.id => tally,
+                _ => &mine.insert((self.id, self.register())).1,
+            };
+            f(&mut lock(tally))
+        })
+    }
+
+    /// The calling thread's tally, made and listed if it has none yet.
+    fn register(&self) -> Arc<Mutex<Tally>> {
+        let me = thread::current().id();
+        let mut all = lock(&self.all);
+        if let Some((_, tally)) = all.iter().find(|(t, _)| *t == me) {
+            return tally.clone();
+        }
+        let tally = Arc::new(Mutex::new(Tally::new(self.flows)));
+        all.push((me, tally.clone()));
+        tally
+    }
+
+    /// Moves every thread's counts into `into`, leaving their tallies empty.
+    pub fn drain_into(&self, into: &mut Tally) {
+        let all = lock(&self.all);
+        for (_, tally) in all.iter() {
+            let taken = mem::replace(&mut *lock(tally), Tally::new(self.flows));
+            into.absorb(taken);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::{Checks, Outcome};
+    use std::time::{Duration, SystemTime};
+
+    fn exchange(step: &str, us: u64, outcome: Outcome, attempt: u32) -> Exchange {
+        Exchange {
+            last: true,
+            checks: Checks::default(),
+            at: SystemTime::now(),
+            order: 0,
+            step: step.into(),
+            method: "GET".into(),
+            endpoint: "GET /a".into(),
+            path: "/a".into(),
+            status: Some(200),
+            latency: Duration::from_micros(us),
+            outcome,
+            attempt,
+            category: Some("read".into()),
+            poll: false,
+        }
+    }
+
+    #[test]
+    fn tallies_of_several_threads_add_up_to_one_that_saw_everything() {
+        let tallies = Tallies::new(1);
+        let mut whole = Tally::new(1);
+        let xs: Vec<Exchange> = (0..4000u64)
+            .map(|i| {
+                let outcome = if i % 7 == 0 {
+                    Outcome::Timeout
+                } else {
+                    Outcome::Ok
+                };
+                exchange(
+                    ["a", "b"][i as usize % 2],
+                    50 + i * 13,
+                    outcome,
+                    1 + (i % 3) as u32,
+                )
+            })
+            .collect();
+        for x in &xs {
+            whole.observe(x, Some(0));
+        }
+        thread::scope(|s| {
+            for part in xs.chunks(1000) {
+                let tallies = &tallies;
+                s.spawn(move || {
+                    part.iter()
+                        .for_each(|x| tallies.with(|t| t.observe(x, Some(0))))
+                });
+            }
+        });
+        assert_eq!(lock(&tallies.all).len(), 4, "one tally per thread");
+        let mut merged = Tally::new(1);
+        tallies.drain_into(&mut merged);
+        assert_eq!(merged.requests, 4000);
+        assert_eq!(merged.errors, whole.errors);
+        assert_eq!(merged.requests_retried, whole.requests_retried);
+        assert_eq!(merged.requests_failed, whole.requests_failed);
+        assert_eq!(merged.mix, whole.mix);
+        for q in [0.5, 0.99, 1.0] {
+            assert_eq!(
+                merged.overall.value_at_quantile(q),
+                whole.overall.value_at_quantile(q)
+            );
+        }
+        let names = |t: &Tally| {
+            let mut s: Vec<_> = t
+                .steps
+                .stats()
+                .into_iter()
+                .map(|s| (s.name, s.count, s.errors))
+                .collect();
+            s.sort();
+            s
+        };
+        assert_eq!(names(&merged), names(&whole));
+        assert_eq!(merged.by_flow[0].stats().len(), 2);
+        // Drained: a second drain adds nothing.
+        let mut again = Tally::new(1);
+        tallies.drain_into(&mut again);
+        assert_eq!(again.requests, 0);
+    }
+
+    #[test]
+    fn two_runs_on_one_thread_keep_their_counts_apart() {
+        let (a, b) = (Tallies::new(1), Tallies::new(1));
+        let x = exchange("a", 10, Outcome::Ok, 1);
+        a.with(|t| t.observe(&x, Some(0)));
+        b.with(|t| t.observe(&x, Some(0)));
+        a.with(|t| t.observe(&x, Some(0)));
+        assert_eq!(
+            lock(&a.all).len(),
+            1,
+            "the thread's tally is found again, not made twice"
+        );
+        let (mut ta, mut tb) = (Tally::new(1), Tally::new(1));
+        a.drain_into(&mut ta);
+        b.drain_into(&mut tb);
+        assert_eq!((ta.requests, tb.requests), (2, 1));
+    }
+}
