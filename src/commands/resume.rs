@@ -91,7 +91,7 @@ pub async fn resume(
 fn plan_resume(
     plan: &Plan,
     known: &HashMap<u32, Known>,
-    exchanges: Vec<crate::recorder::Exchange>,
+    exchanges: Vec<crate::recorder::Exchange<'static>>,
 ) -> Resume {
     let mut resume = Resume {
         resuming: true,

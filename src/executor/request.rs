@@ -175,10 +175,10 @@ impl<C: HttpClient> Executor<C> {
                 last,
                 at,
                 order: run.index,
-                step: r.name.clone(),
-                method: r.method.clone(),
-                endpoint: r.endpoint.clone(),
-                path: shown_path.clone(),
+                step: Cow::Borrowed(&r.name),
+                method: Cow::Borrowed(&r.method),
+                endpoint: Cow::Borrowed(&r.endpoint),
+                path: Cow::Borrowed(&shown_path),
                 status,
                 latency,
                 outcome: checked.outcome,
@@ -187,7 +187,7 @@ impl<C: HttpClient> Executor<C> {
                 category: if run.renewing {
                     None
                 } else {
-                    run.category.clone()
+                    run.category.as_deref().map(Cow::Borrowed)
                 },
                 checks: checked.checks,
             };

@@ -125,7 +125,7 @@ fn cut_partial_row(path: &Path) -> io::Result<()> {
 
 /// The exchanges of an earlier events.csv (for `runner resume`), mapped to this
 /// plan's orders by sequence number; rows that do not fit are skipped.
-pub fn read(path: &Path, plan: &Plan) -> io::Result<Vec<Exchange>> {
+pub fn read(path: &Path, plan: &Plan) -> io::Result<Vec<Exchange<'static>>> {
     #[derive(serde::Deserialize)]
     struct In {
         timestamp: String,
@@ -170,11 +170,11 @@ pub fn read(path: &Path, plan: &Plan) -> io::Result<Vec<Exchange>> {
             order,
             endpoint: endpoints
                 .get(row.step.as_str())
-                .cloned()
-                .unwrap_or_else(|| format!("{} {}", row.method, row.path).into()),
-            step: row.step.as_str().into(),
-            method: row.method.as_str().into(),
-            path: row.path,
+                .map_or_else(|| format!("{} {}", row.method, row.path), |e| e.to_string())
+                .into(),
+            step: row.step.into(),
+            method: row.method.into(),
+            path: row.path.into(),
             status: row.status,
             latency: std::time::Duration::from_secs_f64(row.latency_ms.max(0.0) / 1000.0),
             outcome,

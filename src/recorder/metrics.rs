@@ -87,8 +87,8 @@ struct Step {
 
 impl StepMetrics {
     /// Counts one exchange under `key`.
-    pub fn observe(&mut self, key: &Arc<str>, x: &Exchange) {
-        let i = match self.steps.iter().position(|(n, _)| n == key) {
+    pub fn observe(&mut self, key: &str, x: &Exchange) {
+        let i = match self.steps.iter().position(|(n, _)| **n == *key) {
             Some(i) => i,
             None => {
                 let step = Step {
@@ -99,7 +99,7 @@ impl StepMetrics {
                     classes: BTreeMap::new(),
                     checks: Checks::default(),
                 };
-                self.steps.push((key.clone(), step));
+                self.steps.push((key.into(), step));
                 self.steps.len() - 1
             }
         };
@@ -188,7 +188,7 @@ mod tests {
     use rand::{RngExt, SeedableRng};
     use std::time::{Duration, SystemTime};
 
-    fn exchange(step: &str, us: u64, outcome: Outcome, status: u16) -> Exchange {
+    fn exchange(step: &str, us: u64, outcome: Outcome, status: u16) -> Exchange<'_> {
         Exchange {
             last: true,
             checks: Checks::default(),
@@ -230,7 +230,7 @@ mod tests {
                 })
                 .collect();
             for us in &sample {
-                m.observe(&"s".into(), &exchange("s", *us, Outcome::Ok, 200));
+                m.observe("s", &exchange("s", *us, Outcome::Ok, 200));
             }
             sample.sort_unstable();
             let s = &m.stats()[0];
@@ -303,9 +303,9 @@ mod tests {
         .enumerate()
         {
             let x = exchange(step, 100 * (i as u64 + 1), outcome, status);
-            whole.observe(&step.into(), &x);
+            whole.observe(step, &x);
             let part = if i % 2 == 0 { &mut a } else { &mut b };
-            part.observe(&step.into(), &x);
+            part.observe(step, &x);
         }
         a.absorb(b);
         let (got, want) = (a.stats(), whole.stats());
@@ -338,21 +338,12 @@ mod tests {
     #[test]
     fn errors_are_counted_by_class() {
         let mut m = StepMetrics::default();
-        m.observe(&"s".into(), &exchange("s", 10, Outcome::Ok, 200));
-        m.observe(
-            &"s".into(),
-            &exchange("s", 10, Outcome::UnexpectedStatus, 503),
-        );
-        m.observe(
-            &"s".into(),
-            &exchange("s", 10, Outcome::UnexpectedStatus, 409),
-        );
-        m.observe(
-            &"s".into(),
-            &exchange("s", 10, Outcome::UnexpectedStatus, 200),
-        );
-        m.observe(&"s".into(), &exchange("s", 10, Outcome::Timeout, 0));
-        m.observe(&"s".into(), &exchange("s", 10, Outcome::Pending, 200));
+        m.observe("s", &exchange("s", 10, Outcome::Ok, 200));
+        m.observe("s", &exchange("s", 10, Outcome::UnexpectedStatus, 503));
+        m.observe("s", &exchange("s", 10, Outcome::UnexpectedStatus, 409));
+        m.observe("s", &exchange("s", 10, Outcome::UnexpectedStatus, 200));
+        m.observe("s", &exchange("s", 10, Outcome::Timeout, 0));
+        m.observe("s", &exchange("s", 10, Outcome::Pending, 200));
         let s = &m.stats()[0];
         assert_eq!(s.errors, 4);
         let classes: Vec<_> = s

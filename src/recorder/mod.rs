@@ -155,7 +155,7 @@ impl Recorder {
 
     /// Records one HTTP attempt: counted on this thread; handed to the
     /// aggregator only when it writes rows or counts polls per order.
-    pub async fn exchange(&self, x: Exchange) {
+    pub async fn exchange(&self, x: Exchange<'_>) {
         let shared = &*self.shared;
         let flow = shared
             .plan
@@ -163,18 +163,16 @@ impl Recorder {
             .get(x.order as usize)
             .map(|o| o.flow as usize);
         shared.metrics.observe(&x);
-        if shared.rows {
-            shared.tallies.with(|t| t.observe(&x, flow));
-            self.record(Record::Exchange(x)).await;
-            return;
-        }
-        let poll = x.poll.then_some(x.order);
         shared.tallies.with(|t| {
             t.observe(&x, flow);
-            t.recent.push(x);
+            if !shared.rows && t.recent.wants(x.at) {
+                t.recent.push(x.clone().into_owned());
+            }
         });
-        if let Some(order) = poll {
-            self.record(Record::Polled { order }).await;
+        if shared.rows {
+            self.record(Record::Exchange(x.into_owned())).await;
+        } else if x.poll {
+            self.record(Record::Polled { order: x.order }).await;
         }
     }
 

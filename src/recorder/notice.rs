@@ -135,7 +135,7 @@ impl Outbox {
         }
         self.spans.push(Span {
             order: x.order,
-            name: x.step.clone(),
+            name: x.step.as_ref().into(),
             root: false,
             start: x.at,
             end: x.at + x.latency,

@@ -141,8 +141,8 @@ impl Metrics {
             return;
         }
         let labels = RequestLabels {
-            step: x.step.clone(),
-            method: x.method.clone(),
+            step: x.step.as_ref().into(),
+            method: x.method.as_ref().into(),
             status_class: status_class(x.status),
         };
         self.durations

@@ -1,9 +1,14 @@
 //! The last few requests, for the recent-activity lines under the live users
-//! panel. Exchanges are moved in once the recorder is done with them, so
-//! keeping them adds no work per request; the lines are made once a second.
+//! panel. A thread keeps at most one exchange per [`SPACING`] (with no
+//! spacing, copying its names would cost every request), so at high rates the
+//! lines show requests of the last half second or so, not the very last five;
+//! the lines are made once a second.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
+
+/// The least time between two requests a thread keeps.
+pub const SPACING: Duration = Duration::from_millis(100);
 
 use super::Exchange;
 use crate::plan::Plan;
@@ -30,11 +35,17 @@ pub struct Activity {
 
 /// The last [`RECENT`] exchanges, oldest first.
 #[derive(Default)]
-pub struct Recent(VecDeque<Exchange>);
+pub struct Recent(VecDeque<Exchange<'static>>);
 
 impl Recent {
+    /// Whether a request sent at `at` is worth keeping: fewer than
+    /// [`RECENT`] are kept, or it came [`SPACING`] after the newest kept.
+    pub fn wants(&self, at: SystemTime) -> bool {
+        self.0.len() < RECENT || self.0.back().is_none_or(|newest| at >= newest.at + SPACING)
+    }
+
     /// Keeps `x`, dropping the oldest one kept.
-    pub fn push(&mut self, x: Exchange) {
+    pub fn push(&mut self, x: Exchange<'static>) {
         if self.0.len() == RECENT {
             self.0.pop_front();
         }
@@ -74,10 +85,65 @@ impl Recent {
                     None => "run".to_owned(),
                 },
                 method: x.method.to_string(),
-                path: x.path.clone(),
+                path: x.path.to_string(),
                 status: x.status,
                 latency: x.latency,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::{Checks, Outcome};
+
+    fn sent(ms: u64) -> Exchange<'static> {
+        Exchange {
+            at: SystemTime::UNIX_EPOCH + Duration::from_millis(ms),
+            order: 0,
+            step: "s".into(),
+            method: "GET".into(),
+            endpoint: "GET /".into(),
+            path: format!("/{ms}").into(),
+            status: Some(200),
+            latency: Duration::from_millis(1),
+            outcome: Outcome::Ok,
+            attempt: 1,
+            poll: false,
+            category: None,
+            checks: Checks::default(),
+            last: true,
+        }
+    }
+
+    fn paths(r: &Recent) -> Vec<String> {
+        r.0.iter().map(|x| x.path.to_string()).collect()
+    }
+
+    #[test]
+    fn a_full_list_takes_only_requests_spaced_from_its_newest() {
+        let mut r = Recent::default();
+        for ms in [0, 1, 2, 3, 4] {
+            assert!(r.wants(sent(ms).at), "not full yet");
+            r.push(sent(ms));
+        }
+        assert!(!r.wants(sent(50).at));
+        assert!(r.wants(sent(4 + SPACING.as_millis() as u64).at));
+    }
+
+    #[test]
+    fn merged_lists_keep_the_latest_by_send_time_oldest_first() {
+        let (mut a, mut b) = (Recent::default(), Recent::default());
+        for ms in [10, 30, 50, 70] {
+            a.push(sent(ms));
+        }
+        for ms in [20, 40, 60, 80] {
+            b.push(sent(ms));
+        }
+        a.absorb(b);
+        assert_eq!(paths(&a), ["/40", "/50", "/60", "/70", "/80"]);
+        a.absorb(Recent::default());
+        assert_eq!(paths(&a).len(), RECENT);
     }
 }

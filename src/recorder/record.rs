@@ -1,6 +1,7 @@
 //! What the executor tells the recorder: one [`Record`] per exchange, state
 //! change, wait or flow end, and the small types they carry.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -109,21 +110,23 @@ impl Outcome {
     }
 }
 
-/// One HTTP attempt.
+/// One HTTP attempt. Its names borrow the plan's while it is counted on the
+/// sending thread: cloning a shared `Arc` per request would make every core
+/// write the same reference count. Rows sent on are made owned ([`Exchange::into_owned`]).
 #[derive(Debug, Clone)]
-pub struct Exchange {
+pub struct Exchange<'a> {
     /// When the request was sent.
     pub at: SystemTime,
     /// Index of the order in the plan.
     pub order: u32,
     /// Step name.
-    pub step: Arc<str>,
+    pub step: Cow<'a, str>,
     /// Method.
-    pub method: Arc<str>,
+    pub method: Cow<'a, str>,
     /// `METHOD /path/{var}`, the request's endpoint.
-    pub endpoint: Arc<str>,
+    pub endpoint: Cow<'a, str>,
     /// Rendered path and query.
-    pub path: String,
+    pub path: Cow<'a, str>,
     /// Status, if a response came.
     pub status: Option<u16>,
     /// Time to the full response (or the error).
@@ -135,12 +138,35 @@ pub struct Exchange {
     /// Whether this was a poll request (counted per order).
     pub poll: bool,
     /// The request-mix category of the journey action that sent it.
-    pub category: Option<Arc<str>>,
+    pub category: Option<Cow<'a, str>>,
     /// Its `.check(…)`s that held and that did not.
     pub checks: Checks,
     /// Whether this attempt was the request's last: it succeeded, or it
     /// failed and will not be retried.
     pub last: bool,
+}
+
+impl Exchange<'_> {
+    /// The same attempt, owning its names.
+    pub fn into_owned(self) -> Exchange<'static> {
+        let own = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+        Exchange {
+            at: self.at,
+            order: self.order,
+            step: own(self.step),
+            method: own(self.method),
+            endpoint: own(self.endpoint),
+            path: own(self.path),
+            status: self.status,
+            latency: self.latency,
+            outcome: self.outcome,
+            attempt: self.attempt,
+            poll: self.poll,
+            category: self.category.map(own),
+            checks: self.checks,
+            last: self.last,
+        }
+    }
 }
 
 /// Checks that held and that did not.
@@ -187,7 +213,7 @@ pub enum FlowEnd {
 pub enum Record {
     /// An HTTP attempt whose row is wanted (events.csv, notices); its
     /// figures are counted by [`crate::recorder::Recorder::exchange`].
-    Exchange(Exchange),
+    Exchange(Exchange<'static>),
     /// A poll request of the order was sent (its row is not wanted).
     Polled {
         /// Order index.

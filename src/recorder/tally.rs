@@ -116,10 +116,10 @@ impl Tally {
     }
 }
 
-fn add_count(counts: &mut Vec<(Arc<str>, u64)>, key: &Arc<str>, n: u64) {
-    match counts.iter_mut().find(|(k, _)| k == key) {
+fn add_count(counts: &mut Vec<(Arc<str>, u64)>, key: &str, n: u64) {
+    match counts.iter_mut().find(|(k, _)| **k == *key) {
         Some((_, c)) => *c += n,
-        None => counts.push((key.clone(), n)),
+        None => counts.push((key.into(), n)),
     }
 }
 
@@ -195,7 +195,7 @@ mod tests {
     use crate::recorder::{Checks, Outcome};
     use std::time::{Duration, SystemTime};
 
-    fn exchange(step: &str, us: u64, outcome: Outcome, attempt: u32) -> Exchange {
+    fn exchange(step: &str, us: u64, outcome: Outcome, attempt: u32) -> Exchange<'_> {
         Exchange {
             last: true,
             checks: Checks::default(),
