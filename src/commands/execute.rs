@@ -160,7 +160,10 @@ pub async fn execute(
         stop: stop.clone(),
         abort,
         deadline: plan.duration.map(|d| tokio::time::Instant::now() + d),
-        breakers: crate::executor::Breakers::new(plan.breaker),
+        breakers: crate::executor::Breakers::new(
+            plan.breaker,
+            plan.endpoints_by_step().into_keys(),
+        ),
         limits: crate::executor::RateLimits::new(&plan.rate_limits),
         journal,
         shared: Default::default(),

@@ -5,6 +5,7 @@
 //! opens it again. Waiting rather than failing keeps every order tracked.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -159,31 +160,63 @@ impl Breaker {
     }
 }
 
-/// The breakers of a run, one per endpoint, created on first use.
+/// The breakers of a run, one per endpoint. Those of the plan's request
+/// names are made up front and found without a lock or a shared reference
+/// count (written per request, either would cost every core); any other
+/// name gets one on first use.
 #[derive(Debug)]
 pub struct Breakers {
     config: BreakerConfig,
-    map: RwLock<HashMap<Arc<str>, Arc<Breaker>>>,
+    known: HashMap<Arc<str>, Breaker>,
+    more: RwLock<HashMap<Arc<str>, Arc<Breaker>>>,
+}
+
+/// A breaker found by [`Breakers::get`].
+pub enum Found<'a> {
+    /// One of the plan's.
+    Known(&'a Breaker),
+    /// Made for a name the plan did not list.
+    Made(Arc<Breaker>),
+}
+
+impl Deref for Found<'_> {
+    type Target = Breaker;
+
+    fn deref(&self) -> &Breaker {
+        match self {
+            Found::Known(b) => b,
+            Found::Made(b) => b,
+        }
+    }
 }
 
 impl Breakers {
-    /// No breakers yet.
-    pub fn new(config: BreakerConfig) -> Self {
+    /// A breaker for each of `names`.
+    pub fn new(config: BreakerConfig, names: impl IntoIterator<Item = Arc<str>>) -> Self {
         Breakers {
             config,
-            map: RwLock::default(),
+            known: names
+                .into_iter()
+                .map(|n| (n, Breaker::new(config)))
+                .collect(),
+            more: RwLock::default(),
         }
     }
 
     /// The breaker of `endpoint`.
-    pub fn get(&self, endpoint: &Arc<str>) -> Arc<Breaker> {
-        if let Some(b) = self.map.read().expect("breakers lock").get(endpoint) {
-            return b.clone();
+    pub fn get(&self, endpoint: &Arc<str>) -> Found<'_> {
+        if let Some(b) = self.known.get(endpoint) {
+            return Found::Known(b);
         }
-        let mut map = self.map.write().expect("breakers lock");
-        map.entry(endpoint.clone())
-            .or_insert_with(|| Arc::new(Breaker::new(self.config)))
-            .clone()
+        if let Some(b) = self.more.read().expect("breakers lock").get(endpoint) {
+            return Found::Made(b.clone());
+        }
+        let mut more = self.more.write().expect("breakers lock");
+        Found::Made(
+            more.entry(endpoint.clone())
+                .or_insert_with(|| Arc::new(Breaker::new(self.config)))
+                .clone(),
+        )
     }
 }
 
@@ -196,6 +229,27 @@ mod tests {
             failures: 3,
             open_for: Duration::from_millis(50),
         })
+    }
+
+    #[test]
+    fn each_name_has_its_own_breaker_known_or_made_once() {
+        let config = BreakerConfig {
+            failures: 1,
+            open_for: Duration::from_secs(1),
+        };
+        let breakers = Breakers::new(config, ["a".into(), "b".into()]);
+        assert!(matches!(breakers.get(&"a".into()), Found::Known(_)));
+        assert_eq!(
+            breakers.get(&"a".into()).record(false),
+            Some(BreakerState::Open)
+        );
+        assert_eq!(breakers.get(&"b".into()).record(true), None, "b is not a's");
+        let (Found::Made(c1), Found::Made(c2)) =
+            (breakers.get(&"c".into()), breakers.get(&"c".into()))
+        else {
+            panic!("a name the plan did not list gets a breaker made for it");
+        };
+        assert!(Arc::ptr_eq(&c1, &c2), "made once");
     }
 
     #[tokio::test(start_paused = true)]

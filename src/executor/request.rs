@@ -104,10 +104,14 @@ impl<C: HttpClient> Executor<C> {
                 }
             }
             let at = SystemTime::now();
-            let in_flight = &self.recorder.metrics().in_flight;
-            in_flight.inc();
+            let in_flight = self.recorder.metrics().in_flight();
+            if let Some(g) = in_flight {
+                g.inc();
+            }
             let Sent { result, latency } = self.client.send(&http).await;
-            in_flight.dec();
+            if let Some(g) = in_flight {
+                g.dec();
+            }
             if let (Some(jar), Ok(resp)) = (&mut run.jar, &result) {
                 keep_cookies(jar, &http.url, resp);
             }

@@ -64,7 +64,7 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     orders: Family<StateLabels, Gauge>,
     /// Requests sent and not yet answered.
-    pub in_flight: Gauge,
+    in_flight: Gauge,
     batch_duration: Histogram,
     /// Whether anything reads them (`--metrics-addr`); if not, exchanges are not counted here.
     serving: bool,
@@ -157,6 +157,12 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// The gauge of requests in flight, when something reads it: one shared
+    /// counter written twice per request would cost every core.
+    pub fn in_flight(&self) -> Option<&Gauge> {
+        self.serving.then_some(&self.in_flight)
     }
 
     /// Sets the number of orders in `state`.
