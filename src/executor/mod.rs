@@ -402,13 +402,7 @@ impl<C: HttpClient> Executor<C> {
         };
         if slept {
             let observed = started.elapsed();
-            self.recorder
-                .record(Record::Waited {
-                    kind,
-                    configured: d,
-                    observed,
-                })
-                .await;
+            self.recorder.waited(kind, d, observed);
         }
         slept
     }

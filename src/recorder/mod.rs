@@ -44,7 +44,6 @@ use custom::{Custom, TREND_SCALE};
 use ledger::Ledger;
 pub use recent::{Activity, RECENT};
 use tally::{Tallies, Tally};
-use timing::Waits;
 
 /// Figures published once a second while the run goes, for progress displays.
 #[derive(Debug, Clone, Default)]
@@ -176,6 +175,13 @@ impl Recorder {
         }
     }
 
+    /// Records a wait that ran its course: configured against observed.
+    pub fn waited(&self, kind: Wait, configured: Duration, observed: Duration) {
+        self.shared
+            .tallies
+            .with(|t| t.waits.observe(kind, configured, observed));
+    }
+
     /// The live metrics (for the in-flight gauge).
     pub fn metrics(&self) -> &Metrics {
         &self.shared.metrics
@@ -191,7 +197,6 @@ struct Aggregator {
     totals: Tally,
     tallies: Arc<Tallies>,
     ledger: Ledger,
-    waits: Waits,
     batches: Vec<BatchTime>,
     arrivals: arrivals::Arrivals,
     stages: Vec<Stage>,
@@ -227,7 +232,6 @@ impl Aggregator {
             plan,
             started: Instant::now(),
             started_at: SystemTime::now(),
-            waits: Waits::default(),
             batches: Vec::new(),
             arrivals: arrivals::Arrivals::default(),
             stages: Vec::new(),
@@ -389,15 +393,6 @@ impl Aggregator {
                     state: state.as_str().into(),
                     at_s,
                 });
-            }
-            Record::Waited {
-                kind,
-                configured,
-                observed,
-            } => {
-                let plan = &self.plan;
-                self.waits
-                    .observe(kind, configured, observed, || kind.describe(plan));
             }
             Record::FlowsDone => self.end_active(),
             Record::Started { lag } => self.arrivals.started(lag),
@@ -585,7 +580,7 @@ impl Aggregator {
                 .collect(),
             timeline: self.timeline,
             lifecycle,
-            timing: self.waits.stats(),
+            timing: t.waits.stats(|kind| kind.describe(plan)),
             thresholds: Vec::new(),
             mix: mix_shares(plan, &t.mix),
             breaker: self.breaker,

@@ -249,15 +249,6 @@ pub enum Record {
         /// Why.
         reason: String,
     },
-    /// A wait finished (not cut short): configured vs observed.
-    Waited {
-        /// What waited.
-        kind: Wait,
-        /// The wait asked for (after jitter and backoff).
-        configured: Duration,
-        /// The wait measured.
-        observed: Duration,
-    },
     /// An endpoint's circuit breaker changed state.
     Breaker {
         /// The endpoint (step name).

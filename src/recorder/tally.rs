@@ -1,5 +1,5 @@
-//! Exchange statistics kept per worker thread and merged by the aggregator on
-//! its one-second tick. A request costs one uncontended lock on its thread's
+//! Exchange and wait statistics kept per worker thread and merged by the
+//! aggregator on its one-second tick. A request costs one uncontended lock on its thread's
 //! own [`Tally`], not a trip through a channel to the one task every core
 //! would otherwise wait on; histograms merge exactly, so the report is the
 //! same as if one place had seen every exchange.
@@ -15,9 +15,11 @@ use hdrhistogram::Histogram;
 use super::Exchange;
 use super::metrics::{StepMetrics, latency_histogram, record_us};
 use super::recent::Recent;
+use super::timing::Waits;
 
-/// Everything counted per exchange: latency histograms, error and retry
-/// counts, the request mix and the last few requests.
+/// Everything counted per exchange and per wait: latency histograms, error
+/// and retry counts, the request mix, the last few requests and the
+/// lateness of waits.
 pub struct Tally {
     /// Every attempt's latency (µs).
     pub overall: Histogram<u64>,
@@ -43,6 +45,8 @@ pub struct Tally {
     pub by_flow: Vec<StepMetrics>,
     /// The last few exchanges.
     pub recent: Recent,
+    /// How far waits were from what they were asked to be.
+    pub waits: Waits,
 }
 
 impl Tally {
@@ -61,6 +65,7 @@ impl Tally {
             endpoints: StepMetrics::default(),
             by_flow: (0..flows).map(|_| StepMetrics::default()).collect(),
             recent: Recent::default(),
+            waits: Waits::default(),
         }
     }
 
@@ -113,6 +118,7 @@ impl Tally {
             mine.absorb(theirs);
         }
         self.recent.absorb(other.recent);
+        self.waits.absorb(other.waits);
     }
 }
 

@@ -11,7 +11,7 @@ use super::{IntervalAccuracy, Wait};
 /// Deviations per kind of wait, in first-seen order.
 #[derive(Default)]
 pub struct Waits {
-    waits: Vec<(Wait, String, Deviation)>,
+    waits: Vec<(Wait, Deviation)>,
 }
 
 struct Deviation {
@@ -26,15 +26,9 @@ struct Deviation {
 }
 
 impl Waits {
-    /// Notes one wait; `name` is called the first time a kind is seen.
-    pub fn observe(
-        &mut self,
-        kind: Wait,
-        configured: Duration,
-        observed: Duration,
-        name: impl FnOnce() -> String,
-    ) {
-        let i = match self.waits.iter().position(|(k, _, _)| *k == kind) {
+    /// Notes one wait.
+    pub fn observe(&mut self, kind: Wait, configured: Duration, observed: Duration) {
+        let i = match self.waits.iter().position(|(k, _)| *k == kind) {
             Some(i) => i,
             None => {
                 let wait = Deviation {
@@ -46,11 +40,11 @@ impl Waits {
                     abs_dev_us: latency_histogram(),
                     abs_dev_bp: value_histogram(100_000_000),
                 };
-                self.waits.push((kind, name(), wait));
+                self.waits.push((kind, wait));
                 self.waits.len() - 1
             }
         };
-        let w = &mut self.waits[i].2;
+        let w = &mut self.waits[i].1;
         let configured = configured.as_secs_f64() * 1e6;
         let observed = observed.as_secs_f64() * 1e6;
         let dev = observed - configured;
@@ -66,14 +60,32 @@ impl Waits {
         }
     }
 
-    /// Accuracy per wait name.
-    pub fn stats(&self) -> Vec<IntervalAccuracy> {
+    /// Adds `other`'s waits; kinds new here go last, in `other`'s order.
+    pub fn absorb(&mut self, other: Waits) {
+        for (kind, theirs) in other.waits {
+            let Some((_, mine)) = self.waits.iter_mut().find(|(k, _)| *k == kind) else {
+                self.waits.push((kind, theirs));
+                continue;
+            };
+            mine.count += theirs.count;
+            mine.configured_us += theirs.configured_us;
+            mine.observed_us += theirs.observed_us;
+            mine.dev_us += theirs.dev_us;
+            mine.dev_pct += theirs.dev_pct;
+            // Both grow or saturate the same way: adding cannot fail for want of range.
+            let _ = mine.abs_dev_us.add(&theirs.abs_dev_us);
+            let _ = mine.abs_dev_bp.add(&theirs.abs_dev_bp);
+        }
+    }
+
+    /// Accuracy per kind of wait, each named by `name`.
+    pub fn stats(&self, name: impl Fn(Wait) -> String) -> Vec<IntervalAccuracy> {
         self.waits
             .iter()
-            .map(|(_, name, w)| {
+            .map(|(kind, w)| {
                 let n = w.count.max(1) as f64;
                 IntervalAccuracy {
-                    name: name.clone(),
+                    name: name(*kind),
                     count: w.count,
                     configured_ms: w.configured_us / n / 1000.0,
                     observed_ms: w.observed_us / n / 1000.0,
@@ -96,16 +108,42 @@ mod tests {
         let mut w = Waits::default();
         for late_ms in [10, 20, 30] {
             let d = Duration::from_millis(1000 + late_ms);
-            w.observe(Wait::RetryBackoff, Duration::from_secs(1), d, || {
-                "retry".into()
-            });
+            w.observe(Wait::RetryBackoff, Duration::from_secs(1), d);
         }
-        let s = &w.stats()[0];
+        let s = &w.stats(|_| "retry".into())[0];
         assert_eq!(s.count, 3);
         assert!((s.configured_ms - 1000.0).abs() < 1e-9);
         assert!((s.mean_dev_ms - 20.0).abs() < 0.01, "{}", s.mean_dev_ms);
         assert!((s.mean_dev_pct - 2.0).abs() < 0.01, "{}", s.mean_dev_pct);
         assert!((s.p99_dev_ms - 30.0).abs() < 0.1, "{}", s.p99_dev_ms);
         assert!((s.p99_dev_pct - 3.0).abs() < 0.01, "{}", s.p99_dev_pct);
+    }
+
+    #[test]
+    fn absorbed_waits_equal_one_set_that_saw_them_all() {
+        let (mut whole, mut a, mut b) = (Waits::default(), Waits::default(), Waits::default());
+        let pause = Wait::Pause { flow: 0, step: 1 };
+        for (i, late_ms) in [1u64, 5, 2, 40, 3, 7].into_iter().enumerate() {
+            let (kind, d) = if i == 3 {
+                (Wait::RetryBackoff, Duration::from_millis(100))
+            } else {
+                (pause, Duration::from_secs(1))
+            };
+            let observed = d + Duration::from_millis(late_ms);
+            whole.observe(kind, d, observed);
+            let part = if i % 2 == 0 { &mut a } else { &mut b };
+            part.observe(kind, d, observed);
+        }
+        a.absorb(b);
+        let name = |k: Wait| format!("{k:?}");
+        let (got, want) = (a.stats(name), whole.stats(name));
+        assert_eq!(got.len(), 2);
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!((&g.name, g.count), (&w.name, w.count));
+            assert!((g.mean_dev_ms - w.mean_dev_ms).abs() < 1e-9);
+            assert!((g.mean_dev_pct - w.mean_dev_pct).abs() < 1e-9);
+            assert_eq!(g.p99_dev_ms, w.p99_dev_ms);
+            assert_eq!(g.p99_dev_pct, w.p99_dev_pct);
+        }
     }
 }
