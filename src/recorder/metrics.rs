@@ -186,25 +186,9 @@ mod tests {
     use crate::recorder::Outcome;
     use rand::rngs::ChaCha8Rng;
     use rand::{RngExt, SeedableRng};
-    use std::time::{Duration, SystemTime};
 
-    fn exchange(step: &str, us: u64, outcome: Outcome, status: u16) -> Exchange<'_> {
-        Exchange {
-            last: true,
-            checks: Checks::default(),
-            at: SystemTime::now(),
-            order: 0,
-            step: step.into(),
-            method: "GET".into(),
-            endpoint: "GET /".into(),
-            path: "/".into(),
-            status: Some(status),
-            latency: Duration::from_micros(us),
-            outcome,
-            attempt: 1,
-            category: None,
-            poll: false,
-        }
+    fn exchange(step: &str, us: u64, outcome: Outcome, status: u16) -> Exchange<'static> {
+        Exchange::sample(step, us, outcome, status)
     }
 
     /// The value at quantile q of a sorted sample, as HDR defines it (the

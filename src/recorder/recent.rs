@@ -96,24 +96,13 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recorder::{Checks, Outcome};
+    use crate::recorder::Outcome;
 
     fn sent(ms: u64) -> Exchange<'static> {
         Exchange {
             at: SystemTime::UNIX_EPOCH + Duration::from_millis(ms),
-            order: 0,
-            step: "s".into(),
-            method: "GET".into(),
-            endpoint: "GET /".into(),
             path: format!("/{ms}").into(),
-            status: Some(200),
-            latency: Duration::from_millis(1),
-            outcome: Outcome::Ok,
-            attempt: 1,
-            poll: false,
-            category: None,
-            checks: Checks::default(),
-            last: true,
+            ..Exchange::sample("s", 1000, Outcome::Ok, 200)
         }
     }
 

@@ -169,6 +169,29 @@ impl Exchange<'_> {
     }
 }
 
+#[cfg(test)]
+impl Exchange<'static> {
+    /// A last first attempt of `step` that took `us` µs (for tests).
+    pub fn sample(step: &str, us: u64, outcome: Outcome, status: u16) -> Self {
+        Exchange {
+            at: SystemTime::now(),
+            order: 0,
+            step: step.to_owned().into(),
+            method: "GET".into(),
+            endpoint: "GET /".into(),
+            path: "/".into(),
+            status: Some(status),
+            latency: Duration::from_micros(us),
+            outcome,
+            attempt: 1,
+            poll: false,
+            category: None,
+            checks: Checks::default(),
+            last: true,
+        }
+    }
+}
+
 /// Checks that held and that did not.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Checks {

@@ -198,25 +198,13 @@ impl Tallies {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recorder::{Checks, Outcome};
-    use std::time::{Duration, SystemTime};
+    use crate::recorder::Outcome;
 
-    fn exchange(step: &str, us: u64, outcome: Outcome, attempt: u32) -> Exchange<'_> {
+    fn exchange(step: &str, us: u64, outcome: Outcome, attempt: u32) -> Exchange<'static> {
         Exchange {
-            last: true,
-            checks: Checks::default(),
-            at: SystemTime::now(),
-            order: 0,
-            step: step.into(),
-            method: "GET".into(),
-            endpoint: "GET /a".into(),
-            path: "/a".into(),
-            status: Some(200),
-            latency: Duration::from_micros(us),
-            outcome,
             attempt,
             category: Some("read".into()),
-            poll: false,
+            ..Exchange::sample(step, us, outcome, 200)
         }
     }
 
