@@ -20,7 +20,7 @@ use rustls::pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
 
 use super::error::chain;
-use super::h1::{Connections, Outgoing};
+use super::h1::{Connections, Lease, Outgoing};
 use super::{ClientError, HttpClient, HttpRequest, HttpResponse, HttpVersion, MAX_BODY, Sent};
 
 const AGENT: &str = concat!("runner/", env!("CARGO_PKG_VERSION"));
@@ -28,10 +28,12 @@ const AGENT: &str = concat!("runner/", env!("CARGO_PKG_VERSION"));
 /// hyper-util's pooled client, with the run's timeout and a cap on requests in flight.
 pub struct Hyper {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    /// `http://` targets over HTTP/1.1, on connections kept here; `None`
-    /// when the run speaks HTTP/2 only, to them too (h2c, through `client`).
+    /// `http://` targets over HTTP/1.1, on connections kept here, which
+    /// also cap their requests in flight; `None` when the run speaks HTTP/2
+    /// only, to them too (h2c, through `client`).
     plain: Option<Connections>,
     timeout: Duration,
+    /// The cap on requests in flight through `client`.
     in_flight: Semaphore,
 }
 
@@ -64,27 +66,50 @@ impl Hyper {
             .build(https);
         Ok(Hyper {
             client,
-            plain: (version != HttpVersion::Http2).then(Connections::default),
+            plain: (version != HttpVersion::Http2).then(|| Connections::new(max_connections)),
             timeout,
             in_flight: Semaphore::new(max_connections),
         })
     }
 
-    async fn exchange(&self, request: &HttpRequest) -> Result<HttpResponse, ClientError> {
-        if let (Some(plain), Some(rest)) = (&self.plain, request.url.strip_prefix("http://")) {
-            let (origin, path) = split_origin(rest);
-            let target = origin_form(&request.url, path, &request.query)?;
-            let outgoing = Outgoing {
-                method: &request.method,
-                target: &target,
-                host: origin,
-                agent: AGENT,
-                headers: &request.headers,
-                body: request.body.as_deref(),
-                headers_read: request.headers_read,
-            };
-            return plain.send(origin, &outgoing).await;
+    /// Times `exchange` against the run's timeout.
+    async fn timed(
+        &self,
+        exchange: impl Future<Output = Result<HttpResponse, ClientError>>,
+    ) -> Sent {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout),
+        };
+        Sent {
+            result,
+            latency: started.elapsed(),
         }
+    }
+
+    /// Sends `request` to `origin` over HTTP/1.1 on a leased connection.
+    async fn plain(
+        lease: Lease<'_>,
+        request: &HttpRequest,
+        origin: &str,
+        path: &str,
+    ) -> Result<HttpResponse, ClientError> {
+        let target = origin_form(&request.url, path, &request.query)?;
+        let outgoing = Outgoing {
+            method: &request.method,
+            target: &target,
+            host: origin,
+            agent: AGENT,
+            headers: &request.headers,
+            body: request.body.as_deref(),
+            headers_read: request.headers_read,
+        };
+        lease.send(&outgoing).await
+    }
+
+    /// Sends `request` through hyper-util's client.
+    async fn pooled(&self, request: &HttpRequest) -> Result<HttpResponse, ClientError> {
         let uri = uri(&request.url, &request.query)?;
         let response = self
             .client
@@ -119,17 +144,20 @@ impl Hyper {
 
 impl HttpClient for Hyper {
     async fn send(&self, request: &HttpRequest) -> Sent {
-        // Waiting for a free slot is the runner's own queueing, not the target's latency.
-        let _permit = self.in_flight.acquire().await;
-        let started = Instant::now();
-        let result = match tokio::time::timeout(self.timeout, self.exchange(request)).await {
-            Ok(result) => result,
-            Err(_) => Err(ClientError::Timeout),
-        };
-        Sent {
-            result,
-            latency: started.elapsed(),
+        // Waiting for a connection or a free slot is the runner's own
+        // queueing, not the target's latency.
+        if let (Some(plain), Some(rest)) = (&self.plain, request.url.strip_prefix("http://")) {
+            let (origin, path) = split_origin(rest);
+            return match plain.lease(origin).await {
+                Ok(lease) => self.timed(Self::plain(lease, request, origin, path)).await,
+                Err(e) => Sent {
+                    result: Err(e),
+                    latency: Duration::ZERO,
+                },
+            };
         }
+        let _permit = self.in_flight.acquire().await;
+        self.timed(self.pooled(request)).await
     }
 }
 

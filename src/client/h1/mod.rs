@@ -1,51 +1,221 @@
-//! Plain `http://` over HTTP/1.1 on connections runner keeps itself: an idle
-//! list per origin under one short lock, and each exchange run by the task
-//! that sends the request ([`wire`]). It skips what a general client does per
-//! request (a checkout future, waiter queues, a connection task and the
-//! channels to it), which is most of the client's own CPU on a flood. HTTPS
-//! and HTTP/2 go through hyper-util's client.
+//! Plain `http://` over HTTP/1.1 on connections runner keeps itself, each
+//! exchange run by the task that sends the request ([`wire`]). It skips what
+//! a general client does per request (a checkout future, waiter queues, a
+//! connection task and the channels to it), which is most of the client's
+//! own CPU on a flood. The pool also holds the run's connection cap, so that
+//! a request writes nothing another thread reads: idle connections are kept
+//! in a list per thread, and the count of open connections changes only
+//! when one is opened or closed. HTTPS and HTTP/2 go through hyper-util's
+//! client.
 
 mod wire;
 
-use std::sync::Mutex;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 pub use wire::Outgoing;
 use wire::{Conn, Failure};
 
 use super::{ClientError, HttpResponse};
 
-/// Idle HTTP/1.1 connections by origin (`host:port`); an origin keeps its
-/// slot for the whole run (a run talks to a handful at most).
-#[derive(Default)]
+/// The idle HTTP/1.1 connections of a run and its cap on open ones.
 pub struct Connections {
-    slots: Mutex<Vec<Slot>>,
+    /// Idle connections by the thread that gave them back: a request looks
+    /// in its own thread's list first, so threads seldom share a lock.
+    shards: Box<[Mutex<Vec<Slot>>]>,
+    /// Connections open or being opened, idle or in use: at most `max`, so
+    /// at most `max` requests are in flight.
+    open: AtomicUsize,
+    max: usize,
+    /// Requests waiting for a connection to come back or close.
+    waiting: AtomicUsize,
+    freed: Notify,
 }
 
-/// One origin and its idle connections.
+/// One origin (`host:port`) and its idle connections in one list.
 struct Slot {
     origin: Box<str>,
     idle: Vec<Conn>,
 }
 
+/// The right to one connection to an origin: an idle one, or room to open
+/// one. Dropped without its connection given back, it frees the room.
+pub struct Lease<'a> {
+    pool: &'a Connections,
+    origin: &'a str,
+    conn: Option<Conn>,
+    held: bool,
+}
+
+/// Numbers threads apart for their idle lists.
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD: Cell<usize> = Cell::new(NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
+}
+
+/// How long a waiting request sleeps before it looks again even if no
+/// connection was reported freed (a safety net; freeing one wakes it).
+const RECHECK: Duration = Duration::from_millis(50);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A list is consistent between calls; a panic elsewhere leaves it usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Connections {
-    /// Sends `request` to `origin` (also its Host header, unless the request
-    /// has one), on an idle connection or a new one. When a kept connection
-    /// closes before answering, the server may have closed it while it was
-    /// idle, or dropped the request: an idempotent request (GET, HEAD, PUT,
-    /// DELETE, OPTIONS) is sent once more on a new connection, any other is
-    /// failed rather than risk doing it twice (RFC 9112, 9.3.1).
-    pub async fn send(
-        &self,
-        origin: &str,
-        request: &Outgoing<'_>,
-    ) -> Result<HttpResponse, ClientError> {
-        let (slot, idle) = self.take(origin)?;
-        if let Some(mut conn) = idle {
+    /// A pool that keeps at most `max` connections open (at least one).
+    pub fn new(max: usize) -> Self {
+        let shards = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Connections {
+            shards: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
+            open: AtomicUsize::new(0),
+            max: max.max(1),
+            waiting: AtomicUsize::new(0),
+            freed: Notify::new(),
+        }
+    }
+
+    /// A connection to `origin`, waiting while `max` are open and in use.
+    /// An idle connection is checked first for anything that arrived while
+    /// it was idle (a close, stray bytes); `quiet` makes no system call
+    /// unless its socket became readable.
+    pub async fn lease<'a>(&'a self, origin: &'a str) -> Result<Lease<'a>, ClientError> {
+        // It is written as the Host header.
+        if origin.is_empty() || !origin.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ClientError::Other(format!("invalid host {origin:?}")));
+        }
+        loop {
+            if let Some(conn) = self.take_idle(origin) {
+                return Ok(self.leased(origin, Some(conn)));
+            }
+            if self.reserve() || self.close_idle_elsewhere(origin) {
+                return Ok(self.leased(origin, None));
+            }
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            // Pairs with the fence in `give_back`: a connection given back
+            // before the count went up is seen by the look below.
+            fence(Ordering::SeqCst);
+            if !self.room() {
+                let _ = tokio::time::timeout(RECHECK, freed).await;
+            }
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn leased<'a>(&'a self, origin: &'a str, conn: Option<Conn>) -> Lease<'a> {
+        Lease {
+            pool: self,
+            origin,
+            conn,
+            held: true,
+        }
+    }
+
+    /// The calling thread's idle list.
+    fn home(&self) -> usize {
+        THREAD.with(Cell::get) % self.shards.len()
+    }
+
+    /// An idle, quiet connection to `origin`: the calling thread's first.
+    fn take_idle(&self, origin: &str) -> Option<Conn> {
+        let home = self.home();
+        for k in 0..self.shards.len() {
+            let mut slots = lock(&self.shards[(home + k) % self.shards.len()]);
+            let Some(slot) = slots.iter_mut().find(|s| &*s.origin == origin) else {
+                continue;
+            };
+            while let Some(conn) = slot.idle.pop() {
+                if conn.quiet() {
+                    return Some(conn);
+                }
+                self.closed();
+            }
+        }
+        None
+    }
+
+    /// Counts one more open connection, if under the cap.
+    fn reserve(&self) -> bool {
+        self.open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// At the cap with nothing idle for `origin`: closes an idle connection
+    /// to another origin and keeps its room.
+    fn close_idle_elsewhere(&self, origin: &str) -> bool {
+        self.shards.iter().any(|shard| {
+            lock(shard)
+                .iter_mut()
+                .find(|s| &*s.origin != origin && !s.idle.is_empty())
+                .and_then(|s| s.idle.pop())
+                .is_some()
+        })
+    }
+
+    /// Whether a look now could find room for a connection: under the cap,
+    /// or an idle connection (to take, or to close for room).
+    fn room(&self) -> bool {
+        self.open.load(Ordering::SeqCst) < self.max
+            || self
+                .shards
+                .iter()
+                .any(|shard| lock(shard).iter().any(|s| !s.idle.is_empty()))
+    }
+
+    /// Keeps `conn` for the next request to `origin`.
+    fn give_back(&self, origin: &str, conn: Conn) {
+        {
+            let mut slots = lock(&self.shards[self.home()]);
+            match slots.iter_mut().find(|s| &*s.origin == origin) {
+                Some(slot) => slot.idle.push(conn),
+                None => slots.push(Slot {
+                    origin: origin.into(),
+                    idle: vec![conn],
+                }),
+            }
+        }
+        // Pairs with the fence in `lease`: either a waiter is counted here,
+        // or it sees this connection when it looks.
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            self.freed.notify_one();
+        }
+    }
+
+    /// One open connection fewer.
+    fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.freed.notify_one();
+        }
+    }
+}
+
+impl Lease<'_> {
+    /// Sends `request` (its Host header is the origin unless the request
+    /// has one) on the leased connection, or a new one. When a kept
+    /// connection closes before answering, the server may have closed it
+    /// while it was idle, or dropped the request: an idempotent request
+    /// (GET, HEAD, PUT, DELETE, OPTIONS) is sent once more on a new
+    /// connection, any other is failed rather than risk doing it twice
+    /// (RFC 9112, 9.3.1).
+    pub async fn send(mut self, request: &Outgoing<'_>) -> Result<HttpResponse, ClientError> {
+        if let Some(mut conn) = self.conn.take() {
             match conn.exchange(request).await {
                 Ok((response, keep)) => {
-                    self.keep(slot, conn, keep);
+                    self.finish(conn, keep);
                     return Ok(response);
                 }
                 Err(Failure::Unanswered(_)) if request.idempotent() => {}
@@ -53,10 +223,10 @@ impl Connections {
                 Err(Failure::Failed(e)) => return Err(e),
             }
         }
-        let mut conn = connect(origin).await?;
+        let mut conn = connect(self.origin).await?;
         match conn.exchange(request).await {
             Ok((response, keep)) => {
-                self.keep(slot, conn, keep);
+                self.finish(conn, keep);
                 Ok(response)
             }
             Err(Failure::Unanswered(why)) => Err(unanswered(&why)),
@@ -64,41 +234,20 @@ impl Connections {
         }
     }
 
-    /// Keeps `conn` for the next request if it can carry one.
-    fn keep(&self, slot: usize, conn: Conn, keep: bool) {
+    /// Gives `conn` back if it can carry another request; else it closes.
+    fn finish(mut self, conn: Conn, keep: bool) {
         if keep {
-            let mut slots = self.slots.lock().expect("idle connections lock");
-            slots[slot].idle.push(conn);
+            self.held = false;
+            self.pool.give_back(self.origin, conn);
         }
     }
+}
 
-    /// The slot of `origin` (made on first use) and an idle connection to it
-    /// that nothing arrived on while it was idle (a close, stray bytes), in
-    /// one hold of the lock (`quiet` makes no system call unless the socket
-    /// became readable).
-    fn take(&self, origin: &str) -> Result<(usize, Option<Conn>), ClientError> {
-        let mut slots = self.slots.lock().expect("idle connections lock");
-        let slot = match slots.iter().position(|s| &*s.origin == origin) {
-            Some(at) => at,
-            None => {
-                // It is written as the Host header.
-                if origin.is_empty() || !origin.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(ClientError::Other(format!("invalid host {origin:?}")));
-                }
-                slots.push(Slot {
-                    origin: origin.into(),
-                    idle: Vec::new(),
-                });
-                slots.len() - 1
-            }
-        };
-        let idle = &mut slots[slot].idle;
-        while let Some(conn) = idle.pop() {
-            if conn.quiet() {
-                return Ok((slot, Some(conn)));
-            }
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            self.pool.closed();
         }
-        Ok((slot, None))
     }
 }
 

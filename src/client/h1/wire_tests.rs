@@ -107,12 +107,16 @@ async fn send(
         host: &server.origin,
         ..request
     };
-    connections.send(&server.origin, &request).await
+    connections
+        .lease(&server.origin)
+        .await?
+        .send(&request)
+        .await
 }
 
 /// `n` GETs of `/` one after another through one pool; their bodies.
 async fn gets(server: &Scripted, n: usize) -> Vec<bytes::Bytes> {
-    let connections = Connections::default();
+    let connections = Connections::new(16);
     let mut bodies = Vec::new();
     for _ in 0..n {
         bodies.push(send(&connections, server, get("/")).await.unwrap().body);
@@ -131,7 +135,7 @@ async fn a_length_framed_answer_keeps_its_connection() {
         (format!("{head}{body}").into_bytes(), false)
     })
     .await;
-    let connections = Connections::default();
+    let connections = Connections::new(16);
     let headers = [(HeaderName::from_static("x-trace"), "abc".to_string())];
     let post = Outgoing {
         method: "POST",
@@ -193,7 +197,7 @@ async fn head_204_and_interim_answers_have_no_body() {
         (answer.into(), false)
     })
     .await;
-    let connections = Connections::default();
+    let connections = Connections::new(16);
     let head = Outgoing {
         method: "HEAD",
         ..get("/")
@@ -242,7 +246,7 @@ async fn connection_close_and_http_1_0_are_not_kept() {
 #[tokio::test]
 async fn a_request_asking_to_close_does_not_keep_its_connection() {
     let server = scripted(|_| ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into(), false)).await;
-    let connections = Connections::default();
+    let connections = Connections::new(16);
     let close = [(HeaderName::from_static("connection"), "Close".to_string())];
     for _ in 0..2 {
         let request = Outgoing {
@@ -257,7 +261,7 @@ async fn a_request_asking_to_close_does_not_keep_its_connection() {
 #[tokio::test]
 async fn the_scripts_host_wins_and_framing_headers_are_runners() {
     let server = scripted(|_| ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into(), false)).await;
-    let connections = Connections::default();
+    let connections = Connections::new(16);
     let headers = [
         (HOST, "orders.internal".to_string()),
         (HeaderName::from_static("content-length"), "99".to_string()),
@@ -300,7 +304,7 @@ async fn too_large_and_malformed_answers_are_errors() {
         (answer.into_bytes(), n == 3)
     })
     .await;
-    let connections = Connections::default();
+    let connections = Connections::new(16);
     let mut errors = Vec::new();
     for _ in 0..5 {
         errors.push(send(&connections, &server, get("/")).await.unwrap_err());
@@ -345,7 +349,7 @@ async fn a_post_the_server_dropped_is_not_sent_twice() {
         _ => (Vec::new(), true),
     })
     .await;
-    let connections = Connections::default();
+    let connections = Connections::new(16);
     send(&connections, &server, get("/")).await.unwrap();
     let post = Outgoing {
         method: "POST",
@@ -364,7 +368,7 @@ async fn headers_nothing_reads_are_not_kept() {
         (answer.into(), false)
     })
     .await;
-    let connections = Connections::default();
+    let connections = Connections::new(16);
     let unread = Outgoing {
         headers_read: false,
         ..get("/")
@@ -375,4 +379,118 @@ async fn headers_nothing_reads_are_not_kept() {
     let answer = send(&connections, &server, get("/")).await.unwrap();
     assert_eq!(answer.headers["x-a"], "1");
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+}
+
+/// A length-framed `200` whose body is the request's number; kept open.
+fn numbered(n: usize) -> (Vec<u8>, bool) {
+    let body = n.to_string();
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+    (format!("{head}{body}").into_bytes(), false)
+}
+
+/// Fails the test instead of hanging when the pool never gives room.
+async fn soon<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(10), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish in 10 s"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cap_holds_requests_back_and_every_one_is_answered() {
+    let server = scripted(numbered).await;
+    let connections = Connections::new(2);
+    let sends = (0..12).map(|_| send(&connections, &server, get("/")));
+    let answers = soon("12 requests", futures_util::future::join_all(sends)).await;
+    let mut bodies: Vec<usize> = answers
+        .into_iter()
+        .map(|a| String::from_utf8_lossy(&a.unwrap().body).parse().unwrap())
+        .collect();
+    bodies.sort_unstable();
+    assert_eq!(
+        bodies,
+        (0..12).collect::<Vec<_>>(),
+        "every request answered once"
+    );
+    let opened = server.connections.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&opened),
+        "{opened} connections for a cap of 2"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_connection_gives_its_room_back() {
+    let server = scripted(|n| {
+        let (bytes, _) = numbered(n);
+        let text = String::from_utf8(bytes).unwrap();
+        let text = text.replacen("\r\n", "\r\nconnection: close\r\n", 1);
+        (text.into_bytes(), true)
+    })
+    .await;
+    let connections = Connections::new(1);
+    let sends = (0..5).map(|_| send(&connections, &server, get("/")));
+    for answer in soon("5 requests", futures_util::future::join_all(sends)).await {
+        answer.unwrap();
+    }
+    assert_eq!(
+        server.connections.load(Ordering::SeqCst),
+        5,
+        "a new one each time"
+    );
+}
+
+#[tokio::test]
+async fn at_the_cap_an_idle_connection_to_another_origin_is_closed_for_room() {
+    let (a, b) = (scripted(numbered).await, scripted(numbered).await);
+    let connections = Connections::new(1);
+    for (server, n) in [(&a, 0), (&b, 0), (&a, 1)] {
+        let answer = soon("a request", send(&connections, server, get("/"))).await;
+        assert_eq!(answer.unwrap().body, n.to_string());
+    }
+    assert_eq!(
+        a.connections.load(Ordering::SeqCst),
+        2,
+        "a's first was closed for b"
+    );
+    assert_eq!(b.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_failed_or_abandoned_request_gives_its_room_back() {
+    let server = scripted(numbered).await;
+    let connections = Connections::new(1);
+    // A port nothing listens on: the connect fails.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let nowhere = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let lease = connections.lease(&nowhere).await.unwrap();
+    let refused = lease
+        .send(&Outgoing {
+            host: &nowhere,
+            ..get("/")
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(ClientError::Connect(_))),
+        "{refused:?}"
+    );
+    // A server that never answers: the request is dropped by its timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let quiet = silent.local_addr().unwrap().to_string();
+    let lease = connections.lease(&quiet).await.unwrap();
+    let abandoned = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        lease.send(&Outgoing {
+            host: &quiet,
+            ..get("/")
+        }),
+    )
+    .await;
+    assert!(abandoned.is_err(), "nothing answered");
+    let answer = soon(
+        "a request after both",
+        send(&connections, &server, get("/")),
+    )
+    .await;
+    assert_eq!(answer.unwrap().body, "0");
 }
