@@ -50,22 +50,22 @@ pub enum Admit<'a> {
 /// every request waiting for a result that never comes.
 pub struct Probe<'a> {
     breaker: &'a Breaker,
-    recorded: bool,
 }
 
 impl Probe<'_> {
     /// Notes the probe's result, as [`Breaker::record`].
-    pub fn record(mut self, healthy: bool) -> Option<BreakerState> {
-        self.recorded = true;
-        self.breaker.record(healthy)
+    pub fn record(self, healthy: bool) -> Option<BreakerState> {
+        let breaker = self.breaker;
+        // A probe with a result is not a dropped one.
+        std::mem::forget(self);
+        breaker.record(healthy)
     }
 }
 
 impl Drop for Probe<'_> {
     fn drop(&mut self) {
         // Not `expect`: a panic while unwinding would abort the process.
-        if !self.recorded
-            && let Ok(mut state) = self.breaker.state.lock()
+        if let Ok(mut state) = self.breaker.state.lock()
             && matches!(*state, State::HalfOpen)
         {
             *state = State::Open {
@@ -99,10 +99,7 @@ impl Breaker {
                     State::Closed { .. } => return Admit::Go,
                     State::Open { until } if Instant::now() >= until => {
                         *state = State::HalfOpen;
-                        return Admit::Probe(Probe {
-                            breaker: self,
-                            recorded: false,
-                        });
+                        return Admit::Probe(Probe { breaker: self });
                     }
                     State::Open { until } => until.saturating_duration_since(Instant::now()),
                     State::HalfOpen => Duration::from_millis(20)

@@ -22,7 +22,7 @@ impl<C: HttpClient> Executor<C> {
         let budget = run.rng.random_range(c.requests.0..=c.requests.1);
         let start = run.sent;
         while run.sent - start < budget && !self.past_deadline() {
-            if self.stop.is_cancelled() {
+            if self.stopper(run).is_cancelled() {
                 return Err(Halt::Interrupted);
             }
             let action = pick(c, &mut run.rng);
@@ -54,7 +54,11 @@ impl<C: HttpClient> Executor<C> {
             if let Some(deadline) = self.deadline {
                 think = think.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
             }
-            if think > Duration::ZERO && !self.wait(Wait::Think { flow }, think, &self.stop).await {
+            if think > Duration::ZERO
+                && !self
+                    .wait(Wait::Think { flow }, think, self.stopper(run))
+                    .await
+            {
                 return Err(Halt::Interrupted);
             }
         }
