@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
-use hyper::{Method, Request, Uri};
+use hyper::{Request, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -97,7 +97,7 @@ impl Hyper {
     ) -> Result<HttpResponse, ClientError> {
         let target = origin_form(&request.url, path, &request.query)?;
         let outgoing = Outgoing {
-            method: &request.method,
+            method: request.method.as_str(),
             target: &target,
             host: origin,
             agent: AGENT,
@@ -163,9 +163,7 @@ impl HttpClient for Hyper {
 
 /// The hyper request for `request` at `uri` (absolute: hyper-util sets the Host header from it).
 fn build(request: &HttpRequest, uri: Uri) -> Result<Request<Full<Bytes>>, ClientError> {
-    let method = Method::from_bytes(request.method.as_bytes())
-        .map_err(|_| ClientError::Other(format!("invalid method {}", request.method)))?;
-    let mut builder = Request::builder().method(method).uri(uri);
+    let mut builder = Request::builder().method(request.method.clone()).uri(uri);
     let headers = builder.headers_mut().expect("a fresh builder has no error");
     for (k, v) in &request.headers {
         let value = HeaderValue::from_str(v)

@@ -12,7 +12,6 @@ pub use direct::Hyper;
 pub use error::ClientError;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -56,8 +55,8 @@ pub const MAX_BODY: usize = 16 << 20;
 /// A request ready to send: everything rendered.
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
-    /// Upper-case method.
-    pub method: Arc<str>,
+    /// Method.
+    pub method: hyper::Method,
     /// Full URL without the query.
     pub url: String,
     /// Query parameters, encoded by the client.

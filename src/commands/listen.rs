@@ -173,10 +173,11 @@ impl Poster {
     /// POSTs `body`; a failure (no answer, or not 2xx) is tried once more, then logged.
     async fn post(&self, url: String, body: &Value) {
         let request = HttpRequest {
-            method: "POST".into(),
+            method: hyper::Method::POST,
             url,
             query: Vec::new(),
-            headers: vec![(hyper::header::CONTENT_TYPE, "application/json".into())],
+            // Both clients say the body is JSON.
+            headers: Vec::new(),
             body: Some(Bytes::from(body.to_string())),
             headers_read: false,
         };

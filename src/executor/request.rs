@@ -180,7 +180,7 @@ impl<C: HttpClient> Executor<C> {
                 at,
                 order: run.index,
                 step: Cow::Borrowed(&r.name),
-                method: Cow::Borrowed(&r.method),
+                method: Cow::Borrowed(r.method.as_str()),
                 endpoint: Cow::Borrowed(&r.endpoint),
                 path: Cow::Borrowed(&shown_path),
                 status,

@@ -467,7 +467,8 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
     };
     let mut compiled = Request {
         name: r.name.as_str().into(),
-        method: r.method.as_str().into(),
+        method: hyper::Method::from_bytes(r.method.as_bytes())
+            .map_err(|_| invalid(format!("`{}` is not an HTTP method", r.method)))?,
         endpoint: format!("{} {}", r.method, r.path).into(),
         path: parse(&r.path)?,
         query: pairs(&r.query)?,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::Method;
 use hyper::header::HeaderName;
 
 use super::template::{JsonPath, JsonTemplate, Template};
@@ -14,8 +15,8 @@ use crate::spec::{Cmp, MetricKind, ScriptFn};
 pub struct Request {
     /// Step name in reports.
     pub name: Arc<str>,
-    /// HTTP method, upper case.
-    pub method: Arc<str>,
+    /// HTTP method, checked when the plan is compiled.
+    pub method: Method,
     /// `METHOD /path/{var}` as written: what the endpoint table groups by.
     pub endpoint: Arc<str>,
     /// Path template.
