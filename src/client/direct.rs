@@ -91,7 +91,7 @@ impl Hyper {
     /// Sends `request` to `origin` over HTTP/1.1 on a leased connection.
     async fn plain(
         lease: Lease<'_>,
-        request: &HttpRequest,
+        request: &HttpRequest<'_>,
         origin: &str,
         path: &str,
     ) -> Result<HttpResponse, ClientError> {
@@ -109,7 +109,7 @@ impl Hyper {
     }
 
     /// Sends `request` through hyper-util's client.
-    async fn pooled(&self, request: &HttpRequest) -> Result<HttpResponse, ClientError> {
+    async fn pooled(&self, request: &HttpRequest<'_>) -> Result<HttpResponse, ClientError> {
         let uri = uri(&request.url, &request.query)?;
         let response = self
             .client
@@ -143,7 +143,7 @@ impl Hyper {
 }
 
 impl HttpClient for Hyper {
-    async fn send(&self, request: &HttpRequest) -> Sent {
+    async fn send(&self, request: &HttpRequest<'_>) -> Sent {
         // Waiting for a connection or a free slot is the runner's own
         // queueing, not the target's latency.
         if let (Some(plain), Some(rest)) = (&self.plain, request.url.strip_prefix("http://")) {
@@ -162,13 +162,13 @@ impl HttpClient for Hyper {
 }
 
 /// The hyper request for `request` at `uri` (absolute: hyper-util sets the Host header from it).
-fn build(request: &HttpRequest, uri: Uri) -> Result<Request<Full<Bytes>>, ClientError> {
+fn build(request: &HttpRequest<'_>, uri: Uri) -> Result<Request<Full<Bytes>>, ClientError> {
     let mut builder = Request::builder().method(request.method.clone()).uri(uri);
     let headers = builder.headers_mut().expect("a fresh builder has no error");
     for (k, v) in &request.headers {
         let value = HeaderValue::from_str(v)
             .map_err(|_| ClientError::Other(format!("invalid value of header {k}")))?;
-        headers.append(k.clone(), value);
+        headers.append(&**k, value);
     }
     // Defaults only where the script set none.
     headers

@@ -11,6 +11,7 @@ mod h1;
 pub use direct::Hyper;
 pub use error::ClientError;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
@@ -52,9 +53,10 @@ impl HttpVersion {
 /// Largest response body read; bigger bodies fail the request.
 pub const MAX_BODY: usize = 16 << 20;
 
-/// A request ready to send: everything rendered.
+/// A request ready to send: everything rendered. Header names borrow the
+/// plan's: cloning a custom one writes a reference count every core shares.
 #[derive(Debug, Clone)]
-pub struct HttpRequest {
+pub struct HttpRequest<'a> {
     /// Method.
     pub method: hyper::Method,
     /// Full URL without the query.
@@ -62,7 +64,7 @@ pub struct HttpRequest {
     /// Query parameters, encoded by the client.
     pub query: Vec<(String, String)>,
     /// Headers: names checked when the plan was compiled, values rendered.
-    pub headers: Vec<(hyper::header::HeaderName, String)>,
+    pub headers: Vec<(Cow<'a, hyper::header::HeaderName>, String)>,
     /// JSON body, if any.
     pub body: Option<Bytes>,
     /// Whether anything reads the answer's headers: when nothing does, a
@@ -96,5 +98,5 @@ pub struct Sent {
 pub trait HttpClient: Send + Sync + 'static {
     /// Sends one request (no retries: the executor owns the retry policy).
     /// The request is borrowed: a retry sends the same one again without a copy.
-    fn send(&self, request: &HttpRequest) -> impl Future<Output = Sent> + Send;
+    fn send(&self, request: &HttpRequest<'_>) -> impl Future<Output = Sent> + Send;
 }

@@ -272,12 +272,12 @@ impl<C: HttpClient> Executor<C> {
     }
 
     /// Renders the request; the second value is the path and query shown in events.
-    fn prepare(
-        &self,
+    fn prepare<'a>(
+        &'a self,
         run: &OrderRun,
-        r: &Request,
+        r: &'a Request,
         headers_read: bool,
-    ) -> Result<(HttpRequest, String), MissingVar> {
+    ) -> Result<(HttpRequest<'a>, String), MissingVar> {
         let path = r.path.render(&run.vars)?;
         let query = r
             .query
@@ -290,20 +290,20 @@ impl<C: HttpClient> Executor<C> {
             .headers
             .iter()
             .chain(&r.headers)
-            .map(|(k, t)| Ok((k.clone(), t.render(&run.vars)?)))
+            .map(|(k, t)| Ok((Cow::Borrowed(k), t.render(&run.vars)?)))
             .collect::<Result<Vec<_>, MissingVar>>()?;
         // The session's token, unless the step sends its own Authorization.
         if let Some(auth) = &self.plan.auth
             && let Some(Value::String(token)) = run.vars.lookup(&auth.token)
-            && !headers.iter().any(|(k, _)| k == AUTHORIZATION)
+            && !headers.iter().any(|(k, _)| **k == AUTHORIZATION)
         {
-            headers.push((AUTHORIZATION, format!("Bearer {token}")));
+            headers.push((Cow::Owned(AUTHORIZATION), format!("Bearer {token}")));
         }
         let mut url = String::with_capacity(self.base_url.len() + path.len());
         url.push_str(&self.base_url);
         url.push_str(&path);
         if let Some(jar) = &run.jar
-            && !headers.iter().any(|(k, _)| k == COOKIE)
+            && !headers.iter().any(|(k, _)| **k == COOKIE)
             && let Ok(parsed) = url::Url::parse(&url)
         {
             let pairs: Vec<String> = jar
@@ -311,7 +311,7 @@ impl<C: HttpClient> Executor<C> {
                 .map(|(name, value)| format!("{name}={value}"))
                 .collect();
             if !pairs.is_empty() {
-                headers.push((COOKIE, pairs.join("; ")));
+                headers.push((Cow::Owned(COOKIE), pairs.join("; ")));
             }
         }
         let body = match &r.body {

@@ -5,6 +5,7 @@
 //! channel to one and no wake-up of a second task per request, which is most
 //! of what a general client spends of its own on a request to a fast target.
 
+use std::borrow::Cow;
 use std::io::{self, Write as _};
 use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
@@ -36,7 +37,7 @@ pub struct Outgoing<'a> {
     /// User-Agent unless `headers` has one.
     pub agent: &'a str,
     /// The script's headers; framing ones (Content-Length, Transfer-Encoding) are runner's.
-    pub headers: &'a [(HeaderName, String)],
+    pub headers: &'a [(Cow<'a, HeaderName>, String)],
     /// JSON body.
     pub body: Option<&'a [u8]>,
     /// Whether the answer's headers are kept (they are parsed either way).

@@ -1,6 +1,7 @@
 //! The HTTP/1.1 exchange against scripted servers on 127.0.0.1: framing,
 //! interim answers, kept and closed connections, limits and bad answers.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -136,7 +137,10 @@ async fn a_length_framed_answer_keeps_its_connection() {
     })
     .await;
     let connections = Connections::new(16);
-    let headers = [(HeaderName::from_static("x-trace"), "abc".to_string())];
+    let headers = [(
+        Cow::Owned(HeaderName::from_static("x-trace")),
+        "abc".to_string(),
+    )];
     let post = Outgoing {
         method: "POST",
         headers: &headers,
@@ -247,7 +251,10 @@ async fn connection_close_and_http_1_0_are_not_kept() {
 async fn a_request_asking_to_close_does_not_keep_its_connection() {
     let server = scripted(|_| ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into(), false)).await;
     let connections = Connections::new(16);
-    let close = [(HeaderName::from_static("connection"), "Close".to_string())];
+    let close = [(
+        Cow::Owned(HeaderName::from_static("connection")),
+        "Close".to_string(),
+    )];
     for _ in 0..2 {
         let request = Outgoing {
             headers: &close,
@@ -263,8 +270,11 @@ async fn the_scripts_host_wins_and_framing_headers_are_runners() {
     let server = scripted(|_| ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into(), false)).await;
     let connections = Connections::new(16);
     let headers = [
-        (HOST, "orders.internal".to_string()),
-        (HeaderName::from_static("content-length"), "99".to_string()),
+        (Cow::Owned(HOST), "orders.internal".to_string()),
+        (
+            Cow::Owned(HeaderName::from_static("content-length")),
+            "99".to_string(),
+        ),
     ];
     let request = Outgoing {
         method: "PUT",
@@ -276,7 +286,10 @@ async fn the_scripts_host_wins_and_framing_headers_are_runners() {
         server.requests.lock().unwrap()[0],
         "PUT /x HTTP/1.1\r\nhost: orders.internal\r\nuser-agent: runner/test\r\ncontent-length: 0\r\n\r\n"
     );
-    let bad = [(HeaderName::from_static("x-a"), "a\r\nb".to_string())];
+    let bad = [(
+        Cow::Owned(HeaderName::from_static("x-a")),
+        "a\r\nb".to_string(),
+    )];
     let request = Outgoing {
         headers: &bad,
         ..get("/x")
