@@ -2,21 +2,23 @@
 //! exchange run by the task that sends the request ([`wire`]). It skips what
 //! a general client does per request (a checkout future, waiter queues, a
 //! connection task and the channels to it), which is most of the client's
-//! own CPU on a flood. The pool also holds the run's connection cap, so that
-//! a request writes nothing another thread reads: idle connections are kept
-//! in a list per thread, and the count of open connections changes only
-//! when one is opened or closed. HTTPS and HTTP/2 go through hyper-util's
-//! client.
+//! own CPU on a flood. The pool also holds the run's connection cap. While
+//! nobody waits for a connection, a request locks only its own thread's idle
+//! list (another thread's only when its own is empty), and the count of open
+//! connections changes only when one is opened or closed. At the cap,
+//! requests queue, and each connection given back or closed goes to the
+//! longest waiting one. HTTPS and HTTP/2 go through hyper-util's client.
 
 mod wire;
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
+use tokio::sync::oneshot;
 
 pub use wire::Outgoing;
 use wire::{Conn, Failure};
@@ -32,15 +34,23 @@ pub struct Connections {
     /// at most `max` requests are in flight.
     open: AtomicUsize,
     max: usize,
-    /// Requests waiting for a connection to come back or close.
+    /// Requests waiting for a connection, longest waiting first.
+    queue: Mutex<VecDeque<Waiter>>,
+    /// How many are in `queue` and still waiting: while there are any, a new
+    /// request queues behind them instead of taking what comes free.
     waiting: AtomicUsize,
-    freed: Notify,
 }
 
 /// One origin (`host:port`) and its idle connections in one list.
 struct Slot {
     origin: Box<str>,
     idle: Vec<Conn>,
+}
+
+/// A request waiting for a connection to `origin`.
+struct Waiter {
+    origin: Box<str>,
+    tx: oneshot::Sender<Option<Conn>>,
 }
 
 /// The right to one connection to an origin: an idle one, or room to open
@@ -52,6 +62,15 @@ pub struct Lease<'a> {
     held: bool,
 }
 
+/// Counts a request in `waiting` for as long as it waits, however it ends.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Numbers threads apart for their idle lists.
 static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
 
@@ -59,8 +78,9 @@ thread_local! {
     static THREAD: Cell<usize> = Cell::new(NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
 }
 
-/// How long a waiting request sleeps before it looks again even if no
-/// connection was reported freed (a safety net; freeing one wakes it).
+/// How long a waiting request sleeps before it serves the queue itself even
+/// if nothing was handed to it (a safety net; a freed connection is handed
+/// over at once).
 const RECHECK: Duration = Duration::from_millis(50);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -76,38 +96,46 @@ impl Connections {
             shards: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
             open: AtomicUsize::new(0),
             max: max.max(1),
+            queue: Mutex::new(VecDeque::new()),
             waiting: AtomicUsize::new(0),
-            freed: Notify::new(),
         }
     }
 
-    /// A connection to `origin`, waiting while `max` are open and in use.
-    /// An idle connection is checked first for anything that arrived while
-    /// it was idle (a close, stray bytes); `quiet` makes no system call
-    /// unless its socket became readable.
+    /// A connection to `origin`, waiting in line while `max` are open and in
+    /// use. An idle connection is checked first for anything that arrived
+    /// while it was idle (a close, stray bytes); `quiet` makes no system
+    /// call unless its socket became readable.
     pub async fn lease<'a>(&'a self, origin: &'a str) -> Result<Lease<'a>, ClientError> {
         // It is written as the Host header.
         if origin.is_empty() || !origin.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ClientError::Other(format!("invalid host {origin:?}")));
         }
-        loop {
-            if let Some(conn) = self.take_idle(origin) {
-                return Ok(self.leased(origin, Some(conn)));
-            }
-            if self.reserve() || self.close_idle_elsewhere(origin) {
-                return Ok(self.leased(origin, None));
-            }
-            let freed = self.freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
+        if self.waiting.load(Ordering::Relaxed) == 0
+            && let Some(conn) = self.find(origin)
+        {
+            return Ok(self.leased(origin, conn));
+        }
+        let (tx, mut rx) = oneshot::channel();
+        let _waiting = {
+            let mut queue = lock(&self.queue);
+            queue.push_back(Waiter {
+                origin: origin.into(),
+                tx,
+            });
             self.waiting.fetch_add(1, Ordering::SeqCst);
-            // Pairs with the fence in `give_back`: a connection given back
-            // before the count went up is seen by the look below.
+            Waiting(&self.waiting)
+        };
+        loop {
+            // Pairs with the fences in `give_back` and `closed`: what came
+            // free before this request was counted is handed out here.
             fence(Ordering::SeqCst);
-            if !self.room() {
-                let _ = tokio::time::timeout(RECHECK, freed).await;
+            self.serve();
+            match tokio::time::timeout(RECHECK, &mut rx).await {
+                Ok(Ok(conn)) => return Ok(self.leased(origin, conn)),
+                // Dropped unanswered: only when the pool is dropped.
+                Ok(Err(_)) => return Err(ClientError::Other("the connection pool closed".into())),
+                Err(_) => {}
             }
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -117,6 +145,38 @@ impl Connections {
             origin,
             conn,
             held: true,
+        }
+    }
+
+    /// An idle connection to `origin` (`Some(Some)`), or room to open one
+    /// (`Some(None)`), if either is there now.
+    fn find(&self, origin: &str) -> Option<Option<Conn>> {
+        if let Some(conn) = self.take_idle(origin) {
+            return Some(Some(conn));
+        }
+        (self.reserve() || self.close_idle_elsewhere(origin)).then_some(None)
+    }
+
+    /// Hands what is free, in turn, to the requests waiting longest.
+    fn serve(&self) {
+        let mut queue = lock(&self.queue);
+        while let Some(first) = queue.front() {
+            if first.tx.is_closed() {
+                queue.pop_front();
+                continue;
+            }
+            let Some(found) = self.find(&first.origin) else {
+                return;
+            };
+            let waiter = queue.pop_front().expect("the first waiter is there");
+            // It stopped waiting in the meantime: what it was given goes back.
+            match waiter.tx.send(found) {
+                Ok(()) => {}
+                Err(Some(conn)) => self.keep_idle(&waiter.origin, conn),
+                Err(None) => {
+                    self.open.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
         }
     }
 
@@ -137,7 +197,7 @@ impl Connections {
                 if conn.quiet() {
                     return Some(conn);
                 }
-                self.closed();
+                self.open.fetch_sub(1, Ordering::SeqCst);
             }
         }
         None
@@ -164,41 +224,35 @@ impl Connections {
         })
     }
 
-    /// Whether a look now could find room for a connection: under the cap,
-    /// or an idle connection (to take, or to close for room).
-    fn room(&self) -> bool {
-        self.open.load(Ordering::SeqCst) < self.max
-            || self
-                .shards
-                .iter()
-                .any(|shard| lock(shard).iter().any(|s| !s.idle.is_empty()))
+    /// Puts `conn` in the calling thread's idle list.
+    fn keep_idle(&self, origin: &str, conn: Conn) {
+        let mut slots = lock(&self.shards[self.home()]);
+        match slots.iter_mut().find(|s| &*s.origin == origin) {
+            Some(slot) => slot.idle.push(conn),
+            None => slots.push(Slot {
+                origin: origin.into(),
+                idle: vec![conn],
+            }),
+        }
     }
 
-    /// Keeps `conn` for the next request to `origin`.
+    /// Keeps `conn` for the next request to `origin`, or the longest waiting one.
     fn give_back(&self, origin: &str, conn: Conn) {
-        {
-            let mut slots = lock(&self.shards[self.home()]);
-            match slots.iter_mut().find(|s| &*s.origin == origin) {
-                Some(slot) => slot.idle.push(conn),
-                None => slots.push(Slot {
-                    origin: origin.into(),
-                    idle: vec![conn],
-                }),
-            }
-        }
+        self.keep_idle(origin, conn);
         // Pairs with the fence in `lease`: either a waiter is counted here,
-        // or it sees this connection when it looks.
+        // or it finds this connection when it serves the queue.
         fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::Relaxed) > 0 {
-            self.freed.notify_one();
+            self.serve();
         }
     }
 
     /// One open connection fewer.
     fn closed(&self) {
         self.open.fetch_sub(1, Ordering::SeqCst);
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            self.freed.notify_one();
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            self.serve();
         }
     }
 }

@@ -29,6 +29,8 @@ async fn scripted(answer: fn(usize) -> (Vec<u8>, bool)) -> Scripted {
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
+            // Each half of an answer goes out at once (no wait for an ACK).
+            socket.set_nodelay(true).unwrap();
             let seen = seen.clone();
             tokio::spawn(async move {
                 let mut input = Vec::new();
@@ -506,4 +508,28 @@ async fn a_failed_or_abandoned_request_gives_its_room_back() {
     )
     .await;
     assert_eq!(answer.unwrap().body, "0");
+}
+
+#[tokio::test]
+async fn at_the_cap_requests_are_served_in_turn() {
+    let server = scripted(numbered).await;
+    let connections = Connections::new(2);
+    let sent = AtomicUsize::new(0);
+    // Six users sending back to back through two connections, 300 requests in all.
+    let user = || async {
+        let mut mine = 0;
+        while sent.fetch_add(1, Ordering::SeqCst) < 300 {
+            send(&connections, &server, get("/")).await.unwrap();
+            mine += 1;
+        }
+        mine
+    };
+    let done = soon(
+        "300 requests",
+        futures_util::future::join_all((0..6).map(|_| user())),
+    )
+    .await;
+    assert_eq!(done.iter().sum::<usize>(), 300);
+    // In turn: each user gets about a sixth, none is starved by the others.
+    assert!(done.iter().all(|&n| n >= 30), "requests per user: {done:?}");
 }
