@@ -88,17 +88,16 @@ impl Hyper {
         }
     }
 
-    /// Sends `request` to `origin` over HTTP/1.1 on a leased connection.
-    async fn plain(
+    /// Sends `request` to `origin` (as `target`) over HTTP/1.1 on a leased connection.
+    async fn send_plain(
         lease: Lease<'_>,
         request: &HttpRequest<'_>,
         origin: &str,
-        path: &str,
+        target: &str,
     ) -> Result<HttpResponse, ClientError> {
-        let target = origin_form(&request.url, path, &request.query)?;
         let outgoing = Outgoing {
             method: request.method.as_str(),
-            target: &target,
+            target,
             host: origin,
             agent: AGENT,
             headers: &request.headers,
@@ -148,8 +147,15 @@ impl HttpClient for Hyper {
         // queueing, not the target's latency.
         if let (Some(plain), Some(rest)) = (&self.plain, request.url.strip_prefix("http://")) {
             let (origin, path) = split_origin(rest);
-            return match plain.lease(origin).await {
-                Ok(lease) => self.timed(Self::plain(lease, request, origin, path)).await,
+            let leased = match origin_form(&request.url, path, &request.query) {
+                Ok(target) => plain.lease(origin).await.map(|lease| (lease, target)),
+                Err(e) => Err(e),
+            };
+            return match leased {
+                Ok((lease, target)) => {
+                    self.timed(Self::send_plain(lease, request, origin, &target))
+                        .await
+                }
                 Err(e) => Sent {
                     result: Err(e),
                     latency: Duration::ZERO,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 
@@ -77,6 +78,8 @@ pub struct StepMetrics {
 }
 
 struct Step {
+    /// When its first exchange was sent: the order keys are listed in.
+    first: SystemTime,
     latency: Histogram<u64>,
     errors: u64,
     statuses: BTreeMap<u16, u64>,
@@ -92,6 +95,7 @@ impl StepMetrics {
             Some(i) => i,
             None => {
                 let step = Step {
+                    first: x.at,
                     latency: latency_histogram(),
                     errors: 0,
                     statuses: BTreeMap::new(),
@@ -116,13 +120,14 @@ impl StepMetrics {
         s.checks.add(x.checks);
     }
 
-    /// Adds `other`'s counts; keys new here go last, in `other`'s order.
+    /// Adds `other`'s counts, keeping the keys in first-seen order.
     pub fn absorb(&mut self, other: StepMetrics) {
         for (key, theirs) in other.steps {
             let Some((_, mine)) = self.steps.iter_mut().find(|(k, _)| *k == key) else {
                 self.steps.push((key, theirs));
                 continue;
             };
+            mine.first = mine.first.min(theirs.first);
             // Both grow their range as needed, so adding cannot fail for want of range.
             let _ = mine.latency.add(&theirs.latency);
             mine.errors += theirs.errors;
@@ -137,6 +142,7 @@ impl StepMetrics {
             }
             mine.checks.add(theirs.checks);
         }
+        self.steps.sort_by_key(|(_, s)| s.first);
     }
 
     /// Each key's latency histogram.
@@ -286,15 +292,19 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let x = exchange(step, 100 * (i as u64 + 1), outcome, status);
+            let x = Exchange {
+                at: std::time::UNIX_EPOCH + std::time::Duration::from_millis(i as u64),
+                ..exchange(step, 100 * (i as u64 + 1), outcome, status)
+            };
             whole.observe(step, &x);
             let part = if i % 2 == 0 { &mut a } else { &mut b };
             part.observe(step, &x);
         }
-        a.absorb(b);
-        let (got, want) = (a.stats(), whole.stats());
+        // b (y, z) takes in a (x, y): x was seen first, though b lists it last.
+        b.absorb(a);
+        let (got, want) = (b.stats(), whole.stats());
         let names: Vec<_> = got.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["x", "y", "z"], "a's keys first, then b's new ones");
+        assert_eq!(names, ["x", "y", "z"], "in first-seen order");
         for w in &want {
             let g = got.iter().find(|g| g.name == w.name).unwrap();
             assert_eq!(

@@ -128,7 +128,7 @@ impl Recorder {
         for record in prefill {
             match record {
                 Record::Exchange(x) => {
-                    let flow = aggregator.flow_of(x.order);
+                    let flow = flow_of(&aggregator.plan, x.order);
                     aggregator.totals.observe(&x, flow);
                     if x.poll {
                         aggregator.ledger.polled(x.order);
@@ -156,11 +156,7 @@ impl Recorder {
     /// aggregator only when it writes rows or counts polls per order.
     pub async fn exchange(&self, x: Exchange<'_>) {
         let shared = &*self.shared;
-        let flow = shared
-            .plan
-            .orders
-            .get(x.order as usize)
-            .map(|o| o.flow as usize);
+        let flow = flow_of(&shared.plan, x.order);
         shared.metrics.observe(&x);
         shared.tallies.with(|t| {
             t.observe(&x, flow);
@@ -279,19 +275,11 @@ impl Aggregator {
         self.started.elapsed().as_micros() as u64
     }
 
-    /// The flow of the plan's order `order` (None: a run-wide stage's request).
-    fn flow_of(&self, order: u32) -> Option<usize> {
-        self.plan
-            .orders
-            .get(order as usize)
-            .map(|o| o.flow as usize)
-    }
-
     /// Ends the active period (once): its length, and the attempts sent in it.
     fn end_active(&mut self) {
         if self.active.is_none() {
             self.tallies.drain_into(&mut self.totals);
-            self.active = Some((self.started.elapsed(), self.totals.requests));
+            self.active = Some((self.started.elapsed(), self.totals.overall.len()));
         }
     }
 
@@ -529,7 +517,7 @@ impl Aggregator {
         let t = &self.totals;
         let (active, active_requests) = self
             .active
-            .unwrap_or_else(|| (self.started.elapsed(), t.requests));
+            .unwrap_or_else(|| (self.started.elapsed(), t.overall.len()));
         let mut histograms = histograms::Histograms {
             steps: t.steps.histograms(),
             endpoints: t.endpoints.histograms(),
@@ -599,6 +587,11 @@ impl Aggregator {
             trends: self.custom.trends(),
         }
     }
+}
+
+/// The flow of the plan's order `order` (None: a run-wide stage's request).
+fn flow_of(plan: &Plan, order: u32) -> Option<usize> {
+    plan.orders.get(order as usize).map(|o| o.flow as usize)
 }
 
 /// Observed journey requests per category beside the configured shares of

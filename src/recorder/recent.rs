@@ -1,20 +1,20 @@
 //! The last few requests, for the recent-activity lines under the live users
-//! panel. A thread keeps at most one exchange per [`SPACING`] (with no
-//! spacing, copying its names would cost every request), so at high rates the
-//! lines show requests of the last half second or so, not the very last five;
-//! the lines are made once a second.
+//! panel. Once a thread has [`RECENT`] of them, it keeps another only
+//! [`SPACING`] after the newest (copying every request's names would cost
+//! every request), so at high rates the lines show requests of the last half
+//! second or so, not the very last five; the lines are made once a second.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
-
-/// The least time between two requests a thread keeps.
-pub const SPACING: Duration = Duration::from_millis(100);
 
 use super::Exchange;
 use crate::plan::Plan;
 
 /// How many requests the lines show.
 pub const RECENT: usize = 5;
+
+/// The least time between two requests a thread keeps once it has [`RECENT`].
+pub const SPACING: Duration = Duration::from_millis(100);
 
 /// One recent request, ready to show.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,10 @@ impl Recent {
     /// Whether a request sent at `at` is worth keeping: fewer than
     /// [`RECENT`] are kept, or it came [`SPACING`] after the newest kept.
     pub fn wants(&self, at: SystemTime) -> bool {
-        self.0.len() < RECENT || self.0.back().is_none_or(|newest| at >= newest.at + SPACING)
+        match self.0.back() {
+            Some(newest) if self.0.len() == RECENT => at >= newest.at + SPACING,
+            _ => true,
+        }
     }
 
     /// Keeps `x`, dropping the oldest one kept.

@@ -234,8 +234,10 @@ pub enum FlowEnd {
 /// What workers report.
 #[derive(Debug)]
 pub enum Record {
-    /// An HTTP attempt whose row is wanted (events.csv, notices); its
-    /// figures are counted by [`crate::recorder::Recorder::exchange`].
+    /// An HTTP attempt whose row is wanted (events.csv, notices). Its
+    /// figures are counted by [`crate::recorder::Recorder::exchange`], which
+    /// sends this; sent any other way it is written, not counted (resume's
+    /// prefill of an earlier run's attempts is counted when the recorder starts).
     Exchange(Exchange<'static>),
     /// A poll request of the order was sent (its row is not wanted).
     Polled {

@@ -1,7 +1,7 @@
 //! Timing accuracy: for every kind of wait, how far the observed wait was
 //! from the configured one, so a run shows it respected its parameters.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -15,6 +15,8 @@ pub struct Waits {
 }
 
 struct Deviation {
+    /// When the first of its kind was noted: the order kinds are listed in.
+    first: Instant,
     count: u64,
     configured_us: f64,
     observed_us: f64,
@@ -32,6 +34,7 @@ impl Waits {
             Some(i) => i,
             None => {
                 let wait = Deviation {
+                    first: Instant::now(),
                     count: 0,
                     configured_us: 0.0,
                     observed_us: 0.0,
@@ -60,13 +63,14 @@ impl Waits {
         }
     }
 
-    /// Adds `other`'s waits; kinds new here go last, in `other`'s order.
+    /// Adds `other`'s waits, keeping the kinds in first-seen order.
     pub fn absorb(&mut self, other: Waits) {
         for (kind, theirs) in other.waits {
             let Some((_, mine)) = self.waits.iter_mut().find(|(k, _)| *k == kind) else {
                 self.waits.push((kind, theirs));
                 continue;
             };
+            mine.first = mine.first.min(theirs.first);
             mine.count += theirs.count;
             mine.configured_us += theirs.configured_us;
             mine.observed_us += theirs.observed_us;
@@ -76,6 +80,7 @@ impl Waits {
             let _ = mine.abs_dev_us.add(&theirs.abs_dev_us);
             let _ = mine.abs_dev_bp.add(&theirs.abs_dev_bp);
         }
+        self.waits.sort_by_key(|(_, w)| w.first);
     }
 
     /// Accuracy per kind of wait, each named by `name`.
