@@ -26,9 +26,10 @@
 //! - [`scheduler`]: batches in parallel, orders in a batch one after another, then cleanup.
 //! - [`executor`]: walks one order through its flow (or, on resume, the rest of it) and its cleanup rule.
 //! - [`client`]: the HTTP client behind a small trait.
-//! - [`recorder`]: exchanges and waits counted per thread (`tally`) and merged each
-//!   second by one aggregator task, which also keeps order states, events.csv and the
-//!   journal; `record` holds what the executor sends it, `verdict` evaluates thresholds.
+//! - [`recorder`]: exchanges and waits counted per thread and merged each second by
+//!   one aggregator task, which also keeps order states and events.csv; the journal
+//!   (written by the workers); `record` holds what the executor sends it, `verdict`
+//!   evaluates thresholds.
 //! - [`report`]: renders a [`recorder::Summary`]; never computes metrics.
 //! - [`threshold`]: the pass/fail expression language (`p95(create) < 500ms`): grammar and parser.
 //! - [`error`]: the errors that reach the command line, rendered by miette.

@@ -1,9 +1,10 @@
-//! Records every exchange and state change. Exchanges are counted on the
-//! thread that made them, in its own [`tally::Tally`] (HDR histograms, error
-//! and retry counts), and merged on the one-second tick, so recording scales
-//! with the cores. What must be seen in order (state changes, flow ends,
-//! events.csv rows, notices) goes through one bounded channel into one
-//! aggregator task, which owns the per-order ledger and the events.csv writer.
+//! Records every exchange, wait and state change. Exchanges and waits are
+//! counted on the thread that made them, in its own [`tally::Tally`] (HDR
+//! histograms, error and retry counts, lateness), and merged on the
+//! one-second tick, so recording scales with the cores. What must be seen
+//! in order (state changes, flow ends, polls per order, events.csv rows,
+//! notices) goes through one bounded channel into one aggregator task,
+//! which owns the per-order ledger and the events.csv writer.
 
 mod arrivals;
 mod custom;
