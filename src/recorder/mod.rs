@@ -1,5 +1,5 @@
 //! Records every exchange, wait and state change. Exchanges and waits are
-//! counted on the thread that made them, in its own [`tally::Tally`] (HDR
+//! counted on the thread that made them, in its own tally (`tally.rs`: HDR
 //! histograms, error and retry counts, lateness), and merged on the
 //! one-second tick, so recording scales with the cores. What must be seen
 //! in order (state changes, flow ends, polls per order, events.csv rows,
