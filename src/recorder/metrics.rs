@@ -71,6 +71,23 @@ pub fn latency_stats(stats: &mut StepStats, h: &Histogram<u64>) {
     stats.max_ms = d.max;
 }
 
+/// Adds the keyed figures of `theirs` to `mine` (`add` merges two of one
+/// key; a key new to `mine` is taken as it is) and orders them by `first`.
+pub fn absorb_keyed<K: PartialEq, V, T: Ord>(
+    mine: &mut Vec<(K, V)>,
+    theirs: Vec<(K, V)>,
+    first: impl Fn(&V) -> T,
+    mut add: impl FnMut(&mut V, V),
+) {
+    for (key, value) in theirs {
+        match mine.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, m)) => add(m, value),
+            None => mine.push((key, value)),
+        }
+    }
+    mine.sort_by_key(|(_, v)| first(v));
+}
+
 /// Histograms and counters per key (a step name, an endpoint), in first-seen order.
 #[derive(Default)]
 pub struct StepMetrics {
@@ -122,27 +139,27 @@ impl StepMetrics {
 
     /// Adds `other`'s counts, keeping the keys in first-seen order.
     pub fn absorb(&mut self, other: StepMetrics) {
-        for (key, theirs) in other.steps {
-            let Some((_, mine)) = self.steps.iter_mut().find(|(k, _)| *k == key) else {
-                self.steps.push((key, theirs));
-                continue;
-            };
-            mine.first = mine.first.min(theirs.first);
-            // Both grow their range as needed, so adding cannot fail for want of range.
-            let _ = mine.latency.add(&theirs.latency);
-            mine.errors += theirs.errors;
-            for (code, n) in theirs.statuses {
-                *mine.statuses.entry(code).or_default() += n;
-            }
-            for (outcome, n) in theirs.outcomes {
-                *mine.outcomes.entry(outcome).or_default() += n;
-            }
-            for (class, n) in theirs.classes {
-                *mine.classes.entry(class).or_default() += n;
-            }
-            mine.checks.add(theirs.checks);
-        }
-        self.steps.sort_by_key(|(_, s)| s.first);
+        absorb_keyed(
+            &mut self.steps,
+            other.steps,
+            |s| s.first,
+            |mine, theirs| {
+                mine.first = mine.first.min(theirs.first);
+                // Both grow their range as needed, so adding cannot fail for want of range.
+                let _ = mine.latency.add(&theirs.latency);
+                mine.errors += theirs.errors;
+                for (code, n) in theirs.statuses {
+                    *mine.statuses.entry(code).or_default() += n;
+                }
+                for (outcome, n) in theirs.outcomes {
+                    *mine.outcomes.entry(outcome).or_default() += n;
+                }
+                for (class, n) in theirs.classes {
+                    *mine.classes.entry(class).or_default() += n;
+                }
+                mine.checks.add(theirs.checks);
+            },
+        );
     }
 
     /// Each key's latency histogram.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::metrics::{latency_histogram, record_us, value_histogram};
+use super::metrics::{absorb_keyed, latency_histogram, record_us, value_histogram};
 use super::{IntervalAccuracy, Wait};
 
 /// Deviations per kind of wait, in first-seen order.
@@ -65,22 +65,22 @@ impl Waits {
 
     /// Adds `other`'s waits, keeping the kinds in first-seen order.
     pub fn absorb(&mut self, other: Waits) {
-        for (kind, theirs) in other.waits {
-            let Some((_, mine)) = self.waits.iter_mut().find(|(k, _)| *k == kind) else {
-                self.waits.push((kind, theirs));
-                continue;
-            };
-            mine.first = mine.first.min(theirs.first);
-            mine.count += theirs.count;
-            mine.configured_us += theirs.configured_us;
-            mine.observed_us += theirs.observed_us;
-            mine.dev_us += theirs.dev_us;
-            mine.dev_pct += theirs.dev_pct;
-            // Both grow or saturate the same way: adding cannot fail for want of range.
-            let _ = mine.abs_dev_us.add(&theirs.abs_dev_us);
-            let _ = mine.abs_dev_bp.add(&theirs.abs_dev_bp);
-        }
-        self.waits.sort_by_key(|(_, w)| w.first);
+        absorb_keyed(
+            &mut self.waits,
+            other.waits,
+            |w| w.first,
+            |mine, theirs| {
+                mine.first = mine.first.min(theirs.first);
+                mine.count += theirs.count;
+                mine.configured_us += theirs.configured_us;
+                mine.observed_us += theirs.observed_us;
+                mine.dev_us += theirs.dev_us;
+                mine.dev_pct += theirs.dev_pct;
+                // Both grow or saturate the same way: adding cannot fail for want of range.
+                let _ = mine.abs_dev_us.add(&theirs.abs_dev_us);
+                let _ = mine.abs_dev_bp.add(&theirs.abs_dev_bp);
+            },
+        );
     }
 
     /// Accuracy per kind of wait, each named by `name`.
