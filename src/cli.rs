@@ -330,17 +330,35 @@ impl Cli {
         let known = [
             "run", "check", "serve", "resume", "pack", "archive", "report", "help",
         ];
-        if let Some(first) = args.get(1)
-            && !first.starts_with('-')
-            && !known.contains(&first.as_str())
+        // Global options may come first (`runner --threads 2 SCRIPT`).
+        let command = Cli::command();
+        let global_value = |arg: &str| {
+            command.get_arguments().any(|a| {
+                a.get_long().is_some_and(|l| arg == format!("--{l}"))
+                    && a.get_action().takes_values()
+            })
+        };
+        let mut at = 1;
+        while let Some(arg) = args.get(at)
+            && arg.starts_with("--")
         {
-            args.insert(1, "run".into());
+            at += if global_value(arg) { 2 } else { 1 };
+        }
+        if let Some(first) = args.get(at)
+            && !first.starts_with('-')
+        {
+            let sub = if known.contains(&first.as_str()) {
+                args.remove(at)
+            } else {
+                "run".into()
+            };
+            // The subcommand first: the options of `run` are split off below.
+            args.insert(1, sub);
         }
         let sub = args.get(1).cloned().unwrap_or_default();
         if !["run", "check", "archive"].contains(&sub.as_str()) {
             return Cli::try_parse_from(args);
         }
-        let command = Cli::command();
         let own: Vec<String> = command
             .get_arguments()
             .chain(

@@ -316,3 +316,32 @@ async fn a_closed_terminal_pipe_does_not_stop_the_run_or_its_cleanup() {
     assert_eq!(report["passed"], true);
     assert_eq!(report["population"]["stranded"], 0);
 }
+
+#[test]
+fn global_options_may_come_before_the_script_or_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::util::script(
+        dir.path(),
+        "first.rhai",
+        r#"let s = scenario("first");
+s.target("http://127.0.0.1:1");
+s.population(#{ total: 3, mix: #{ a: "rest" } });
+s.flow("a", [get("/x").name("x")]);
+s"#,
+    );
+    let script = path.to_str().unwrap();
+    for args in [
+        vec!["--threads", "1", script, "--dry-run"],
+        vec!["--log-level=warn", "--threads", "1", script, "--dry-run"],
+        vec!["--threads", "1", "run", script, "--dry-run"],
+        vec!["--threads", "1", "check", script],
+    ] {
+        let out = runner_sync(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("scenario  first"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}
