@@ -59,13 +59,13 @@ pub struct Override {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     #[diagnostic(code(runner::config::read))]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The config file is not valid TOML.
     #[error("config file {path} is not valid TOML: {message}")]
@@ -158,9 +158,9 @@ impl Params {
     /// Adds an optional config file, then `--set` arguments, over what is there.
     pub fn add_given(&mut self, config: Option<&Path>, sets: &[String]) -> Result<(), ConfigError> {
         if let Some(path) = config {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
                 path: path.to_owned(),
-                source,
+                error,
             })?;
             self.add_toml(&text, Origin::File(path.to_owned()))?;
         }

@@ -38,7 +38,7 @@ pub enum Error {
     #[diagnostic(transparent)]
     Plan(#[from] PlanError),
     /// A file or socket operation failed.
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {}: {error}", path.display())]
     #[diagnostic(code(runner::io))]
     Io {
         /// What was being done.
@@ -46,7 +46,7 @@ pub enum Error {
         /// On which path or address.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Reports that cannot be merged.
     #[error("{0}")]

@@ -27,10 +27,10 @@ pub fn archive(args: &ArchiveArgs) -> Result<(), Error> {
     }
     let compiled = check::load(scenario)?;
     let read = |path: &Path| {
-        std::fs::read(path).map_err(|source| Error::Io {
+        std::fs::read(path).map_err(|error| Error::Io {
             what: "cannot read",
             path: path.to_owned(),
-            source,
+            error,
         })
     };
     let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());

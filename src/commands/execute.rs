@@ -82,10 +82,10 @@ pub async fn execute(
     let (events, journal) = open_outputs(outputs.out.as_deref(), resume.resuming)?;
     // Fail on an unwritable --junit path now, not after the whole run.
     if let Some(path) = &outputs.junit {
-        std::fs::File::create(path).map_err(|source| Error::Io {
+        std::fs::File::create(path).map_err(|error| Error::Io {
             what: "cannot create",
             path: path.clone(),
-            source,
+            error,
         })?;
     }
     let (base_url, target) = start_target(&plan, builtins).await?;
@@ -101,10 +101,10 @@ pub async fn execute(
         Some(addr) => Some(
             Endpoint::start(addr, metrics.clone())
                 .await
-                .map_err(|source| Error::Io {
+                .map_err(|error| Error::Io {
                     what: "cannot serve metrics on",
                     path: addr.to_string().into(),
-                    source,
+                    error,
                 })?,
         ),
         None => None,
@@ -219,10 +219,10 @@ fn open_outputs(
     let Some(dir) = out else {
         return Ok((None, None));
     };
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+    std::fs::create_dir_all(dir).map_err(|error| Error::Io {
         what: "cannot create output folder",
         path: dir.into(),
-        source,
+        error,
     })?;
     let path = dir.join("events.csv");
     let events = if append {
@@ -230,19 +230,19 @@ fn open_outputs(
     } else {
         EventsWriter::create(&path)
     }
-    .map_err(|source| Error::Io {
+    .map_err(|error| Error::Io {
         what: "cannot create",
         path,
-        source,
+        error,
     })?;
     let path = dir.join(JOURNAL);
     if !append {
         let _ = std::fs::remove_file(&path);
     }
-    let journal = Journal::open(&path).map_err(|source| Error::Io {
+    let journal = Journal::open(&path).map_err(|error| Error::Io {
         what: "cannot create",
         path,
-        source,
+        error,
     })?;
     Ok((Some(events), Some(Arc::new(journal))))
 }
@@ -264,10 +264,10 @@ async fn start_target(
                 seed: plan.seed,
                 options,
             };
-            let running = builtins.start(wanted).await.map_err(|source| Error::Io {
+            let running = builtins.start(wanted).await.map_err(|error| Error::Io {
                 what: "cannot start the built-in target on",
                 path: addr.to_string().into(),
-                source,
+                error,
             })?;
             Ok((running.url().to_owned(), Some(running)))
         }
@@ -284,18 +284,18 @@ pub(super) fn write_reports(
     let _ = report::console::write(summary, &mut stdout);
     let _ = stdout.flush();
     if let Some(dir) = out {
-        report::write_files(summary, dir).map_err(|source| Error::Io {
+        report::write_files(summary, dir).map_err(|error| Error::Io {
             what: "cannot write reports into",
             path: dir.into(),
-            source,
+            error,
         })?;
         crate::say!("runner: reports written to {}", dir.display());
     }
     if let Some(path) = junit {
-        let io = |source| Error::Io {
+        let io = |error| Error::Io {
             what: "cannot write",
             path: path.into(),
-            source,
+            error,
         };
         let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
         report::junit::write(summary, &mut file).map_err(io)?;

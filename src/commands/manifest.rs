@@ -56,20 +56,20 @@ impl Manifest {
 
     /// Writes run.json into `dir` (created if missing).
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        std::fs::create_dir_all(dir).map_err(|error| Error::Io {
             what: "cannot create output folder",
             path: dir.into(),
-            source,
+            error,
         })?;
         let path = dir.join(MANIFEST);
         std::fs::write(
             &path,
             serde_json::to_vec_pretty(self).expect("a manifest serializes"),
         )
-        .map_err(|source| Error::Io {
+        .map_err(|error| Error::Io {
             what: "cannot write",
             path,
-            source,
+            error,
         })
     }
 

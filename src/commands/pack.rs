@@ -42,10 +42,10 @@ pub fn pack(command: PackCommand) -> Result<(), Error> {
 
 /// The folder whose runner.toml and runner.lock the commands edit.
 fn here() -> Result<std::path::PathBuf, Error> {
-    std::env::current_dir().map_err(|source| Error::Io {
+    std::env::current_dir().map_err(|error| Error::Io {
         what: "cannot read the current folder",
         path: ".".into(),
-        source,
+        error,
     })
 }
 

@@ -15,10 +15,10 @@ pub fn merge(args: &MergeArgs) -> Result<u8, Error> {
     let mut parts = Vec::with_capacity(args.dirs.len());
     for dir in &args.dirs {
         let path = report_json(dir);
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        let text = std::fs::read_to_string(&path).map_err(|error| Error::Io {
             what: "cannot read",
             path: path.clone(),
-            source,
+            error,
         })?;
         parts.push(json::read(&text, &path).map_err(Error::Merge)?);
     }
@@ -43,10 +43,10 @@ pub fn merge(args: &MergeArgs) -> Result<u8, Error> {
         .map(|e| crate::threshold::parse(e).map(|t| verdict::evaluate(&t, &summary)))
         .collect::<Result<_, _>>()
         .map_err(|e| Error::Merge(format!("a threshold of the reports: {e}")))?;
-    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
+    std::fs::create_dir_all(&args.out).map_err(|error| Error::Io {
         what: "cannot create output folder",
         path: args.out.clone(),
-        source,
+        error,
     })?;
     write_reports(&summary, Some(&args.out), args.junit.as_deref())?;
     Ok(RunOutcome { summary }.exit_code())

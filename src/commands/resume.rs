@@ -32,10 +32,10 @@ pub async fn resume(
     let dir = &args.dir;
     let read = |name: &str| {
         let path = dir.join(name);
-        std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        std::fs::read_to_string(&path).map_err(|error| Error::Io {
             what: "cannot read",
             path,
-            source,
+            error,
         })
     };
     let manifest: Manifest = serde_json::from_str(&read(MANIFEST)?).map_err(|e| {
@@ -54,16 +54,16 @@ pub async fn resume(
     let scenario = manifest.scenario();
     let plan = check::load(&scenario)?.plan;
     let path = dir.join(JOURNAL);
-    let known = journal::read(&path).map_err(|source| Error::Io {
+    let known = journal::read(&path).map_err(|error| Error::Io {
         what: "cannot read",
         path,
-        source,
+        error,
     })?;
     let path = dir.join("events.csv");
-    let exchanges = events::read(&path, &plan).map_err(|source| Error::Io {
+    let exchanges = events::read(&path, &plan).map_err(|error| Error::Io {
         what: "cannot read",
         path,
-        source,
+        error,
     })?;
     let resume = plan_resume(&plan, &known, exchanges);
     crate::say!(

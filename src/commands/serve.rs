@@ -27,10 +27,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
             args.stall_delay
         ))
     })?;
-    let io = |source| Error::Io {
+    let io = |error| Error::Io {
         what: "cannot listen on",
         path: args.addr.to_string().into(),
-        source,
+        error,
     };
     let total = drop_rate + stall_rate + error_rate;
     if total > 1.0 + 1e-9 {

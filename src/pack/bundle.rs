@@ -132,9 +132,9 @@ pub fn write(
         path: output.to_owned(),
         message: e.to_string(),
     })?;
-    write_tar(output, &text, &files).map_err(|source| PackError::Write {
+    write_tar(output, &text, &files).map_err(|error| PackError::Write {
         path: output.to_owned(),
-        source,
+        error,
     })?;
     Ok(manifest)
 }
@@ -166,9 +166,9 @@ fn write_tar(
 /// Verifies every file of a bundle against its manifest checksum and unpacks
 /// it under `cache` (again whenever an earlier unpacking no longer matches).
 pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
-    let bytes = std::fs::read(bundle).map_err(|source| PackError::Read {
+    let bytes = std::fs::read(bundle).map_err(|error| PackError::Read {
         path: bundle.to_owned(),
-        source,
+        error,
     })?;
     let bad = |message: String| PackError::Bundle {
         path: bundle.to_owned(),
@@ -264,9 +264,9 @@ pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
         let _ = std::fs::remove_dir_all(&partial);
         for (path, data) in &entries {
             let target = partial.join(path);
-            let wrote = |source| PackError::Write {
+            let wrote = |error| PackError::Write {
                 path: target.clone(),
-                source,
+                error,
             };
             std::fs::create_dir_all(target.parent().expect("inside the bundle")).map_err(wrote)?;
             std::fs::write(&target, data).map_err(wrote)?;
@@ -274,11 +274,11 @@ pub fn open(bundle: &Path, cache: &Path) -> Result<Opened, PackError> {
         if dir.exists() {
             let _ = std::fs::remove_dir_all(&dir);
         }
-        if let Err(source) = std::fs::rename(&partial, &dir) {
+        if let Err(error) = std::fs::rename(&partial, &dir) {
             let _ = std::fs::remove_dir_all(&partial);
             // Another run unpacked the same bundle meanwhile: use its copy.
             if !dir.join(MANIFEST).is_file() {
-                return Err(PackError::Write { path: dir, source });
+                return Err(PackError::Write { path: dir, error });
             }
         }
     }

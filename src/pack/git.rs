@@ -117,9 +117,9 @@ pub fn resolve(source: &GitSource) -> Result<String, PackError> {
             None,
             &source.url,
         )?;
-        std::fs::rename(&partial, &mirror).map_err(|source| PackError::Write {
+        std::fs::rename(&partial, &mirror).map_err(|error| PackError::Write {
             path: mirror.clone(),
-            source,
+            error,
         })?;
     }
     commit_of(&mirror, source)
@@ -191,13 +191,13 @@ pub fn checkout(url: &str, commit: &str) -> Result<PathBuf, PackError> {
     let _ = std::fs::remove_dir_all(&partial);
     tar::Archive::new(out.stdout.as_slice())
         .unpack(&partial)
-        .map_err(|source| PackError::Write {
+        .map_err(|error| PackError::Write {
             path: partial.clone(),
-            source,
+            error,
         })?;
-    std::fs::rename(&partial, &dir).map_err(|source| PackError::Write {
+    std::fs::rename(&partial, &dir).map_err(|error| PackError::Write {
         path: dir.clone(),
-        source,
+        error,
     })?;
     Ok(dir)
 }
@@ -206,18 +206,18 @@ pub fn checkout(url: &str, commit: &str) -> Result<PathBuf, PackError> {
 pub fn fresh_checkout(url: &str, commit: &str) -> Result<PathBuf, PackError> {
     let dir = checkout_dir(url, commit);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|source| PackError::Write {
+        std::fs::remove_dir_all(&dir).map_err(|error| PackError::Write {
             path: dir.clone(),
-            source,
+            error,
         })?;
     }
     checkout(url, commit)
 }
 
 fn create(dir: &Path) -> Result<(), PackError> {
-    std::fs::create_dir_all(dir).map_err(|source| PackError::Write {
+    std::fs::create_dir_all(dir).map_err(|error| PackError::Write {
         path: dir.to_owned(),
-        source,
+        error,
     })
 }
 

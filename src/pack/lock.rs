@@ -70,7 +70,7 @@ impl Lock {
                 Ok(lock)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
-            Err(source) => Err(PackError::Read { path, source }),
+            Err(error) => Err(PackError::Read { path, error }),
         }
     }
 
@@ -83,7 +83,7 @@ impl Lock {
             message: e.to_string(),
         })?;
         std::fs::write(&path, format!("{HEADER}{body}"))
-            .map_err(|source| PackError::Write { path, source })
+            .map_err(|error| PackError::Write { path, error })
     }
 
     /// The pin of pack `name`.
@@ -115,7 +115,7 @@ pub fn checksum(dir: &Path) -> Result<String, PackError> {
     files.sort();
     let mut all = Sha256::new();
     for (relative, path) in files {
-        let bytes = std::fs::read(&path).map_err(|source| PackError::Read { path, source })?;
+        let bytes = std::fs::read(&path).map_err(|error| PackError::Read { path, error })?;
         all.update(relative.as_bytes());
         all.update([0]);
         all.update(Sha256::digest(&bytes));
@@ -141,9 +141,9 @@ fn counted(relative: &str) -> bool {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), PackError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| PackError::Read {
+    let entries = std::fs::read_dir(dir).map_err(|error| PackError::Read {
         path: dir.to_owned(),
-        source,
+        error,
     })?;
     for entry in entries.flatten() {
         let path = entry.path();

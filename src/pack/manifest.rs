@@ -55,9 +55,9 @@ impl Pack {
     /// Reads and checks `dir/pack.toml`.
     pub fn load(dir: &Path) -> Result<Pack, PackError> {
         let path = dir.join(PACK_TOML);
-        let text = std::fs::read_to_string(&path).map_err(|source| PackError::Read {
+        let text = std::fs::read_to_string(&path).map_err(|error| PackError::Read {
             path: path.clone(),
-            source,
+            error,
         })?;
         let file: File = toml::from_str(&text).map_err(|e| PackError::Toml {
             path: path.clone(),

@@ -24,22 +24,22 @@ use semver::Version;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PackError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     #[diagnostic(code(runner::pack::read))]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     #[diagnostic(code(runner::pack::write))]
     Write {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A manifest is not valid TOML, or has keys it should not.
     #[error("{path}: {message}")]
@@ -298,9 +298,9 @@ impl Packs {
             return self.add(Pack::load(dir)?, format!("{via} {}", dir.display()), None);
         }
         let mut subs: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|source| PackError::Read {
+            .map_err(|error| PackError::Read {
                 path: dir.to_owned(),
-                source,
+                error,
             })?
             .flatten()
             .map(|e| e.path())

@@ -80,7 +80,7 @@ impl Project {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(PackError::Read { path, source }),
+            Err(error) => return Err(PackError::Read { path, error }),
         };
         let file: File = toml::from_str(&text).map_err(|e| PackError::Toml {
             path: path.clone(),
@@ -246,7 +246,7 @@ pub fn write_entry(dir: &Path, name: &str, source: Option<&Source>) -> Result<()
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => return Err(PackError::Read { path, source }),
+        Err(error) => return Err(PackError::Read { path, error }),
     };
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| PackError::Toml {
         path: path.clone(),
@@ -280,7 +280,7 @@ pub fn write_entry(dir: &Path, name: &str, source: Option<&Source>) -> Result<()
             packs.insert(name, toml_edit::value(entry));
         }
     }
-    std::fs::write(&path, doc.to_string()).map_err(|source| PackError::Write { path, source })
+    std::fs::write(&path, doc.to_string()).map_err(|error| PackError::Write { path, error })
 }
 
 #[cfg(test)]

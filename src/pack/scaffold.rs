@@ -46,9 +46,9 @@ pub fn scaffold(parent: &Path, name: &str) -> Result<PathBuf, PackError> {
             std::fs::create_dir_all(path.parent().expect("a file in the pack"))?;
             std::fs::write(&path, text)
         };
-        write().map_err(|source| PackError::Write {
+        write().map_err(|error| PackError::Write {
             path: path.clone(),
-            source,
+            error,
         })?;
     }
     Ok(dir)

@@ -26,13 +26,13 @@ use resolver::Sources;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LoadError {
     /// The script file could not be read.
-    #[error("cannot read script {path}: {source}")]
+    #[error("cannot read script {path}: {error}")]
     #[diagnostic(code(runner::script::read))]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The script failed to parse or run.
     #[error(transparent)]
@@ -145,9 +145,9 @@ impl Runtime {
 /// Loads a script file; `import "PACK/MODULE"` resolves in `packs`, other
 /// imports beside it first, then in the embedded stdlib.
 pub fn load(path: &Path, params: Arc<Params>, packs: Arc<Packs>) -> Result<Loaded, LoadError> {
-    let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let source = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     let dir = path.parent().map(Path::to_owned).unwrap_or_default();
     load_source(&path.display().to_string(), &source, &dir, params, packs)

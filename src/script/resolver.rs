@@ -104,9 +104,9 @@ impl SearchPath {
     ) -> Result<Option<(String, String)>, PackError> {
         if let Some(file) = self.packs.module(path) {
             let file = file?;
-            let text = std::fs::read_to_string(&file).map_err(|source| PackError::Read {
+            let text = std::fs::read_to_string(&file).map_err(|error| PackError::Read {
                 path: file.clone(),
-                source,
+                error,
             })?;
             self.reads.add(&file);
             return Ok(Some((file.display().to_string(), text)));
