@@ -29,7 +29,7 @@ use super::{ClientError, HttpResponse};
 pub struct Connections {
     /// Idle connections by the thread that gave them back: a request looks
     /// in its own thread's list first, so threads seldom share a lock.
-    shards: Box<[Mutex<Vec<Slot>>]>,
+    shards: Box<[Shard]>,
     /// Connections open or being opened, idle or in use: at most `max`, so
     /// at most `max` requests are in flight.
     open: AtomicUsize,
@@ -40,6 +40,12 @@ pub struct Connections {
     /// request queues behind them instead of taking what comes free.
     waiting: AtomicUsize,
 }
+
+/// One thread's idle lists, a cache line of its own so that threads taking
+/// their own lists do not write to each other's line.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Vec<Slot>>);
 
 /// One origin (`host:port`) and its idle connections in one list.
 struct Slot {
@@ -62,12 +68,24 @@ pub struct Lease<'a> {
     held: bool,
 }
 
-/// Counts a request in `waiting` for as long as it waits, however it ends.
-struct Waiting<'a>(&'a AtomicUsize);
+/// A request in the queue: counted in `waiting` for as long as it waits,
+/// however it ends. If it stops waiting (its task dropped) after a
+/// connection or room was handed to it, that goes back to the pool.
+struct Waiting<'a> {
+    pool: &'a Connections,
+    origin: &'a str,
+    rx: oneshot::Receiver<Option<Conn>>,
+}
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.pool.waiting.fetch_sub(1, Ordering::SeqCst);
+        self.rx.close();
+        match self.rx.try_recv() {
+            Ok(Some(conn)) => self.pool.give_back(self.origin, conn),
+            Ok(None) => self.pool.closed(),
+            Err(_) => {}
+        }
     }
 }
 
@@ -91,9 +109,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Connections {
     /// A pool that keeps at most `max` connections open (at least one).
     pub fn new(max: usize) -> Self {
-        let shards = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // One idle list per worker thread of the runtime it is made on.
+        let shards = tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers());
         Connections {
-            shards: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
+            shards: (0..shards).map(|_| Shard::default()).collect(),
             open: AtomicUsize::new(0),
             max: max.max(1),
             queue: Mutex::new(VecDeque::new()),
@@ -115,22 +134,26 @@ impl Connections {
         {
             return Ok(self.leased(origin, conn));
         }
-        let (tx, mut rx) = oneshot::channel();
-        let _waiting = {
+        let (tx, rx) = oneshot::channel();
+        let mut waiting = {
             let mut queue = lock(&self.queue);
             queue.push_back(Waiter {
                 origin: origin.into(),
                 tx,
             });
             self.waiting.fetch_add(1, Ordering::SeqCst);
-            Waiting(&self.waiting)
+            Waiting {
+                pool: self,
+                origin,
+                rx,
+            }
         };
         loop {
             // Pairs with the fences in `give_back` and `closed`: what came
             // free before this request was counted is handed out here.
             fence(Ordering::SeqCst);
             self.serve();
-            match tokio::time::timeout(RECHECK, &mut rx).await {
+            match tokio::time::timeout(RECHECK, &mut waiting.rx).await {
                 Ok(Ok(conn)) => return Ok(self.leased(origin, conn)),
                 // Dropped unanswered: only when the pool is dropped.
                 Ok(Err(_)) => return Err(ClientError::Other("the connection pool closed".into())),
@@ -189,7 +212,7 @@ impl Connections {
     fn take_idle(&self, origin: &str) -> Option<Conn> {
         let home = self.home();
         for k in 0..self.shards.len() {
-            let mut slots = lock(&self.shards[(home + k) % self.shards.len()]);
+            let mut slots = lock(&self.shards[(home + k) % self.shards.len()].0);
             let Some(slot) = slots.iter_mut().find(|s| &*s.origin == origin) else {
                 continue;
             };
@@ -216,7 +239,7 @@ impl Connections {
     /// to another origin and keeps its room.
     fn close_idle_elsewhere(&self, origin: &str) -> bool {
         self.shards.iter().any(|shard| {
-            lock(shard)
+            lock(&shard.0)
                 .iter_mut()
                 .find(|s| &*s.origin != origin && !s.idle.is_empty())
                 .and_then(|s| s.idle.pop())
@@ -226,7 +249,7 @@ impl Connections {
 
     /// Puts `conn` in the calling thread's idle list.
     fn keep_idle(&self, origin: &str, conn: Conn) {
-        let mut slots = lock(&self.shards[self.home()]);
+        let mut slots = lock(&self.shards[self.home()].0);
         match slots.iter_mut().find(|s| &*s.origin == origin) {
             Some(slot) => slot.idle.push(conn),
             None => slots.push(Slot {

@@ -533,3 +533,26 @@ async fn at_the_cap_requests_are_served_in_turn() {
     // In turn: each user gets about a sixth, none is starved by the others.
     assert!(done.iter().all(|&n| n >= 30), "requests per user: {done:?}");
 }
+
+#[tokio::test]
+async fn room_handed_to_a_request_that_stopped_waiting_goes_back() {
+    let server = scripted(numbered).await;
+    let connections = Connections::new(1);
+    let first = connections.lease(&server.origin).await.unwrap();
+    let mut second = Box::pin(connections.lease(&server.origin));
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(20), &mut second).await;
+    assert!(
+        waited.is_err(),
+        "the second waits while the first holds the room"
+    );
+    // The first ends without a connection: its room is handed to the second,
+    // which is dropped before it takes it.
+    drop(first);
+    drop(second);
+    let answer = soon(
+        "a request after both",
+        send(&connections, &server, get("/")),
+    )
+    .await;
+    assert_eq!(answer.unwrap().body, "0");
+}
