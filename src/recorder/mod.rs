@@ -117,7 +117,8 @@ impl Recorder {
             orders: plan.orders.len() as u64,
             ..Live::default()
         });
-        let tallies = Arc::new(Tallies::new(plan.flows.len()));
+        let plan_flows = plan.flows.len();
+        let tallies = Arc::new(Tallies::new(plan_flows));
         let shared = Arc::new(Shared {
             plan: plan.clone(),
             metrics: metrics.clone(),
@@ -126,11 +127,11 @@ impl Recorder {
         });
         let mut aggregator = Aggregator::new(plan, events, metrics, live_tx, tallies);
         // What an earlier, killed run recorded (resume): counted, not written again.
+        let mut earlier = Tally::new(plan_flows);
         for record in prefill {
             match record {
                 Record::Exchange(x) => {
-                    let flow = flow_of(&aggregator.plan, x.order);
-                    aggregator.totals.observe(&x, flow);
+                    earlier.observe(&x, flow_of(&aggregator.plan, x.order));
                     if x.poll {
                         aggregator.ledger.polled(x.order);
                     }
@@ -138,6 +139,7 @@ impl Recorder {
                 other => aggregator.absorb(other),
             }
         }
+        aggregator.take_in(earlier);
         aggregator.outbox = notices.map(notice::Outbox::new);
         let summary = tokio::spawn(aggregator.run(rx));
         Started {
@@ -192,6 +194,9 @@ struct Aggregator {
     started_at: SystemTime,
     /// Every thread's exchange counts, merged on the tick.
     totals: Tally,
+    /// This second's latencies (µs) and failed attempts, for the timeline.
+    second: Histogram<u64>,
+    second_errors: u64,
     tallies: Arc<Tallies>,
     ledger: Ledger,
     batches: Vec<BatchTime>,
@@ -224,6 +229,8 @@ impl Aggregator {
     ) -> Self {
         Aggregator {
             totals: Tally::new(plan.flows.len()),
+            second: latency_histogram(),
+            second_errors: 0,
             tallies,
             ledger: Ledger::new(&plan),
             plan,
@@ -276,10 +283,24 @@ impl Aggregator {
         self.started.elapsed().as_micros() as u64
     }
 
+    /// Takes in a thread's tally: its counts, and its latencies as this second's.
+    fn take_in(&mut self, tally: Tally) {
+        // Both grow their range as needed, so adding cannot fail for want of range.
+        let _ = self.second.add(&tally.overall);
+        self.second_errors += tally.errors;
+        self.totals.absorb(tally);
+    }
+
+    /// Takes in every thread's tally.
+    fn gather(&mut self) {
+        let tallies = self.tallies.clone();
+        tallies.drain(|tally| self.take_in(tally));
+    }
+
     /// Ends the active period (once): its length, and the attempts sent in it.
     fn end_active(&mut self) {
         if self.active.is_none() {
-            self.tallies.drain_into(&mut self.totals);
+            self.gather();
             self.active = Some((self.started.elapsed(), self.totals.overall.len()));
         }
     }
@@ -423,7 +444,7 @@ impl Aggregator {
     /// Closes the current one-second window: timeline entry, live figures,
     /// gauges, and the second's events.csv rows to the file.
     fn close_second(&mut self) {
-        self.tallies.drain_into(&mut self.totals);
+        self.gather();
         if let Some(w) = self.events.as_mut()
             && let Err(e) = w.flush()
         {
@@ -441,21 +462,21 @@ impl Aggregator {
         for (state, n) in &by_state {
             self.metrics.set_orders(state, *n);
         }
-        let t = &mut self.totals;
+        let second = &self.second;
         self.timeline.push(Second {
             t: self.timeline.len() as u32,
-            requests: t.second.len(),
-            errors: t.second_errors,
-            p50_ms: ms(&t.second, 0.5),
-            p95_ms: ms(&t.second, 0.95),
-            p99_ms: ms(&t.second, 0.99),
-            max_ms: ms(&t.second, 1.0),
+            requests: second.len(),
+            errors: self.second_errors,
+            p50_ms: ms(second, 0.5),
+            p95_ms: ms(second, 0.95),
+            p99_ms: ms(second, 0.99),
+            max_ms: ms(second, 1.0),
             by_state,
             created: self.ledger.created_count(),
         });
-        let rate = t.second.len() as f64;
-        t.second.reset();
-        t.second_errors = 0;
+        let rate = second.len() as f64;
+        self.second.reset();
+        self.second_errors = 0;
         let t = &self.totals;
         let live = Live {
             elapsed: self.started.elapsed(),
@@ -507,7 +528,7 @@ impl Aggregator {
     }
 
     fn finish(mut self) -> Summary {
-        self.tallies.drain_into(&mut self.totals);
+        self.gather();
         self.send_telemetry(true);
         if let Some(w) = self.events.as_mut()
             && let Err(e) = w.flush()

@@ -21,12 +21,9 @@ use super::timing::Waits;
 /// and retry counts, the request mix, the last few requests and the
 /// lateness of waits.
 pub struct Tally {
-    /// Every attempt's latency (µs).
+    /// Every attempt's latency (µs). A thread's tally is emptied every
+    /// second, so it is also the second's, for the timeline.
     pub overall: Histogram<u64>,
-    /// This second's latencies (µs), for the timeline.
-    pub second: Histogram<u64>,
-    /// This second's failed attempts.
-    pub second_errors: u64,
     /// Failed attempts.
     pub errors: u64,
     /// Requests that succeeded after at least one retry.
@@ -52,8 +49,6 @@ impl Tally {
     pub fn new(flows: usize) -> Self {
         Tally {
             overall: latency_histogram(),
-            second: latency_histogram(),
-            second_errors: 0,
             errors: 0,
             requests_retried: 0,
             requests_failed: 0,
@@ -68,12 +63,9 @@ impl Tally {
 
     /// Counts one exchange of an order of flow `flow` (None: a run-wide stage).
     pub fn observe(&mut self, x: &Exchange, flow: Option<usize>) {
-        let us = x.latency.as_micros() as u64;
-        record_us(&mut self.overall, us);
-        record_us(&mut self.second, us);
+        record_us(&mut self.overall, x.latency.as_micros() as u64);
         let failed = x.outcome.error_class(x.status).is_some();
         if failed {
-            self.second_errors += 1;
             self.errors += 1;
         }
         if x.last {
@@ -95,12 +87,10 @@ impl Tally {
         }
     }
 
-    /// Adds `other`'s counts to these (keys new here go last, in `other`'s order).
+    /// Adds `other`'s counts to these (keys in first-seen order).
     pub fn absorb(&mut self, other: Tally) {
         // Both grow their range as needed, so adding cannot fail for want of range.
         let _ = self.overall.add(&other.overall);
-        let _ = self.second.add(&other.second);
-        self.second_errors += other.second_errors;
         self.errors += other.errors;
         self.requests_retried += other.requests_retried;
         self.requests_failed += other.requests_failed;
@@ -180,13 +170,12 @@ impl Tallies {
         tally
     }
 
-    /// Moves every thread's counts into `into`, leaving their tallies empty.
-    pub fn drain_into(&self, into: &mut Tally) {
+    /// Hands every thread's counts to `take`, leaving their tallies empty.
+    pub fn drain(&self, mut take: impl FnMut(Tally)) {
         let all = lock(&self.all);
         for (_, tally) in all.iter() {
             let fresh = Tally::new(self.flows);
-            let taken = mem::replace(&mut *lock(tally), fresh);
-            into.absorb(taken);
+            take(mem::replace(&mut *lock(tally), fresh));
         }
     }
 }
@@ -237,7 +226,7 @@ mod tests {
         });
         assert_eq!(lock(&tallies.all).len(), 4, "one tally per thread");
         let mut merged = Tally::new(1);
-        tallies.drain_into(&mut merged);
+        tallies.drain(|t| merged.absorb(t));
         assert_eq!(merged.overall.len(), 4000);
         assert_eq!(merged.errors, whole.errors);
         assert_eq!(merged.requests_retried, whole.requests_retried);
@@ -263,7 +252,7 @@ mod tests {
         assert_eq!(merged.by_flow[0].stats().len(), 2);
         // Drained: a second drain adds nothing.
         let mut again = Tally::new(1);
-        tallies.drain_into(&mut again);
+        tallies.drain(|t| again.absorb(t));
         assert_eq!(again.overall.len(), 0);
     }
 
@@ -280,8 +269,8 @@ mod tests {
             "the thread's tally is found again, not made twice"
         );
         let (mut ta, mut tb) = (Tally::new(1), Tally::new(1));
-        a.drain_into(&mut ta);
-        b.drain_into(&mut tb);
+        a.drain(|t| ta.absorb(t));
+        b.drain(|t| tb.absorb(t));
         assert_eq!((ta.overall.len(), tb.overall.len()), (2, 1));
     }
 }
