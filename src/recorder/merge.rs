@@ -6,10 +6,9 @@
 //! largest of the segments') and a wait kind's p99 deviation (likewise).
 
 use std::collections::BTreeMap;
-use std::hash::Hash;
 
 use super::histograms::{Hdr, Histograms};
-use super::metrics::{dist, latency_stats};
+use super::metrics::{add_map, dist, latency_stats, sum_by};
 use super::summary::{
     Dist, GroupStats, IntervalAccuracy, PopulationCounts, Second, StepStats, Summary,
 };
@@ -188,12 +187,6 @@ fn add_population(into: &mut PopulationCounts, p: &PopulationCounts) {
     add_map(&mut into.reached, &p.reached);
 }
 
-fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
-    for (k, v) in from {
-        *into.entry(k.clone()).or_default() += v;
-    }
-}
-
 /// A step's counts (latency figures come from the merged histogram later).
 fn add_steps(into: &mut Vec<StepStats>, from: Vec<StepStats>) {
     sum_by(
@@ -265,22 +258,6 @@ fn add_accuracy(a: &mut IntervalAccuracy, b: IntervalAccuracy) {
     a.p99_dev_ms = a.p99_dev_ms.max(b.p99_dev_ms);
     a.p99_dev_pct = a.p99_dev_pct.max(b.p99_dev_pct);
     a.count += b.count;
-}
-
-/// Adds `from` into `into` by key, keeping first-seen order.
-fn sum_by<T, K: PartialEq + Hash>(
-    into: &mut Vec<T>,
-    from: Vec<T>,
-    key: impl Fn(&T) -> K,
-    mut add: impl FnMut(&mut T, T),
-) {
-    for item in from {
-        let k = key(&item);
-        match into.iter_mut().find(|x| key(x) == k) {
-            Some(mine) => add(mine, item),
-            None => into.push(item),
-        }
-    }
 }
 
 /// Recomputes every distribution and share from the merged counts and histograms.

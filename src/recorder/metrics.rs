@@ -71,21 +71,27 @@ pub fn latency_stats(stats: &mut StepStats, h: &Histogram<u64>) {
     stats.max_ms = d.max;
 }
 
-/// Adds the keyed figures of `theirs` to `mine` (`add` merges two of one
-/// key; a key new to `mine` is taken as it is) and orders them by `first`.
-pub fn absorb_keyed<K: PartialEq, V, T: Ord>(
-    mine: &mut Vec<(K, V)>,
-    theirs: Vec<(K, V)>,
-    first: impl Fn(&V) -> T,
-    mut add: impl FnMut(&mut V, V),
+/// Adds `from` into `into` by key, keeping first-seen order.
+pub fn sum_by<T, K: PartialEq>(
+    into: &mut Vec<T>,
+    from: Vec<T>,
+    key: impl Fn(&T) -> K,
+    mut add: impl FnMut(&mut T, T),
 ) {
-    for (key, value) in theirs {
-        match mine.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, m)) => add(m, value),
-            None => mine.push((key, value)),
+    for item in from {
+        let k = key(&item);
+        match into.iter_mut().find(|x| key(x) == k) {
+            Some(mine) => add(mine, item),
+            None => into.push(item),
         }
     }
-    mine.sort_by_key(|(_, v)| first(v));
+}
+
+/// Adds every count of `from` into `into`.
+pub fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_default() += v;
+    }
 }
 
 /// Histograms and counters per key (a step name, an endpoint), in first-seen order.
@@ -139,27 +145,22 @@ impl StepMetrics {
 
     /// Adds `other`'s counts, keeping the keys in first-seen order.
     pub fn absorb(&mut self, other: StepMetrics) {
-        absorb_keyed(
+        sum_by(
             &mut self.steps,
             other.steps,
-            |s| s.first,
-            |mine, theirs| {
+            |(k, _)| k.clone(),
+            |(_, mine), (_, theirs)| {
                 mine.first = mine.first.min(theirs.first);
                 // Both grow their range as needed, so adding cannot fail for want of range.
                 let _ = mine.latency.add(&theirs.latency);
                 mine.errors += theirs.errors;
-                for (code, n) in theirs.statuses {
-                    *mine.statuses.entry(code).or_default() += n;
-                }
-                for (outcome, n) in theirs.outcomes {
-                    *mine.outcomes.entry(outcome).or_default() += n;
-                }
-                for (class, n) in theirs.classes {
-                    *mine.classes.entry(class).or_default() += n;
-                }
+                add_map(&mut mine.statuses, &theirs.statuses);
+                add_map(&mut mine.outcomes, &theirs.outcomes);
+                add_map(&mut mine.classes, &theirs.classes);
                 mine.checks.add(theirs.checks);
             },
         );
+        self.steps.sort_by_key(|(_, s)| s.first);
     }
 
     /// Each key's latency histogram.

@@ -13,7 +13,7 @@ use std::thread::{self, ThreadId};
 use hdrhistogram::Histogram;
 
 use super::Exchange;
-use super::metrics::{StepMetrics, latency_histogram, record_us};
+use super::metrics::{StepMetrics, latency_histogram, record_us, sum_by};
 use super::recent::Recent;
 use super::timing::Waits;
 
@@ -94,9 +94,12 @@ impl Tally {
         self.errors += other.errors;
         self.requests_retried += other.requests_retried;
         self.requests_failed += other.requests_failed;
-        for (category, n) in &other.mix {
-            add_count(&mut self.mix, category, *n);
-        }
+        sum_by(
+            &mut self.mix,
+            other.mix,
+            |(c, _)| c.clone(),
+            |a, b| a.1 += b.1,
+        );
         self.steps.absorb(other.steps);
         self.endpoints.absorb(other.endpoints);
         for (mine, theirs) in self.by_flow.iter_mut().zip(other.by_flow) {

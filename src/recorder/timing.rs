@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::metrics::{absorb_keyed, latency_histogram, record_us, value_histogram};
+use super::metrics::{latency_histogram, record_us, sum_by, value_histogram};
 use super::{IntervalAccuracy, Wait};
 
 /// Deviations per kind of wait, in first-seen order.
@@ -65,11 +65,11 @@ impl Waits {
 
     /// Adds `other`'s waits, keeping the kinds in first-seen order.
     pub fn absorb(&mut self, other: Waits) {
-        absorb_keyed(
+        sum_by(
             &mut self.waits,
             other.waits,
-            |w| w.first,
-            |mine, theirs| {
+            |(k, _)| *k,
+            |(_, mine), (_, theirs)| {
                 mine.first = mine.first.min(theirs.first);
                 mine.count += theirs.count;
                 mine.configured_us += theirs.configured_us;
@@ -81,6 +81,7 @@ impl Waits {
                 let _ = mine.abs_dev_bp.add(&theirs.abs_dev_bp);
             },
         );
+        self.waits.sort_by_key(|(_, w)| w.first);
     }
 
     /// Accuracy per kind of wait, each named by `name`.
