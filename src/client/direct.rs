@@ -39,12 +39,14 @@ pub struct Hyper {
 
 impl Hyper {
     /// Builds the client with the run's timeout, connection cap and HTTP
-    /// versions, trusting the system's roots and the certificates in
-    /// `ca_file` (PEM).
+    /// versions, trusting the certificates in `ca_file` (PEM) and, with
+    /// `system_roots`, the system's (a run that speaks only plain `http://`
+    /// need not read them).
     pub fn new(
         timeout: Duration,
         max_connections: usize,
         ca_file: Option<&Path>,
+        system_roots: bool,
         version: HttpVersion,
     ) -> Result<Self, ClientError> {
         let mut http = HttpConnector::new();
@@ -52,7 +54,7 @@ impl Hyper {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout.min(Duration::from_secs(10))));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls(ca_file)?)
+            .with_tls_config(tls(ca_file, system_roots)?)
             .https_or_http();
         // The ALPN offer: what the server may choose from.
         let https = match version {
@@ -194,11 +196,14 @@ fn build(request: &HttpRequest<'_>, uri: Uri) -> Result<Request<Full<Bytes>>, Cl
         .map_err(|e| ClientError::Other(e.to_string()))
 }
 
-/// TLS with the system's roots plus those of `ca_file`.
-fn tls(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, ClientError> {
+/// TLS with the roots of `ca_file`, and the system's with `system_roots`.
+fn tls(ca_file: Option<&Path>, system_roots: bool) -> Result<rustls::ClientConfig, ClientError> {
     let mut roots = rustls::RootCertStore::empty();
-    // Unreadable system certificates are skipped: the run may not need them.
-    let (_, _) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if system_roots {
+        // Unreadable system certificates are skipped: the run may not need them.
+        let (_, _) =
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    }
     if let Some(path) = ca_file {
         let bad = |e: &dyn std::fmt::Display| {
             ClientError::Other(format!("http.ca_file {}: {e}", path.display()))

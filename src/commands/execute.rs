@@ -93,6 +93,10 @@ pub async fn execute(
         plan.http.timeout,
         plan.http.max_connections,
         plan.http.ca_file.as_deref(),
+        // Every request goes to the target: a plain http:// one needs no TLS roots.
+        !base_url
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://")),
         plan.http.version,
     )
     .map_err(|e| Error::Usage(e.to_string()))?;

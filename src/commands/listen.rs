@@ -73,6 +73,7 @@ impl Listeners {
             Duration::from_secs(10),
             4,
             plan.http.ca_file.as_deref(),
+            true,
             HttpVersion::Auto,
         )
         .map_err(|e| Error::Usage(e.to_string()))?;
