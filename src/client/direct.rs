@@ -98,7 +98,7 @@ impl Hyper {
         target: &str,
     ) -> Result<HttpResponse, ClientError> {
         let outgoing = Outgoing {
-            method: request.method.as_str(),
+            method: &request.method,
             target,
             host: origin,
             agent: AGENT,

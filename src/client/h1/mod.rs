@@ -295,7 +295,8 @@ impl Lease<'_> {
                     self.finish(conn, keep);
                     return Ok(response);
                 }
-                Err(Failure::Unanswered(_)) if request.idempotent() => {}
+                // Sending it twice does what sending it once does (RFC 9110, 9.2.2).
+                Err(Failure::Unanswered(_)) if request.method.is_idempotent() => {}
                 Err(Failure::Unanswered(why)) => return Err(unanswered(&why)),
                 Err(Failure::Failed(e)) => return Err(e),
             }

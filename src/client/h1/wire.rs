@@ -11,6 +11,7 @@ use std::mem::MaybeUninit;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
+use hyper::Method;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -26,10 +27,15 @@ const MAX_LINE: usize = 8 << 10;
 /// The read buffer grows by this much when nearly full.
 const READ_SIZE: usize = 8 << 10;
 
+/// The comma-separated tokens of a header value (`Connection: keep-alive, close`).
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|b| *b == b',').map(<[u8]>::trim_ascii)
+}
+
 /// A request as it goes on the wire.
 pub struct Outgoing<'a> {
-    /// Upper-case method.
-    pub method: &'a str,
+    /// Method.
+    pub method: &'a Method,
     /// Origin form: the path and query, `/` at least.
     pub target: &'a str,
     /// Host header unless `headers` has one.
@@ -81,16 +87,6 @@ struct Head {
     keep_alive: bool,
 }
 
-impl Outgoing<'_> {
-    /// Whether sending it twice does what sending it once does (RFC 9110, 9.2.2).
-    pub fn idempotent(&self) -> bool {
-        matches!(
-            self.method,
-            "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
-        )
-    }
-}
-
 impl Conn {
     /// Wraps a connected stream.
     pub fn new(stream: TcpStream) -> Self {
@@ -134,7 +130,7 @@ impl Conn {
             self.output = Vec::with_capacity(512);
         }
         let head = self
-            .read_head(request.method == "HEAD", request.headers_read)
+            .read_head(*request.method == Method::HEAD, request.headers_read)
             .await?;
         let body = self
             .read_body(&head.framing)
@@ -219,8 +215,7 @@ impl Conn {
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 transfer = Some(last_token(value).eq_ignore_ascii_case(b"chunked"));
             } else if name.eq_ignore_ascii_case("connection") {
-                for token in value.split(|b| *b == b',') {
-                    let token = token.trim_ascii();
+                for token in tokens(value) {
                     if token.eq_ignore_ascii_case(b"close") {
                         keep_alive = false;
                     } else if token.eq_ignore_ascii_case(b"keep-alive") && parsed.version == Some(0)
@@ -360,7 +355,7 @@ impl Conn {
 /// Writes the request line, the headers and the body into `out`; true when
 /// the script's own `Connection: close` asks the server to close after it.
 fn write_request(out: &mut Vec<u8>, request: &Outgoing<'_>) -> Result<bool, ClientError> {
-    out.extend_from_slice(request.method.as_bytes());
+    out.extend_from_slice(request.method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(request.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
@@ -372,9 +367,7 @@ fn write_request(out: &mut Vec<u8>, request: &Outgoing<'_>) -> Result<bool, Clie
             "user-agent" => agent = true,
             "content-type" => content_type = true,
             "connection" => {
-                closing |= value
-                    .split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("close"));
+                closing |= tokens(value.as_bytes()).any(|t| t.eq_ignore_ascii_case(b"close"));
             }
             _ => {}
         }
@@ -403,7 +396,7 @@ fn write_request(out: &mut Vec<u8>, request: &Outgoing<'_>) -> Result<bool, Clie
         }
         // A body-carrying method without one still says so: some servers
         // answer 411 Length Required otherwise.
-        None if matches!(request.method, "POST" | "PUT" | "PATCH") => {
+        None if [Method::POST, Method::PUT, Method::PATCH].contains(request.method) => {
             header(out, "content-length", "0");
         }
         None => {}

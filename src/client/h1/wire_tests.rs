@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use hyper::Method;
 use hyper::header::{HOST, HeaderName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -91,7 +92,7 @@ async fn read_request(socket: &mut tokio::net::TcpStream, input: &mut Vec<u8>) -
 
 fn get(target: &str) -> Outgoing<'_> {
     Outgoing {
-        method: "GET",
+        method: &Method::GET,
         target,
         host: "",
         agent: "runner/test",
@@ -144,7 +145,7 @@ async fn a_length_framed_answer_keeps_its_connection() {
         "abc".to_string(),
     )];
     let post = Outgoing {
-        method: "POST",
+        method: &Method::POST,
         headers: &headers,
         body: Some(b"{\"a\":1}"),
         ..get("/orders?x=1")
@@ -205,7 +206,7 @@ async fn head_204_and_interim_answers_have_no_body() {
     .await;
     let connections = Connections::new(16);
     let head = Outgoing {
-        method: "HEAD",
+        method: &Method::HEAD,
         ..get("/")
     };
     let answer = send(&connections, &server, head).await.unwrap();
@@ -279,7 +280,7 @@ async fn the_scripts_host_wins_and_framing_headers_are_runners() {
         ),
     ];
     let request = Outgoing {
-        method: "PUT",
+        method: &Method::PUT,
         headers: &headers,
         ..get("/x")
     };
@@ -367,7 +368,7 @@ async fn a_post_the_server_dropped_is_not_sent_twice() {
     let connections = Connections::new(16);
     send(&connections, &server, get("/")).await.unwrap();
     let post = Outgoing {
-        method: "POST",
+        method: &Method::POST,
         ..get("/orders")
     };
     let error = send(&connections, &server, post).await.unwrap_err();
