@@ -92,8 +92,7 @@ pub async fn run<C: HttpClient>(executor: Arc<Executor<C>>, carry: Carryover) {
                 _ => FlowEnd::Interrupted,
             };
             executor.end_waiting(&run, end).await;
-            let executor = executor.clone();
-            cleanups.spawn(async move { executor.cleanup(run, false).await });
+            spawn_cleanup(&executor, run, false, &cleanups);
         }
     }
     executor.recorder.record(Record::FlowsDone).await;
@@ -230,14 +229,7 @@ async fn settle<C: HttpClient>(
     match flow {
         Ok((run, None)) => return Some(run),
         Ok((run, Some(end))) => {
-            // A task only when there is something to clean up: most orders
-            // end terminal, and a herd of them ending at once should not
-            // wait for as many spawned tasks.
-            if let Some(run) = executor.skip_cleanup(run) {
-                let wait_first = matches!(end, FlowEnd::Completed);
-                let executor = executor.clone();
-                cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
-            }
+            spawn_cleanup(executor, run, matches!(end, FlowEnd::Completed), cleanups);
         }
         Err(panic) => {
             let reason = panic_reason(panic);
@@ -246,6 +238,21 @@ async fn settle<C: HttpClient>(
         }
     }
     None
+}
+
+/// Cleans `run` up in a task of its own, only when there is something to
+/// clean up: most orders end terminal, and a herd of them ending at once
+/// should not wait for as many spawned tasks.
+fn spawn_cleanup<C: HttpClient>(
+    executor: &Arc<Executor<C>>,
+    run: OrderRun,
+    wait_first: bool,
+    cleanups: &TaskTracker,
+) {
+    if let Some(run) = executor.skip_cleanup(run) {
+        let executor = executor.clone();
+        cleanups.spawn(async move { executor.cleanup(run, wait_first).await });
+    }
 }
 
 /// What an earlier, killed run left to finish (`runner resume`); empty for a fresh run.
