@@ -12,10 +12,12 @@ mod poll;
 mod request;
 mod resume;
 mod retry;
+mod timer;
 
 pub use breaker::Breakers;
 pub use limit::RateLimits;
 pub use retry::backoff;
+pub use timer::Timer;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +57,8 @@ pub struct Executor<C> {
     /// The run's own variables (what setup and phases' once-steps captured),
     /// copied into every order that starts after them.
     pub shared: std::sync::RwLock<Vec<(Arc<str>, Value)>>,
+    /// The clock of the waits, finer than tokio's millisecond.
+    pub timer: Timer,
 }
 
 /// One order in progress: its variables, id and state. Moves from the flow into cleanup.
@@ -397,7 +401,7 @@ impl<C: HttpClient> Executor<C> {
         }
         let started = Instant::now();
         let slept = tokio::select! {
-            _ = tokio::time::sleep(d) => true,
+            _ = self.timer.sleep_until(started + d) => true,
             _ = token.cancelled() => false,
         };
         if slept {

@@ -27,7 +27,7 @@ pub(super) async fn run<C: HttpClient>(
     let plan = executor.plan.clone();
     let in_flight = Arc::new(Semaphore::new(schedule.max_in_flight));
     let flows = TaskTracker::new();
-    let start = tokio::time::Instant::now();
+    let start = Instant::now();
     // The plan's orders are in batch order already.
     let orders = (0..plan.orders.len()).filter(|&i| !skip.get(i).copied().unwrap_or(false));
     for (k, index) in orders.enumerate() {
@@ -35,28 +35,27 @@ pub(super) async fn run<C: HttpClient>(
             break;
         };
         let due = start + offset;
-        if executor.deadline.is_some_and(|end| due >= end) {
+        if executor.deadline.is_some_and(|end| due >= end.into_std()) {
             break;
         }
         tokio::select! {
             biased;
             _ = executor.stop.cancelled() => break,
-            _ = tokio::time::sleep_until(due) => {}
+            _ = executor.timer.sleep_until(due) => {}
         }
         let Ok(permit) = in_flight.clone().try_acquire_owned() else {
             let order = index as u32;
             executor.recorder.record(Record::Dropped { order }).await;
             continue;
         };
-        let lag = tokio::time::Instant::now().saturating_duration_since(due);
-        let scheduled = Instant::now().checked_sub(lag).unwrap_or_else(Instant::now);
+        let lag = due.elapsed();
         executor.recorder.record(Record::Started { lag }).await;
         let (executor, cleanups) = (executor.clone(), cleanups.clone());
         // Boxed, as batch workers are (see `batches`).
         flows.spawn(Box::pin(async move {
             let flow = guarded(async {
                 let mut run = executor.start(index as u32);
-                run.scheduled_at(scheduled);
+                run.scheduled_at(due);
                 let end = executor.run_part(&mut run, 0).await;
                 (run, end)
             })

@@ -1,0 +1,335 @@
+//! The clock of the waits a run reports (pauses, think times, poll and
+//! cleanup intervals, arrivals), precise to a fraction of a millisecond.
+//!
+//! tokio's timer rounds a deadline up to the next millisecond and its driver
+//! sleeps in whole milliseconds, so its sleeps end 0–2 ms late (a p99 of
+//! 2.0 ms on 1 s pauses, which is what the timing table then reports). Here
+//! the earliest deadline of the run is set on a Linux `timerfd` (nanosecond
+//! resolution) that tokio's I/O driver watches like a socket: when it
+//! expires, a task of the run's runtime wakes what is due, on the runtime's
+//! own threads. No thread of its own, no wake across threads; the cost over
+//! tokio's timer is two system calls per expiry. The task and the timerfd
+//! are made at the first wait, so a run without waits has neither.
+
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One run's clock for waits; see the module doc.
+#[derive(Default)]
+pub struct Timer {
+    #[cfg(target_os = "linux")]
+    inner: std::sync::OnceLock<(Arc<linux::Shared>, tokio::task::AbortHandle)>,
+}
+
+impl Timer {
+    /// Completes at `at`, or at once if that has passed. Must be polled on
+    /// the run's runtime (the first wait starts the timer's task there).
+    #[cfg(target_os = "linux")]
+    pub fn sleep_until(&self, at: Instant) -> impl Future<Output = ()> + Send + '_ {
+        linux::Sleep::new(self, at)
+    }
+
+    /// Elsewhere, tokio's timer and its millisecond.
+    #[cfg(not(target_os = "linux"))]
+    pub fn sleep_until(&self, at: Instant) -> impl Future<Output = ()> + Send + '_ {
+        tokio::time::sleep_until(at.into())
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use super::*;
+    use std::os::fd::OwnedFd;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, MutexGuard};
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use futures_util::task::AtomicWaker;
+    use rustix::time::{
+        Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
+        timerfd_settime,
+    };
+    use tokio::io::Interest;
+    use tokio::io::unix::AsyncFd;
+
+    pub(super) struct Shared {
+        state: Mutex<State>,
+        fd: AsyncFd<OwnedFd>,
+    }
+
+    #[derive(Default)]
+    struct State {
+        pending: BinaryHeap<Due>,
+        /// The deadline the timerfd is set to, if any.
+        armed: Option<Instant>,
+        /// When the task last woke sleepers.
+        woke: Option<Instant>,
+    }
+
+    /// The least time between two expiries. Each wakes the runtime (an idle
+    /// one from its sleep), which costs; deadlines closer than this are woken
+    /// together, so at most 1/GAP wakes a second, however many sleepers.
+    const GAP: Duration = Duration::from_micros(GAP_US);
+    const GAP_US: u64 = 1000;
+
+    /// A deadline in the heap, earliest first.
+    struct Due {
+        at: Instant,
+        entry: Arc<Entry>,
+    }
+
+    impl PartialEq for Due {
+        fn eq(&self, other: &Self) -> bool {
+            self.at == other.at
+        }
+    }
+
+    impl Eq for Due {}
+
+    impl PartialOrd for Due {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+
+    impl Ord for Due {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            // BinaryHeap is a max-heap: the earliest deadline must be the greatest.
+            other.at.cmp(&self.at)
+        }
+    }
+
+    /// What a sleeper and the timer share.
+    #[derive(Default)]
+    struct Entry {
+        fired: AtomicBool,
+        waker: AtomicWaker,
+    }
+
+    impl Shared {
+        fn new() -> std::io::Result<Self> {
+            let fd = timerfd_create(
+                TimerfdClockId::Monotonic,
+                TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+            )?;
+            // SAFETY: an `OwnedFd` keeps its descriptor open and the same
+            // until it is dropped, which the `AsyncFd` owning it does last.
+            let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+                .map_err(|e| e.into_parts().1)?;
+            Ok(Shared {
+                state: Mutex::default(),
+                fd,
+            })
+        }
+
+        fn lock(&self) -> MutexGuard<'_, State> {
+            self.state.lock().expect("timer lock")
+        }
+
+        /// Sets the timerfd to expire at `at`, or `GAP` after the last
+        /// expiry if that is later, unless it is set to expire sooner.
+        fn arm(&self, state: &mut State, at: Instant) {
+            let at = state.woke.map_or(at, |woke| at.max(woke + GAP));
+            if state.armed.is_some_and(|armed| armed <= at) {
+                return;
+            }
+            // Relative: std's Instant is CLOCK_MONOTONIC but does not show
+            // its raw value. Never zero, which would disarm it.
+            let left = at
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_nanos(1));
+            let spec = Itimerspec {
+                it_interval: Timespec::default(),
+                it_value: Timespec::try_from(left).expect("a wait fits a timespec"),
+            };
+            timerfd_settime(self.fd.get_ref(), TimerfdTimerFlags::empty(), &spec)
+                .expect("a timerfd can be set");
+            state.armed = Some(at);
+        }
+
+        /// The runtime's task: on each expiry, wakes what is due and sets
+        /// the timerfd to the next deadline.
+        async fn dispatch(self: Arc<Self>) {
+            let mut due = Vec::new();
+            loop {
+                let Ok(mut ready) = self.fd.readable().await else {
+                    return;
+                };
+                // Resets the expiry count; the readiness this guard saw is
+                // then spent (a later expiry brings a new one).
+                let _ = rustix::io::read(self.fd.get_ref(), &mut [0u8; 8]);
+                ready.clear_ready();
+                {
+                    let mut state = self.lock();
+                    let now = Instant::now();
+                    while let Some(top) = state.pending.peek()
+                        && top.at <= now
+                    {
+                        due.push(state.pending.pop().expect("peeked").entry);
+                    }
+                    state.armed = None;
+                    state.woke = Some(now);
+                    if let Some(next) = state.pending.peek().map(|top| top.at) {
+                        self.arm(&mut state, next);
+                    }
+                }
+                for entry in due.drain(..) {
+                    entry.fired.store(true, Ordering::Release);
+                    entry.waker.wake();
+                }
+            }
+        }
+    }
+
+    impl Timer {
+        fn insert(&self, at: Instant, entry: Arc<Entry>) {
+            let (shared, _) = self.inner.get_or_init(|| {
+                let shared = Arc::new(Shared::new().expect("cannot make a timerfd"));
+                let task = tokio::spawn(shared.clone().dispatch());
+                (shared, task.abort_handle())
+            });
+            let mut state = shared.lock();
+            state.pending.push(Due { at, entry });
+            shared.arm(&mut state, at);
+        }
+    }
+
+    impl Drop for Timer {
+        fn drop(&mut self) {
+            if let Some((_, task)) = self.inner.get() {
+                task.abort();
+            }
+        }
+    }
+
+    /// A wait on a [`Timer`]. Dropped before its deadline, it leaves its
+    /// entry in the heap until then; firing it wakes nobody.
+    pub(super) struct Sleep<'a> {
+        timer: &'a Timer,
+        at: Instant,
+        entry: Option<Arc<Entry>>,
+    }
+
+    impl<'a> Sleep<'a> {
+        pub(super) fn new(timer: &'a Timer, at: Instant) -> Self {
+            Sleep {
+                timer,
+                at,
+                entry: None,
+            }
+        }
+    }
+
+    impl Future for Sleep<'_> {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let entry = match &self.entry {
+                Some(entry) => entry,
+                None => {
+                    if Instant::now() >= self.at {
+                        return Poll::Ready(());
+                    }
+                    let entry = Arc::new(Entry::default());
+                    entry.waker.register(cx.waker());
+                    self.timer.insert(self.at, entry.clone());
+                    self.entry = Some(entry);
+                    return Poll::Pending;
+                }
+            };
+            entry.waker.register(cx.waker());
+            if entry.fired.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[tokio::test]
+        async fn sleepers_wake_not_before_their_deadline_and_in_deadline_order() {
+            let timer = Arc::new(Timer::default());
+            let start = Instant::now();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            // Inserted latest first, so each new one is the earliest and
+            // sets the timerfd anew.
+            for ms in [40u64, 30, 20, 10] {
+                let (timer, tx) = (timer.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let at = start + Duration::from_millis(ms);
+                    timer.sleep_until(at).await;
+                    tx.send((ms, Instant::now() >= at)).expect("receiver");
+                });
+            }
+            drop(tx);
+            let mut woke = vec![];
+            while let Some(w) = rx.recv().await {
+                woke.push(w);
+            }
+            assert_eq!(woke, [(10, true), (20, true), (30, true), (40, true)]);
+        }
+
+        #[tokio::test]
+        async fn a_passed_deadline_is_ready_at_once_and_a_dropped_sleep_wakes_nobody() {
+            let timer = Timer::default();
+            timer.sleep_until(Instant::now()).await;
+            assert!(
+                timer.inner.get().is_none(),
+                "no timerfd for a passed deadline"
+            );
+            let soon = Instant::now() + Duration::from_millis(5);
+            tokio::select! {
+                _ = timer.sleep_until(soon + Duration::from_secs(3600)) => panic!("an hour passed"),
+                _ = timer.sleep_until(soon) => {}
+            }
+            assert!(Instant::now() >= soon);
+            let (shared, _) = timer.inner.get().expect("made");
+            assert_eq!(shared.lock().pending.len(), 1, "the hour's entry waits");
+        }
+
+        #[tokio::test]
+        async fn an_expiry_is_set_no_sooner_than_a_gap_after_the_last() {
+            let timer = Timer::default();
+            timer
+                .sleep_until(Instant::now() + Duration::from_millis(1))
+                .await;
+            let shared = &timer.inner.get().expect("made").0;
+            let mut state = shared.lock();
+            let woke = state.woke.expect("the task woke the first sleeper");
+            shared.arm(&mut state, woke + Duration::from_micros(1));
+            assert_eq!(state.armed, Some(woke + GAP), "woken with the next batch");
+            shared.arm(&mut state, woke + 2 * GAP);
+            assert_eq!(
+                state.armed,
+                Some(woke + GAP),
+                "a later deadline waits its turn"
+            );
+        }
+
+        #[tokio::test]
+        async fn dropping_the_timer_ends_its_task() {
+            let timer = Timer::default();
+            timer
+                .sleep_until(Instant::now() + Duration::from_millis(1))
+                .await;
+            let shared = timer.inner.get().expect("made").0.clone();
+            drop(timer);
+            // The task drops its reference when it ends.
+            let ended = async {
+                while Arc::strong_count(&shared) > 1 {
+                    tokio::task::yield_now().await;
+                }
+            };
+            let ended = tokio::time::timeout(Duration::from_secs(10), ended).await;
+            assert!(ended.is_ok(), "the timer's task is still running");
+        }
+    }
+}
