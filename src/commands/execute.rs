@@ -171,7 +171,7 @@ pub async fn execute(
         limits: crate::executor::RateLimits::new(&plan.rate_limits),
         journal,
         shared: Default::default(),
-        timer: Default::default(),
+        timer: crate::executor::Timer::open(),
     });
     scheduler::run(executor, resume.carry).await;
     let mut summary = summary.await.expect("the recorder task does not panic");

@@ -400,9 +400,15 @@ impl<C: HttpClient> Executor<C> {
             return !token.is_cancelled();
         }
         let started = Instant::now();
+        let Some(until) = started.checked_add(d) else {
+            // Longer than the clock can count: only a stop ends it.
+            token.cancelled().await;
+            return false;
+        };
         let slept = tokio::select! {
-            _ = self.timer.sleep_until(started + d) => true,
+            biased;
             _ = token.cancelled() => false,
+            _ = self.timer.sleep_until(until) => true,
         };
         if slept {
             let observed = started.elapsed();

@@ -1,5 +1,5 @@
-//! The clock of the waits a run reports (pauses, think times, poll and
-//! cleanup intervals, arrivals), precise to a fraction of a millisecond.
+//! The clock of the waits a run reports (pauses, think times, poll, retry
+//! and cleanup intervals, arrivals), precise to a fraction of a millisecond.
 //!
 //! tokio's timer rounds a deadline up to the next millisecond and its driver
 //! sleeps in whole milliseconds, so its sleeps end 0–2 ms late (a p99 of
@@ -7,46 +7,60 @@
 //! the earliest deadline of the run is set on a Linux `timerfd` (nanosecond
 //! resolution) that tokio's I/O driver watches like a socket: when it
 //! expires, a task of the run's runtime wakes what is due, on the runtime's
-//! own threads. No thread of its own, no wake across threads; the cost over
-//! tokio's timer is two system calls per expiry. The task and the timerfd
-//! are made at the first wait, so a run without waits has neither.
+//! own threads. No thread of its own, no wake from a foreign thread; the cost
+//! over tokio's timer is about two system calls per expiry, and expiries are
+//! at least 1 ms apart, tokio's own rate. The task is spawned at
+//! the first wait, so a run without waits has only the descriptor.
 
-use std::collections::BinaryHeap;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::Either;
+
 /// One run's clock for waits; see the module doc.
-#[derive(Default)]
 pub struct Timer {
+    /// None where there is no timerfd (not Linux, or none could be made):
+    /// then tokio's timer, with its millisecond.
     #[cfg(target_os = "linux")]
-    inner: std::sync::OnceLock<(Arc<linux::Shared>, tokio::task::AbortHandle)>,
+    precise: Option<linux::Precise>,
 }
 
 impl Timer {
-    /// Completes at `at`, or at once if that has passed. Must be polled on
-    /// the run's runtime (the first wait starts the timer's task there).
-    #[cfg(target_os = "linux")]
-    pub fn sleep_until(&self, at: Instant) -> impl Future<Output = ()> + Send + '_ {
-        linux::Sleep::new(self, at)
+    /// A clock for one run, with its timerfd. Must be called on the run's runtime.
+    pub fn open() -> Self {
+        #[cfg(target_os = "linux")]
+        let precise = linux::Precise::new()
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, "no timerfd: waits use tokio's 1 ms timer");
+            })
+            .ok();
+        Timer {
+            #[cfg(target_os = "linux")]
+            precise,
+        }
     }
 
-    /// Elsewhere, tokio's timer and its millisecond.
-    #[cfg(not(target_os = "linux"))]
+    /// Completes at `at`, or at once if that has passed. Must be polled on
+    /// the run's runtime (the first wait starts the timer's task there).
     pub fn sleep_until(&self, at: Instant) -> impl Future<Output = ()> + Send + '_ {
-        tokio::time::sleep_until(at.into())
+        #[cfg(target_os = "linux")]
+        if let Some(precise) = &self.precise {
+            return Either::Left(linux::Sleep::new(precise, at));
+        }
+        Either::Right(tokio::time::sleep_until(at.into()))
     }
 }
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use super::*;
+    use std::collections::BinaryHeap;
+    use std::future::Future;
     use std::os::fd::OwnedFd;
     use std::pin::Pin;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Mutex, MutexGuard};
+    use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
     use std::task::{Context, Poll};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use futures_util::task::AtomicWaker;
     use rustix::time::{
@@ -56,7 +70,14 @@ mod linux {
     use tokio::io::Interest;
     use tokio::io::unix::AsyncFd;
 
-    pub(super) struct Shared {
+    /// The timerfd's side of a [`super::Timer`].
+    pub(super) struct Precise {
+        shared: Arc<Shared>,
+        /// The task that wakes sleepers, spawned at the first wait.
+        task: OnceLock<tokio::task::AbortHandle>,
+    }
+
+    struct Shared {
         state: Mutex<State>,
         fd: AsyncFd<OwnedFd>,
     }
@@ -73,7 +94,7 @@ mod linux {
     /// The least time between two expiries. Each wakes the runtime (an idle
     /// one from its sleep), which costs; deadlines closer than this are woken
     /// together, so at most 1/GAP wakes a second, however many sleepers.
-    const GAP: Duration = Duration::from_micros(GAP_US);
+    pub(super) const GAP: Duration = Duration::from_micros(GAP_US);
     const GAP_US: u64 = 1000;
 
     /// A deadline in the heap, earliest first.
@@ -156,6 +177,8 @@ mod linux {
         async fn dispatch(self: Arc<Self>) {
             let mut due = Vec::new();
             loop {
+                // An error only when the runtime shuts down, and its tasks,
+                // sleepers included, with it.
                 let Ok(mut ready) = self.fd.readable().await else {
                     return;
                 };
@@ -172,7 +195,9 @@ mod linux {
                         due.push(state.pending.pop().expect("peeked").entry);
                     }
                     state.armed = None;
-                    state.woke = Some(now);
+                    if !due.is_empty() {
+                        state.woke = Some(now);
+                    }
                     if let Some(next) = state.pending.peek().map(|top| top.at) {
                         self.arm(&mut state, next);
                     }
@@ -185,37 +210,41 @@ mod linux {
         }
     }
 
-    impl Timer {
+    impl Precise {
+        pub(super) fn new() -> std::io::Result<Self> {
+            Ok(Precise {
+                shared: Arc::new(Shared::new()?),
+                task: OnceLock::new(),
+            })
+        }
+
         fn insert(&self, at: Instant, entry: Arc<Entry>) {
-            let (shared, _) = self.inner.get_or_init(|| {
-                let shared = Arc::new(Shared::new().expect("cannot make a timerfd"));
-                let task = tokio::spawn(shared.clone().dispatch());
-                (shared, task.abort_handle())
-            });
-            let mut state = shared.lock();
+            self.task
+                .get_or_init(|| tokio::spawn(self.shared.clone().dispatch()).abort_handle());
+            let mut state = self.shared.lock();
             state.pending.push(Due { at, entry });
-            shared.arm(&mut state, at);
+            self.shared.arm(&mut state, at);
         }
     }
 
-    impl Drop for Timer {
+    impl Drop for Precise {
         fn drop(&mut self) {
-            if let Some((_, task)) = self.inner.get() {
+            if let Some(task) = self.task.get() {
                 task.abort();
             }
         }
     }
 
-    /// A wait on a [`Timer`]. Dropped before its deadline, it leaves its
+    /// A wait on the timerfd. Dropped before its deadline, it leaves its
     /// entry in the heap until then; firing it wakes nobody.
     pub(super) struct Sleep<'a> {
-        timer: &'a Timer,
+        timer: &'a Precise,
         at: Instant,
         entry: Option<Arc<Entry>>,
     }
 
     impl<'a> Sleep<'a> {
-        pub(super) fn new(timer: &'a Timer, at: Instant) -> Self {
+        pub(super) fn new(timer: &'a Precise, at: Instant) -> Self {
             Sleep {
                 timer,
                 at,
@@ -253,10 +282,15 @@ mod linux {
     #[cfg(test)]
     mod tests {
         use super::*;
+        use crate::executor::Timer;
+
+        fn precise(timer: &Timer) -> &Precise {
+            timer.precise.as_ref().expect("a timerfd")
+        }
 
         #[tokio::test]
         async fn sleepers_wake_not_before_their_deadline_and_in_deadline_order() {
-            let timer = Arc::new(Timer::default());
+            let timer = Arc::new(Timer::open());
             let start = Instant::now();
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
             // Inserted latest first, so each new one is the earliest and
@@ -279,11 +313,11 @@ mod linux {
 
         #[tokio::test]
         async fn a_passed_deadline_is_ready_at_once_and_a_dropped_sleep_wakes_nobody() {
-            let timer = Timer::default();
+            let timer = Timer::open();
             timer.sleep_until(Instant::now()).await;
             assert!(
-                timer.inner.get().is_none(),
-                "no timerfd for a passed deadline"
+                precise(&timer).task.get().is_none(),
+                "no task for a passed deadline"
             );
             let soon = Instant::now() + Duration::from_millis(5);
             tokio::select! {
@@ -291,17 +325,17 @@ mod linux {
                 _ = timer.sleep_until(soon) => {}
             }
             assert!(Instant::now() >= soon);
-            let (shared, _) = timer.inner.get().expect("made");
-            assert_eq!(shared.lock().pending.len(), 1, "the hour's entry waits");
+            let pending = precise(&timer).shared.lock().pending.len();
+            assert_eq!(pending, 1, "the hour's entry waits");
         }
 
         #[tokio::test]
         async fn an_expiry_is_set_no_sooner_than_a_gap_after_the_last() {
-            let timer = Timer::default();
+            let timer = Timer::open();
             timer
                 .sleep_until(Instant::now() + Duration::from_millis(1))
                 .await;
-            let shared = &timer.inner.get().expect("made").0;
+            let shared = &precise(&timer).shared;
             let mut state = shared.lock();
             let woke = state.woke.expect("the task woke the first sleeper");
             shared.arm(&mut state, woke + Duration::from_micros(1));
@@ -316,11 +350,11 @@ mod linux {
 
         #[tokio::test]
         async fn dropping_the_timer_ends_its_task() {
-            let timer = Timer::default();
+            let timer = Timer::open();
             timer
                 .sleep_until(Instant::now() + Duration::from_millis(1))
                 .await;
-            let shared = timer.inner.get().expect("made").0.clone();
+            let shared = precise(&timer).shared.clone();
             drop(timer);
             // The task drops its reference when it ends.
             let ended = async {
