@@ -156,6 +156,7 @@ pub async fn execute(
     let progress = outputs
         .progress
         .map(|mode| progress::spawn(mode, panel(&plan), live, outputs.display.clone()));
+    let timer = crate::executor::Timer::open([&stop, &abort]);
     let executor = Arc::new(Executor {
         plan: plan.clone(),
         base_url: base_url.clone(),
@@ -171,7 +172,7 @@ pub async fn execute(
         limits: crate::executor::RateLimits::new(&plan.rate_limits),
         journal,
         shared: Default::default(),
-        timer: crate::executor::Timer::open(),
+        timer,
     });
     scheduler::run(executor, resume.carry).await;
     let mut summary = summary.await.expect("the recorder task does not panic");

@@ -405,11 +405,7 @@ impl<C: HttpClient> Executor<C> {
             token.cancelled().await;
             return false;
         };
-        let slept = tokio::select! {
-            biased;
-            _ = token.cancelled() => false,
-            _ = self.timer.sleep_until(until) => true,
-        };
+        let slept = self.timer.sleep_until(until, token).await;
         if slept {
             let observed = started.elapsed();
             self.recorder.waited(kind, d, observed);

@@ -11,11 +11,15 @@
 //! over tokio's timer is about two system calls per expiry, and expiries are
 //! at least 1 ms apart, tokio's own rate. The task is spawned at
 //! the first wait, so a run without waits has only the descriptor.
+//!
+//! The same task watches the run's stop and abort tokens and wakes every
+//! sleeper when one is cancelled: a wait does not register with a token
+//! (a lock on the token's list of waiters, shared by every thread, twice
+//! per wait), it reads it when it wakes.
 
-use std::future::Future;
 use std::time::Instant;
 
-use futures_util::future::Either;
+use tokio_util::sync::CancellationToken;
 
 /// One run's clock for waits; see the module doc.
 pub struct Timer {
@@ -26,28 +30,44 @@ pub struct Timer {
 }
 
 impl Timer {
-    /// A clock for one run, with its timerfd. Must be called on the run's runtime.
-    pub fn open() -> Self {
+    /// A clock for one run, with its timerfd, interrupted by `tokens` (the
+    /// run's stop and abort). Must be called on the run's runtime.
+    pub fn open(tokens: [&CancellationToken; 2]) -> Self {
         #[cfg(target_os = "linux")]
-        let precise = linux::Precise::new()
+        let precise = linux::Precise::new(tokens.map(Clone::clone))
             .inspect_err(|e| {
                 tracing::warn!(error = %e, "no timerfd: waits use tokio's 1 ms timer");
             })
             .ok();
+        #[cfg(not(target_os = "linux"))]
+        let _ = tokens;
         Timer {
             #[cfg(target_os = "linux")]
             precise,
         }
     }
 
-    /// Completes at `at`, or at once if that has passed. Must be polled on
-    /// the run's runtime (the first wait starts the timer's task there).
-    pub fn sleep_until(&self, at: Instant) -> impl Future<Output = ()> + Send + '_ {
+    /// Sleeps until `at`: true then, false as soon as `token` is cancelled.
+    /// `token` must be one of those the timer was opened with (another one's
+    /// cancel is seen only at `at`). Must be polled on the run's runtime
+    /// (the first wait starts the timer's task there).
+    pub async fn sleep_until(&self, at: Instant, token: &CancellationToken) -> bool {
         #[cfg(target_os = "linux")]
         if let Some(precise) = &self.precise {
-            return Either::Left(linux::Sleep::new(precise, at));
+            // A wake before `at` is an interruption, maybe by the other token.
+            while !token.is_cancelled() {
+                if Instant::now() >= at {
+                    return true;
+                }
+                linux::Sleep::new(precise, at).await;
+            }
+            return false;
         }
-        Either::Right(tokio::time::sleep_until(at.into()))
+        tokio::select! {
+            biased;
+            _ = token.cancelled() => false,
+            _ = tokio::time::sleep_until(at.into()) => true,
+        }
     }
 }
 
@@ -69,10 +89,13 @@ mod linux {
     };
     use tokio::io::Interest;
     use tokio::io::unix::AsyncFd;
+    use tokio_util::sync::CancellationToken;
 
     /// The timerfd's side of a [`super::Timer`].
     pub(super) struct Precise {
         shared: Arc<Shared>,
+        /// Cancelling one of these wakes every sleeper.
+        tokens: [CancellationToken; 2],
         /// The task that wakes sleepers, spawned at the first wait.
         task: OnceLock<tokio::task::AbortHandle>,
     }
@@ -174,33 +197,39 @@ mod linux {
 
         /// The runtime's task: on each expiry, wakes what is due and sets
         /// the timerfd to the next deadline.
-        async fn dispatch(self: Arc<Self>) {
+        async fn dispatch(self: Arc<Self>, tokens: [CancellationToken; 2]) {
             let mut due = Vec::new();
+            let [stop, abort] = tokens.map(CancellationToken::cancelled_owned);
+            let (mut stop, mut abort) = (std::pin::pin!(stop), std::pin::pin!(abort));
+            let (mut stopped, mut aborted) = (false, false);
             loop {
-                // An error only when the runtime shuts down, and its tasks,
-                // sleepers included, with it.
-                let Ok(mut ready) = self.fd.readable().await else {
-                    return;
+                let interrupted = tokio::select! {
+                    biased;
+                    _ = &mut stop, if !stopped => {
+                        stopped = true;
+                        true
+                    }
+                    _ = &mut abort, if !aborted => {
+                        aborted = true;
+                        true
+                    }
+                    ready = self.fd.readable() => {
+                        // An error only when the runtime shuts down, and its
+                        // tasks, sleepers included, with it.
+                        let Ok(mut ready) = ready else {
+                            return;
+                        };
+                        // Resets the expiry count; the readiness this guard
+                        // saw is then spent (a later expiry brings a new one).
+                        let _ = rustix::io::read(self.fd.get_ref(), &mut [0u8; 8]);
+                        ready.clear_ready();
+                        self.take_due(&mut due);
+                        false
+                    }
                 };
-                // Resets the expiry count; the readiness this guard saw is
-                // then spent (a later expiry brings a new one).
-                let _ = rustix::io::read(self.fd.get_ref(), &mut [0u8; 8]);
-                ready.clear_ready();
-                {
-                    let mut state = self.lock();
-                    let now = Instant::now();
-                    while let Some(top) = state.pending.peek()
-                        && top.at <= now
-                    {
-                        due.push(state.pending.pop().expect("peeked").entry);
-                    }
-                    state.armed = None;
-                    if !due.is_empty() {
-                        state.woke = Some(now);
-                    }
-                    if let Some(next) = state.pending.peek().map(|top| top.at) {
-                        self.arm(&mut state, next);
-                    }
+                if interrupted {
+                    // Every sleeper looks at its token.
+                    due.extend(self.lock().pending.drain().map(|d| d.entry));
                 }
                 for entry in due.drain(..) {
                     entry.fired.store(true, Ordering::Release);
@@ -208,19 +237,40 @@ mod linux {
                 }
             }
         }
+
+        /// Moves what is due to `due` and sets the timerfd to the next deadline.
+        fn take_due(&self, due: &mut Vec<Arc<Entry>>) {
+            let mut state = self.lock();
+            let now = Instant::now();
+            while let Some(top) = state.pending.peek()
+                && top.at <= now
+            {
+                due.push(state.pending.pop().expect("peeked").entry);
+            }
+            state.armed = None;
+            if !due.is_empty() {
+                state.woke = Some(now);
+            }
+            if let Some(next) = state.pending.peek().map(|top| top.at) {
+                self.arm(&mut state, next);
+            }
+        }
     }
 
     impl Precise {
-        pub(super) fn new() -> std::io::Result<Self> {
+        pub(super) fn new(tokens: [CancellationToken; 2]) -> std::io::Result<Self> {
             Ok(Precise {
                 shared: Arc::new(Shared::new()?),
+                tokens,
                 task: OnceLock::new(),
             })
         }
 
         fn insert(&self, at: Instant, entry: Arc<Entry>) {
-            self.task
-                .get_or_init(|| tokio::spawn(self.shared.clone().dispatch()).abort_handle());
+            self.task.get_or_init(|| {
+                let dispatch = self.shared.clone().dispatch(self.tokens.clone());
+                tokio::spawn(dispatch).abort_handle()
+            });
             let mut state = self.shared.lock();
             state.pending.push(Due { at, entry });
             self.shared.arm(&mut state, at);
@@ -235,8 +285,9 @@ mod linux {
         }
     }
 
-    /// A wait on the timerfd. Dropped before its deadline, it leaves its
-    /// entry in the heap until then; firing it wakes nobody.
+    /// A wait on the timerfd: ready at its deadline, or earlier when the
+    /// timer is interrupted. Dropped before either, it leaves its entry in
+    /// the heap until then; firing it wakes nobody.
     pub(super) struct Sleep<'a> {
         timer: &'a Precise,
         at: Instant,
@@ -284,23 +335,31 @@ mod linux {
         use super::*;
         use crate::executor::Timer;
 
+        /// A timer and its stop and abort tokens.
+        fn open() -> (Timer, CancellationToken, CancellationToken) {
+            let (stop, abort) = (CancellationToken::new(), CancellationToken::new());
+            (Timer::open([&stop, &abort]), stop, abort)
+        }
+
         fn precise(timer: &Timer) -> &Precise {
             timer.precise.as_ref().expect("a timerfd")
         }
 
         #[tokio::test]
         async fn sleepers_wake_not_before_their_deadline_and_in_deadline_order() {
-            let timer = Arc::new(Timer::open());
+            let (timer, stop, _abort) = open();
+            let timer = Arc::new(timer);
             let start = Instant::now();
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
             // Inserted latest first, so each new one is the earliest and
             // sets the timerfd anew.
             for ms in [40u64, 30, 20, 10] {
-                let (timer, tx) = (timer.clone(), tx.clone());
+                let (timer, tx, stop) = (timer.clone(), tx.clone(), stop.clone());
                 tokio::spawn(async move {
                     let at = start + Duration::from_millis(ms);
-                    timer.sleep_until(at).await;
-                    tx.send((ms, Instant::now() >= at)).expect("receiver");
+                    let slept = timer.sleep_until(at, &stop).await;
+                    tx.send((ms, slept && Instant::now() >= at))
+                        .expect("receiver");
                 });
             }
             drop(tx);
@@ -313,16 +372,16 @@ mod linux {
 
         #[tokio::test]
         async fn a_passed_deadline_is_ready_at_once_and_a_dropped_sleep_wakes_nobody() {
-            let timer = Timer::open();
-            timer.sleep_until(Instant::now()).await;
+            let (timer, stop, _abort) = open();
+            assert!(timer.sleep_until(Instant::now(), &stop).await);
             assert!(
                 precise(&timer).task.get().is_none(),
                 "no task for a passed deadline"
             );
             let soon = Instant::now() + Duration::from_millis(5);
             tokio::select! {
-                _ = timer.sleep_until(soon + Duration::from_secs(3600)) => panic!("an hour passed"),
-                _ = timer.sleep_until(soon) => {}
+                _ = timer.sleep_until(soon + Duration::from_secs(3600), &stop) => panic!("an hour passed"),
+                _ = timer.sleep_until(soon, &stop) => {}
             }
             assert!(Instant::now() >= soon);
             let pending = precise(&timer).shared.lock().pending.len();
@@ -330,11 +389,42 @@ mod linux {
         }
 
         #[tokio::test]
+        async fn a_cancelled_token_ends_its_sleepers_and_the_others_sleep_on() {
+            let (timer, stop, abort) = open();
+            let timer = Arc::new(timer);
+            let hour = Instant::now() + Duration::from_secs(3600);
+            let stopped = tokio::spawn({
+                let (timer, stop) = (timer.clone(), stop.clone());
+                async move { timer.sleep_until(hour, &stop).await }
+            });
+            let soon = Instant::now() + Duration::from_millis(50);
+            let cleaning = tokio::spawn({
+                let timer = timer.clone();
+                async move { timer.sleep_until(soon, &abort).await }
+            });
+            tokio::task::yield_now().await;
+            stop.cancel();
+            let ended = tokio::time::timeout(Duration::from_secs(10), stopped).await;
+            assert!(
+                !ended.expect("woken at the stop").expect("no panic"),
+                "not slept"
+            );
+            assert!(
+                cleaning.await.expect("no panic"),
+                "the abort's sleeper slept"
+            );
+            assert!(Instant::now() >= soon, "and not less than asked");
+            assert!(
+                !timer.sleep_until(hour, &stop).await,
+                "a stopped wait ends at once"
+            );
+        }
+
+        #[tokio::test]
         async fn an_expiry_is_set_no_sooner_than_a_gap_after_the_last() {
-            let timer = Timer::open();
-            timer
-                .sleep_until(Instant::now() + Duration::from_millis(1))
-                .await;
+            let (timer, stop, _abort) = open();
+            let soon = Instant::now() + Duration::from_millis(1);
+            assert!(timer.sleep_until(soon, &stop).await);
             let shared = &precise(&timer).shared;
             let mut state = shared.lock();
             let woke = state.woke.expect("the task woke the first sleeper");
@@ -350,10 +440,9 @@ mod linux {
 
         #[tokio::test]
         async fn dropping_the_timer_ends_its_task() {
-            let timer = Timer::open();
-            timer
-                .sleep_until(Instant::now() + Duration::from_millis(1))
-                .await;
+            let (timer, stop, _abort) = open();
+            let soon = Instant::now() + Duration::from_millis(1);
+            assert!(timer.sleep_until(soon, &stop).await);
             let shared = precise(&timer).shared.clone();
             drop(timer);
             // The task drops its reference when it ends.

@@ -38,10 +38,8 @@ pub(super) async fn run<C: HttpClient>(
         if executor.deadline.is_some_and(|end| due >= end.into_std()) {
             break;
         }
-        tokio::select! {
-            biased;
-            _ = executor.stop.cancelled() => break,
-            _ = executor.timer.sleep_until(due) => {}
+        if !executor.timer.sleep_until(due, &executor.stop).await {
+            break;
         }
         let Ok(permit) = in_flight.clone().try_acquire_owned() else {
             let order = index as u32;
