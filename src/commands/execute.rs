@@ -157,6 +157,7 @@ pub async fn execute(
         .progress
         .map(|mode| progress::spawn(mode, panel(&plan), live, outputs.display.clone()));
     let timer = crate::executor::Timer::open([&stop, &abort]);
+    let journal_kept = journal.clone();
     let executor = Arc::new(Executor {
         plan: plan.clone(),
         base_url: base_url.clone(),
@@ -175,6 +176,10 @@ pub async fn execute(
         timer,
     });
     scheduler::run(executor, resume.carry).await;
+    // Whole before the reports say the run is over, whoever still holds it.
+    if let Some(journal) = journal_kept {
+        journal.close();
+    }
     let mut summary = summary.await.expect("the recorder task does not panic");
     if let Some(progress) = progress {
         let _ = progress.await;

@@ -399,6 +399,10 @@ impl<C: HttpClient> Executor<C> {
         if d.is_zero() {
             return !token.is_cancelled();
         }
+        // A long wait is no time to leave lines queued (see the journal).
+        if let Some(journal) = &self.journal {
+            journal.sync();
+        }
         let started = Instant::now();
         let Some(until) = started.checked_add(d) else {
             // Longer than the clock can count: only a stop ends it.

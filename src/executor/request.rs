@@ -103,6 +103,11 @@ impl<C: HttpClient> Executor<C> {
                     return Err(StepFailure { reason: "interrupted".into(), transient: false, status: None });
                 }
             }
+            // Nothing goes out that the journal does not have yet (the intent
+            // of this create, the step lines before this request).
+            if let Some(journal) = &self.journal {
+                journal.sync();
+            }
             let at = SystemTime::now();
             let in_flight = self.recorder.metrics().in_flight();
             if let Some(g) = in_flight {
