@@ -386,6 +386,9 @@ impl<C: HttpClient> Executor<C> {
             next: next as u16,
             vars,
         });
+        // Before the flow goes on: a step a crash cut off after its answer
+        // would be sent again on resume (a second activate, refused).
+        journal.sync();
     }
 
     /// Waits between two orders of a batch; false if the run was stopped meanwhile.
@@ -399,7 +402,7 @@ impl<C: HttpClient> Executor<C> {
         if d.is_zero() {
             return !token.is_cancelled();
         }
-        // A long wait is no time to leave lines queued (see the journal).
+        // A pause is no time to leave lines queued (see the journal).
         if let Some(journal) = &self.journal {
             journal.sync();
         }

@@ -4,18 +4,20 @@
 //! the target. A step line after each step of a flow, with what the step
 //! captured, lets resume continue an order from where it was.
 //!
-//! **What a `kill -9` keeps.** Lines are queued, not written, by the worker
-//! that learns the fact; before any request goes out and before any wait
-//! the worker makes sure every line queued so far is in the file
-//! ([`Journal::sync`], one `write` of all of them unless that is done), so
-//! no request is ever sent on the strength of a line the file does not
-//! have. Lines that nothing follows (a flow's last step and end, cleanup
-//! done) are written by the journal's own thread within about two
-//! milliseconds, many in one `write`, unless the worker's next request
-//! writes them first: 10,000 flows ending together no longer make the
-//! workers wait for 20,000 writes. A `kill -9` can lose only those last
-//! milliseconds' lines; resume then takes those facts as not having
-//! happened (it may send a flow's last request again).
+//! **What a `kill -9` keeps.** Lines are queued by the worker that learns
+//! the fact, and written, all that are queued in one `write`
+//! ([`Journal::sync`]), at the end of each step of a flow, before any
+//! request goes out and before a flow's pauses and intervals
+//! (`Executor::wait`). So no request is ever sent on the strength of a line
+//! the file does not have, and a step's line is in the file before its flow
+//! goes on, as when every line was written at once. What nothing follows
+//! (a flow's end, cleanup done; states and ids until their step ends) is
+//! written by the journal's own thread within about two milliseconds, many
+//! lines in one `write`, unless a worker's next `sync` writes it first:
+//! 10,000 flows ending together no longer make the workers wait for
+//! 20,000 writes. A `kill -9` can lose only those lines of its last
+//! milliseconds; resume then takes those facts as not having happened
+//! (it checks the order's state or looks its create up).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -317,7 +319,7 @@ mod tests {
         let j = Journal::open(&path).unwrap();
         std::thread::scope(|scope| {
             for t in 0..4u32 {
-                let j = &j;
+                let (j, path) = (&j, &path);
                 scope.spawn(move || {
                     for i in 0..500 {
                         let n = t * 1000 + i;
@@ -327,6 +329,9 @@ mod tests {
                         });
                         if i % 7 == 0 {
                             j.sync();
+                            let file = std::fs::read_to_string(path).unwrap();
+                            let mine = format!("\"n\":{n},");
+                            assert!(file.contains(&mine), "{n} in the file after sync");
                         }
                     }
                 });
