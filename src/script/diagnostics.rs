@@ -70,12 +70,16 @@ impl Sources {
                 let pos = leaf.position();
                 let full = leaf.to_string();
                 let suffix = format!(" ({pos})");
-                let label = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
-                let kind = if matches!(leaf, EvalAltResult::ErrorParsing(..)) {
-                    "syntax error"
-                } else {
-                    "script error"
+                let label = full.strip_suffix(&suffix).unwrap_or(&full);
+                let (kind, label) = match leaf {
+                    // Rhai's text starts "Syntax error: ", which `kind` says already.
+                    EvalAltResult::ErrorParsing(..) => (
+                        "syntax error",
+                        label.strip_prefix("Syntax error: ").unwrap_or(label),
+                    ),
+                    _ => ("script error", label),
                 };
+                let label = label.to_owned();
                 let mut e = located(&name, &text, pos, label.clone());
                 e.message = format!("{kind} in {name}: {label}");
                 e.help = help_for(leaf);
