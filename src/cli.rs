@@ -334,7 +334,8 @@ impl Cli {
         let command = Cli::command();
         let global_value = |arg: &str| {
             command.get_arguments().any(|a| {
-                a.get_long().is_some_and(|l| arg == format!("--{l}"))
+                a.get_long()
+                    .is_some_and(|l| arg.strip_prefix("--") == Some(l))
                     && a.get_action().takes_values()
             })
         };

@@ -83,4 +83,5 @@ pub mod report;
 pub mod scheduler;
 pub mod script;
 pub mod spec;
+mod sync;
 pub mod threshold;

@@ -278,15 +278,21 @@ pub fn read(path: &Path) -> io::Result<HashMap<u32, Known>> {
 mod tests {
     use super::*;
 
+    /// A journal in a fresh folder (kept while the test runs), and its path.
+    fn open() -> (tempfile::TempDir, std::path::PathBuf, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let j = Journal::open(&path).unwrap();
+        (dir, path, j)
+    }
+
     fn lines(path: &Path) -> usize {
         std::fs::read_to_string(path).unwrap().lines().count()
     }
 
     #[test]
     fn after_sync_every_queued_line_is_in_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
-        let j = Journal::open(&path).unwrap();
+        let (_dir, path, j) = open();
         for n in 0..100 {
             j.write(&Entry::Intent { n });
         }
@@ -299,9 +305,7 @@ mod tests {
 
     #[test]
     fn lines_no_request_waits_for_are_written_by_the_journal_thread() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
-        let j = Journal::open(&path).unwrap();
+        let (_dir, path, j) = open();
         j.write(&Entry::Done { n: 7 });
         let mut waited = Duration::ZERO;
         while lines(&path) == 0 && waited < Duration::from_secs(10) {
@@ -314,9 +318,7 @@ mod tests {
 
     #[test]
     fn lines_from_many_threads_are_whole_and_all_there_after_close() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
-        let j = Journal::open(&path).unwrap();
+        let (_dir, path, j) = open();
         std::thread::scope(|scope| {
             for t in 0..4u32 {
                 let (j, path) = (&j, &path);
@@ -350,9 +352,7 @@ mod tests {
 
     #[test]
     fn entries_read_back_and_a_torn_last_line_is_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
-        let j = Journal::open(&path).unwrap();
+        let (_dir, path, j) = open();
         j.write(&Entry::Intent { n: 1 });
         j.write(&Entry::Created {
             n: 1,

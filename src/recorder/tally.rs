@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::mem;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
 
 use hdrhistogram::Histogram;
@@ -16,6 +16,8 @@ use super::Exchange;
 use super::metrics::{StepMetrics, latency_histogram, record_us, sum_by};
 use super::recent::Recent;
 use super::timing::Waits;
+
+use crate::sync::lock;
 
 /// Everything counted per exchange and per wait: latency histograms, error
 /// and retry counts, the request mix, the last few requests and the
@@ -78,7 +80,7 @@ impl Tally {
         if let Some(category) = &x.category
             && x.attempt == 1
         {
-            add_count(&mut self.mix, category, 1);
+            add_one(&mut self.mix, category);
         }
         self.steps.observe(&x.step, x);
         self.endpoints.observe(&x.endpoint, x);
@@ -110,10 +112,10 @@ impl Tally {
     }
 }
 
-fn add_count(counts: &mut Vec<(Arc<str>, u64)>, key: &str, n: u64) {
+fn add_one(counts: &mut Vec<(Arc<str>, u64)>, key: &str) {
     match counts.iter_mut().find(|(k, _)| **k == *key) {
-        Some((_, c)) => *c += n,
-        None => counts.push((key.into(), n)),
+        Some((_, c)) => *c += 1,
+        None => counts.push((key.into(), 1)),
     }
 }
 
@@ -132,11 +134,6 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 thread_local! {
     /// This thread's tally for the run it last recorded for.
     static MINE: RefCell<Option<(u64, Arc<Mutex<Tally>>)>> = const { RefCell::new(None) };
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A tally is consistent between calls; a panic elsewhere leaves it usable.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Tallies {

@@ -13,8 +13,8 @@ mod wire;
 
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -24,6 +24,8 @@ pub use wire::Outgoing;
 use wire::{Conn, Failure};
 
 use super::{ClientError, HttpResponse};
+
+use crate::sync::lock;
 
 /// The idle HTTP/1.1 connections of a run and its cap on open ones.
 pub struct Connections {
@@ -100,11 +102,6 @@ thread_local! {
 /// if nothing was handed to it (a safety net; a freed connection is handed
 /// over at once).
 const RECHECK: Duration = Duration::from_millis(50);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A list is consistent between calls; a panic elsewhere leaves it usable.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 impl Connections {
     /// A pool that keeps at most `max` connections open (at least one).
