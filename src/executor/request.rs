@@ -109,14 +109,10 @@ impl<C: HttpClient> Executor<C> {
                 journal.sync();
             }
             let at = SystemTime::now();
-            let in_flight = self.recorder.metrics().in_flight();
-            if let Some(g) = in_flight {
-                g.inc();
-            }
-            let Sent { result, latency } = self.client.send(&http).await;
-            if let Some(g) = in_flight {
-                g.dec();
-            }
+            let Sent { result, latency } = {
+                let _counted = self.recorder.metrics().in_flight();
+                self.client.send(&http).await
+            };
             if let (Some(jar), Ok(resp)) = (&mut run.jar, &result) {
                 keep_cookies(jar, &http.url, resp);
             }

@@ -70,6 +70,15 @@ pub struct Metrics {
     serving: bool,
 }
 
+/// One request counted in the in-flight gauge (see [`Metrics::in_flight`]).
+pub struct InFlight<'a>(&'a Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 fn request_buckets() -> Histogram {
     // 0.5 ms … ~16 s.
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -159,10 +168,14 @@ impl Metrics {
         }
     }
 
-    /// The gauge of requests in flight, when something reads it: one shared
-    /// counter written twice per request would cost every core.
-    pub fn in_flight(&self) -> Option<&Gauge> {
-        self.serving.then_some(&self.in_flight)
+    /// Counts a request in flight until the guard is dropped, when something
+    /// reads the gauge: one shared counter written twice per request would
+    /// cost every core.
+    pub fn in_flight(&self) -> Option<InFlight<'_>> {
+        self.serving.then(|| {
+            self.in_flight.inc();
+            InFlight(&self.in_flight)
+        })
     }
 
     /// Sets the number of orders in `state`.
