@@ -5,9 +5,8 @@
 //! opens it again. Waiting rather than failing keeps every order tracked.
 
 use std::collections::HashMap;
-use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -157,63 +156,32 @@ impl Breaker {
     }
 }
 
-/// The breakers of a run, one per endpoint. Those of the plan's request
-/// names are made up front and found without a lock or a shared reference
-/// count (written per request, either would cost every core); any other
-/// name gets one on first use.
+/// The breakers of a run, one per endpoint: one for each request name of
+/// the plan, made up front and found without a lock or a shared reference
+/// count (written per request, either would cost every core).
 #[derive(Debug)]
 pub struct Breakers {
-    config: BreakerConfig,
     known: HashMap<Arc<str>, Breaker>,
-    more: RwLock<HashMap<Arc<str>, Arc<Breaker>>>,
-}
-
-/// A breaker found by [`Breakers::get`].
-pub enum Found<'a> {
-    /// One of the plan's.
-    Known(&'a Breaker),
-    /// Made for a name the plan did not list.
-    Made(Arc<Breaker>),
-}
-
-impl Deref for Found<'_> {
-    type Target = Breaker;
-
-    fn deref(&self) -> &Breaker {
-        match self {
-            Found::Known(b) => b,
-            Found::Made(b) => b,
-        }
-    }
+    /// For a name the plan did not list, which the plan's walk of its
+    /// requests rules out; a breaker rather than a panic if it ever misses one.
+    unlisted: Breaker,
 }
 
 impl Breakers {
     /// A breaker for each of `names`.
     pub fn new(config: BreakerConfig, names: impl IntoIterator<Item = Arc<str>>) -> Self {
         Breakers {
-            config,
             known: names
                 .into_iter()
                 .map(|n| (n, Breaker::new(config)))
                 .collect(),
-            more: RwLock::default(),
+            unlisted: Breaker::new(config),
         }
     }
 
     /// The breaker of `endpoint`.
-    pub fn get(&self, endpoint: &Arc<str>) -> Found<'_> {
-        if let Some(b) = self.known.get(endpoint) {
-            return Found::Known(b);
-        }
-        if let Some(b) = self.more.read().expect("breakers lock").get(endpoint) {
-            return Found::Made(b.clone());
-        }
-        let mut more = self.more.write().expect("breakers lock");
-        Found::Made(
-            more.entry(endpoint.clone())
-                .or_insert_with(|| Arc::new(Breaker::new(self.config)))
-                .clone(),
-        )
+    pub fn get(&self, endpoint: &str) -> &Breaker {
+        self.known.get(endpoint).unwrap_or(&self.unlisted)
     }
 }
 
@@ -229,24 +197,14 @@ mod tests {
     }
 
     #[test]
-    fn each_name_has_its_own_breaker_known_or_made_once() {
+    fn each_name_has_its_own_breaker() {
         let config = BreakerConfig {
             failures: 1,
             open_for: Duration::from_secs(1),
         };
         let breakers = Breakers::new(config, ["a".into(), "b".into()]);
-        assert!(matches!(breakers.get(&"a".into()), Found::Known(_)));
-        assert_eq!(
-            breakers.get(&"a".into()).record(false),
-            Some(BreakerState::Open)
-        );
-        assert_eq!(breakers.get(&"b".into()).record(true), None, "b is not a's");
-        let (Found::Made(c1), Found::Made(c2)) =
-            (breakers.get(&"c".into()), breakers.get(&"c".into()))
-        else {
-            panic!("a name the plan did not list gets a breaker made for it");
-        };
-        assert!(Arc::ptr_eq(&c1, &c2), "made once");
+        assert_eq!(breakers.get("a").record(false), Some(BreakerState::Open));
+        assert_eq!(breakers.get("b").record(true), None, "b is not a's");
     }
 
     #[tokio::test(start_paused = true)]

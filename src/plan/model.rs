@@ -208,6 +208,7 @@ impl Plan {
         if let Some(auth) = &self.auth {
             auth.renew.iter().for_each(&mut add);
         }
+        self.recover.iter().for_each(&mut add);
         out
     }
 }
