@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -18,9 +18,12 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
+use tokio::time::error::Elapsed;
+use tokio::time::{Instant, timeout_at};
 
 use super::error::chain;
 use super::h1::{Connections, Lease, Outgoing};
+use super::url::{origin_form, uri};
 use super::{ClientError, HttpClient, HttpRequest, HttpResponse, HttpVersion, MAX_BODY, Sent};
 
 const AGENT: &str = concat!("runner/", env!("CARGO_PKG_VERSION"));
@@ -74,22 +77,6 @@ impl Hyper {
         })
     }
 
-    /// Times `exchange` against the run's timeout.
-    async fn timed(
-        &self,
-        exchange: impl Future<Output = Result<HttpResponse, ClientError>>,
-    ) -> Sent {
-        let started = Instant::now();
-        let result = match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(ClientError::Timeout),
-        };
-        Sent {
-            result,
-            latency: started.elapsed(),
-        }
-    }
-
     /// Sends `request` to `origin` (as `target`) over HTTP/1.1 on a leased connection.
     async fn send_plain(
         lease: Lease<'_>,
@@ -111,7 +98,7 @@ impl Hyper {
 
     /// Sends `request` through hyper-util's client.
     async fn pooled(&self, request: &HttpRequest<'_>) -> Result<HttpResponse, ClientError> {
-        let uri = uri(&request.url, &request.query)?;
+        let uri = uri(&request.url(), &request.query)?;
         let response = self
             .client
             .request(build(request, uri)?)
@@ -144,28 +131,43 @@ impl Hyper {
 }
 
 impl HttpClient for Hyper {
+    // Each exchange is awaited right where its `Timeout` is made: a helper
+    // taking the exchange would hold it twice in this future, which every
+    // request copies into its caller's.
     async fn send(&self, request: &HttpRequest<'_>) -> Sent {
         // Waiting for a connection or a free slot is the runner's own
         // queueing, not the target's latency.
-        if let (Some(plain), Some(rest)) = (&self.plain, request.url.strip_prefix("http://")) {
-            let (origin, path) = split_origin(rest);
-            let leased = match origin_form(&request.url, path, &request.query) {
+        if let (Some(plain), Some((origin, base_path))) = (&self.plain, request.base.plain()) {
+            let leased = match origin_form(request, base_path) {
                 Ok(target) => plain.lease(origin).await.map(|lease| (lease, target)),
                 Err(e) => Err(e),
             };
-            return match leased {
-                Ok((lease, target)) => {
-                    self.timed(Self::send_plain(lease, request, origin, &target))
-                        .await
+            let (lease, target) = match leased {
+                Ok(leased) => leased,
+                Err(e) => {
+                    return Sent {
+                        result: Err(e),
+                        latency: Duration::ZERO,
+                    };
                 }
-                Err(e) => Sent {
-                    result: Err(e),
-                    latency: Duration::ZERO,
-                },
             };
+            let started = Instant::now();
+            let exchange = Self::send_plain(lease, request, origin, &target);
+            let result = timeout_at(started + self.timeout, exchange).await;
+            return timed(started, result);
         }
         let _permit = self.in_flight.acquire().await;
-        self.timed(self.pooled(request)).await
+        let started = Instant::now();
+        let result = timeout_at(started + self.timeout, self.pooled(request)).await;
+        timed(started, result)
+    }
+}
+
+/// What a request sent at `started` came to, a timeout as an error.
+fn timed(started: Instant, result: Result<Result<HttpResponse, ClientError>, Elapsed>) -> Sent {
+    Sent {
+        result: result.unwrap_or(Err(ClientError::Timeout)),
+        latency: started.elapsed(),
     }
 }
 
@@ -225,105 +227,4 @@ fn tls(ca_file: Option<&Path>, system_roots: bool) -> Result<rustls::ClientConfi
         .map_err(|e| ClientError::Other(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth())
-}
-
-/// `url` with `query` form-encoded onto it, as a URI. A path with characters
-/// a URI may not hold (a space) is percent-encoded first, as browsers do.
-fn uri(url: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
-    Uri::try_from(with_query(url, query)).or_else(|_| {
-        let encoded = url::Url::parse(url).map_err(|_| invalid_url())?;
-        Uri::try_from(with_query(encoded.as_str(), query)).map_err(|_| invalid_url())
-    })
-}
-
-fn invalid_url() -> ClientError {
-    ClientError::Other("invalid URL (check the target and the step's path)".into())
-}
-
-/// An `http://` URL without its scheme, split into the origin to connect
-/// to (`host:port`; `user:pass@` is neither part of the address nor of the
-/// Host header) and the rest.
-fn split_origin(rest: &str) -> (&str, &str) {
-    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
-    let origin = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    (origin, path)
-}
-
-/// `path` (of `url`, `/` when empty) and `query` as the origin-form target
-/// of a request line. A path with characters a URL may not hold as they are
-/// (a space, a quote, non-ASCII) is percent-encoded first, as browsers do,
-/// and a `#fragment` is not sent.
-fn origin_form(url: &str, path: &str, query: &[(String, String)]) -> Result<String, ClientError> {
-    let mut target = with_query(path, query);
-    if !target.starts_with('/') {
-        // Empty, or `?x=1` straight after the host.
-        target.insert(0, '/');
-    }
-    let sent_as_is = |b: u8| b.is_ascii_graphic() && !b"\"#<>`{}".contains(&b);
-    if target.bytes().all(sent_as_is) {
-        return Ok(target);
-    }
-    let encoded = url::Url::parse(&with_query(url, query)).map_err(|_| invalid_url())?;
-    Ok(encoded[url::Position::BeforePath..url::Position::AfterQuery].to_string())
-}
-
-/// `url` and `query`, form-encoded, in one string (it becomes the URI's buffer).
-fn with_query(url: &str, query: &[(String, String)]) -> String {
-    let mut full = String::with_capacity(url.len() + 64);
-    full.push_str(url);
-    if query.is_empty() {
-        return full;
-    }
-    full.push(if url.contains('?') { '&' } else { '?' });
-    let mut form = form_urlencoded::Serializer::for_suffix(full, url.len() + 1);
-    for (k, v) in query {
-        form.append_pair(k, v);
-    }
-    form.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queries_are_form_encoded_onto_the_url() {
-        let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let u = uri(
-            "http://127.0.0.1:8080/a/b",
-            &q(&[("q", "sim user"), ("page", "1")]),
-        )
-        .unwrap();
-        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a/b?q=sim+user&page=1");
-        let u = uri("http://127.0.0.1:8080/a?x=1", &q(&[("y", "é&")])).unwrap();
-        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a?x=1&y=%C3%A9%26");
-        let u = uri("http://127.0.0.1:8080/a b", &[]).unwrap();
-        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a%20b");
-        assert!(uri("not a url", &[]).is_err());
-    }
-
-    #[test]
-    fn an_http_url_splits_into_its_origin_and_an_origin_form_path() {
-        for (rest, origin, path) in [
-            ("127.0.0.1:8080/a/b?x=1", "127.0.0.1:8080", "/a/b?x=1"),
-            ("user:p%40ss@127.0.0.1:8080/a", "127.0.0.1:8080", "/a"),
-            ("[::1]:9000?x=1", "[::1]:9000", "?x=1"),
-            ("127.0.0.1", "127.0.0.1", ""),
-        ] {
-            assert_eq!(split_origin(rest), (origin, path), "{rest}");
-        }
-        let form = |path: &str| origin_form(&format!("http://h{path}"), path, &[]).unwrap();
-        assert_eq!(form(""), "/");
-        assert_eq!(form("?x=1"), "/?x=1");
-        assert_eq!(form("/a b"), "/a%20b");
-        assert_eq!(form("/a\"b#top"), "/a%22b");
-        assert_eq!(form("/é?q=1#x"), "/%C3%A9?q=1");
-    }
 }

@@ -7,9 +7,11 @@
 mod direct;
 mod error;
 mod h1;
+mod url;
 
 pub use direct::Hyper;
 pub use error::ClientError;
+pub use url::BaseUrl;
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -59,8 +61,10 @@ pub const MAX_BODY: usize = 16 << 20;
 pub struct HttpRequest<'a> {
     /// Method.
     pub method: hyper::Method,
-    /// Full URL without the query.
-    pub url: String,
+    /// The run's target, which the path follows.
+    pub base: &'a BaseUrl,
+    /// The rest of the URL without the query.
+    pub path: String,
     /// Query parameters, encoded by the client.
     pub query: Vec<(String, String)>,
     /// Headers: names checked when the plan was compiled, values rendered.
@@ -70,6 +74,17 @@ pub struct HttpRequest<'a> {
     /// Whether anything reads the answer's headers: when nothing does, a
     /// client may leave [`HttpResponse::headers`] empty.
     pub headers_read: bool,
+}
+
+impl HttpRequest<'_> {
+    /// The full URL without the query.
+    pub fn url(&self) -> String {
+        let base = self.base.as_str();
+        let mut url = String::with_capacity(base.len() + self.path.len());
+        url.push_str(base);
+        url.push_str(&self.path);
+        url
+    }
 }
 
 /// What came back.

@@ -160,7 +160,7 @@ pub async fn execute(
     let journal_kept = journal.clone();
     let executor = Arc::new(Executor {
         plan: plan.clone(),
-        base_url: base_url.clone(),
+        base_url: crate::client::BaseUrl::new(base_url.clone()),
         client: Arc::new(client),
         recorder,
         stop: stop.clone(),

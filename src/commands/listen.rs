@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::cli::ListenerArgs;
-use crate::client::{HttpClient, HttpRequest, HttpVersion, Hyper};
+use crate::client::{BaseUrl, HttpClient, HttpRequest, HttpVersion, Hyper};
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::recorder::Summary;
@@ -173,9 +173,11 @@ impl Poster {
 
     /// POSTs `body`; a failure (no answer, or not 2xx) is tried once more, then logged.
     async fn post(&self, url: String, body: &Value) {
+        let url = BaseUrl::new(url);
         let request = HttpRequest {
             method: hyper::Method::POST,
-            url,
+            base: &url,
+            path: String::new(),
             query: Vec::new(),
             // Both clients say the body is JSON.
             headers: Vec::new(),
@@ -190,6 +192,10 @@ impl Poster {
                 Err(e) => failure = e.to_string(),
             }
         }
-        tracing::warn!(url = %request.url, failure, "a listener did not take a notice");
+        tracing::warn!(
+            url = url.as_str(),
+            failure,
+            "a listener did not take a notice"
+        );
     }
 }

@@ -4,11 +4,11 @@
 //! is let through (half-open); its success closes the breaker, its failure
 //! opens it again. Waiting rather than failing keeps every order tracked.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use foldhash::HashMap;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -158,7 +158,8 @@ impl Breaker {
 
 /// The breakers of a run, one per endpoint: one for each request name of
 /// the plan, made up front and found without a lock or a shared reference
-/// count (written per request, either would cost every core).
+/// count (written per request, either would cost every core), by a fast
+/// hash of the name (SipHash cost more than the rest of the look-up).
 #[derive(Debug)]
 pub struct Breakers {
     known: HashMap<Arc<str>, Breaker>,

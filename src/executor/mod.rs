@@ -27,7 +27,7 @@ use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::HttpClient;
+use crate::client::{BaseUrl, HttpClient};
 use crate::plan::{BUILTIN_VARS, Lookup, Plan, RUN_WIDE, Step};
 use crate::recorder::journal::{Entry, Journal};
 use crate::recorder::{FlowEnd, Record, Recorder, Wait};
@@ -37,7 +37,7 @@ pub struct Executor<C> {
     /// The compiled plan.
     pub plan: Arc<Plan>,
     /// Base URL of the target, without a trailing slash.
-    pub base_url: String,
+    pub base_url: BaseUrl,
     /// The HTTP client.
     pub client: Arc<C>,
     /// Where exchanges and state changes go.

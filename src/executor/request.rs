@@ -114,7 +114,7 @@ impl<C: HttpClient> Executor<C> {
                 self.client.send(&http).await
             };
             if let (Some(jar), Ok(resp)) = (&mut run.jar, &result) {
-                keep_cookies(jar, &http.url, resp);
+                keep_cookies(jar, &http.url(), resp);
             }
             let (status, mut checked, retryable) = match result {
                 Err(e) => (
@@ -300,12 +300,9 @@ impl<C: HttpClient> Executor<C> {
         {
             headers.push((Cow::Owned(AUTHORIZATION), format!("Bearer {token}")));
         }
-        let mut url = String::with_capacity(self.base_url.len() + path.len());
-        url.push_str(&self.base_url);
-        url.push_str(&path);
         if let Some(jar) = &run.jar
             && !headers.iter().any(|(k, _)| **k == COOKIE)
-            && let Ok(parsed) = url::Url::parse(&url)
+            && let Ok(parsed) = url::Url::parse(&format!("{}{path}", self.base_url.as_str()))
         {
             let pairs: Vec<String> = jar
                 .get_request_values(&parsed)
@@ -346,7 +343,8 @@ impl<C: HttpClient> Executor<C> {
         }
         let http = HttpRequest {
             method: r.method.clone(),
-            url,
+            base: &self.base_url,
+            path,
             query,
             headers,
             body,

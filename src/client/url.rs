@@ -1,0 +1,182 @@
+//! Request URLs: the run's target split once ([`BaseUrl`]), and the forms a
+//! request's URL is sent in (an absolute URI through hyper-util, an
+//! origin-form request line on runner's own connections).
+
+use std::ops::Range;
+
+use hyper::Uri;
+
+use super::{ClientError, HttpRequest};
+
+/// The URL every request of a run starts with (the target), split when the
+/// run starts: a request's URL is it followed by the step's path, so no
+/// request looks for the host in its URL again.
+#[derive(Debug, Clone)]
+pub struct BaseUrl {
+    url: String,
+    /// For `http://`: where the origin (`host:port`) and the path after it sit in `url`.
+    plain: Option<(Range<usize>, usize)>,
+}
+
+impl BaseUrl {
+    /// Splits `url` (scheme, host, port, and a path prefix if any).
+    pub fn new(url: String) -> BaseUrl {
+        let scheme = "http://".len();
+        let plain = url.strip_prefix("http://").map(|rest| {
+            let (origin, path) = split_origin(rest);
+            let start = scheme + (origin.as_ptr() as usize - rest.as_ptr() as usize);
+            (start..start + origin.len(), url.len() - path.len())
+        });
+        BaseUrl { url, plain }
+    }
+
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// For an `http://` URL, the origin to connect to and name in the Host
+    /// header, and the path that starts every request's.
+    pub fn plain(&self) -> Option<(&str, &str)> {
+        self.plain
+            .as_ref()
+            .map(|(origin, path)| (&self.url[origin.clone()], &self.url[*path..]))
+    }
+}
+
+/// `url` with `query` form-encoded onto it, as a URI. A path with characters
+/// a URI may not hold (a space) is percent-encoded first, as browsers do.
+pub fn uri(url: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
+    Uri::try_from(with_query(url.to_owned(), query)).or_else(|_| {
+        let encoded = url::Url::parse(url).map_err(|_| invalid_url())?;
+        Uri::try_from(with_query(encoded.into(), query)).map_err(|_| invalid_url())
+    })
+}
+
+fn invalid_url() -> ClientError {
+    ClientError::Other("invalid URL (check the target and the step's path)".into())
+}
+
+/// An `http://` URL without its scheme, split into the origin to connect
+/// to (`host:port`; `user:pass@` is neither part of the address nor of the
+/// Host header) and the rest.
+fn split_origin(rest: &str) -> (&str, &str) {
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let origin = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    (origin, path)
+}
+
+/// The origin-form target of `request`'s request line: `base_path` (the
+/// path of its base URL), its own path and its query. A path with
+/// characters a URL may not hold as they are (a space, a quote, non-ASCII)
+/// is percent-encoded first, as browsers do, and a `#fragment` is not sent.
+pub fn origin_form(request: &HttpRequest<'_>, base_path: &str) -> Result<String, ClientError> {
+    let mut target = String::with_capacity(base_path.len() + request.path.len() + 64);
+    target.push_str(base_path);
+    target.push_str(&request.path);
+    let mut target = with_query(target, &request.query);
+    if !target.starts_with('/') {
+        // Empty, or `?x=1` straight after the host.
+        target.insert(0, '/');
+    }
+    let sent_as_is = |b: u8| b.is_ascii_graphic() && !b"\"#<>`{}".contains(&b);
+    if target.bytes().all(sent_as_is) {
+        return Ok(target);
+    }
+    let encoded =
+        url::Url::parse(&with_query(request.url(), &request.query)).map_err(|_| invalid_url())?;
+    Ok(encoded[url::Position::BeforePath..url::Position::AfterQuery].to_string())
+}
+
+/// `url` with `query` form-encoded onto it (the string becomes the URI's buffer).
+fn with_query(mut url: String, query: &[(String, String)]) -> String {
+    if query.is_empty() {
+        return url;
+    }
+    let start = url.len() + 1;
+    url.push(if url.contains('?') { '&' } else { '?' });
+    let mut form = form_urlencoded::Serializer::for_suffix(url, start);
+    for (k, v) in query {
+        form.append_pair(k, v);
+    }
+    form.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn queries_are_form_encoded_onto_the_url() {
+        let u = uri(
+            "http://127.0.0.1:8080/a/b",
+            &pairs(&[("q", "sim user"), ("page", "1")]),
+        )
+        .unwrap();
+        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a/b?q=sim+user&page=1");
+        let u = uri("http://127.0.0.1:8080/a?x=1", &pairs(&[("y", "é&")])).unwrap();
+        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a?x=1&y=%C3%A9%26");
+        let u = uri("http://127.0.0.1:8080/a b", &[]).unwrap();
+        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a%20b");
+        assert!(uri("not a url", &[]).is_err());
+    }
+
+    #[test]
+    fn an_http_base_url_splits_into_its_origin_and_path() {
+        for (url, origin, path) in [
+            (
+                "http://127.0.0.1:8080/a/b?x=1",
+                "127.0.0.1:8080",
+                "/a/b?x=1",
+            ),
+            (
+                "http://user:p%40ss@127.0.0.1:8080/a",
+                "127.0.0.1:8080",
+                "/a",
+            ),
+            ("http://[::1]:9000?x=1", "[::1]:9000", "?x=1"),
+            ("http://127.0.0.1", "127.0.0.1", ""),
+        ] {
+            assert_eq!(
+                BaseUrl::new(url.into()).plain(),
+                Some((origin, path)),
+                "{url}"
+            );
+        }
+        assert_eq!(BaseUrl::new("https://127.0.0.1/a".into()).plain(), None);
+    }
+
+    #[test]
+    fn the_request_line_target_joins_the_base_path_the_path_and_the_query() {
+        let form = |base: &str, path: &str, query: &[(&str, &str)]| {
+            let base = BaseUrl::new(base.into());
+            let request = HttpRequest {
+                method: hyper::Method::GET,
+                base: &base,
+                path: path.into(),
+                query: pairs(query),
+                headers: Vec::new(),
+                body: None,
+                headers_read: false,
+            };
+            origin_form(&request, base.plain().unwrap().1).unwrap()
+        };
+        assert_eq!(form("http://h/api", "", &[]), "/api");
+        assert_eq!(form("http://h/api", "/a", &[("q", "x y")]), "/api/a?q=x+y");
+        assert_eq!(form("http://h/api", "?x=1", &[("y", "2")]), "/api?x=1&y=2");
+        assert_eq!(form("http://h/api", "/a b", &[]), "/api/a%20b");
+        assert_eq!(form("http://h/api", "/a\"b#top", &[]), "/api/a%22b");
+        assert_eq!(form("http://h/api", "/é?q=1#x", &[]), "/api/%C3%A9?q=1");
+        assert_eq!(form("http://h", "", &[]), "/");
+        assert_eq!(form("http://h", "?x=1", &[]), "/?x=1");
+    }
+}
