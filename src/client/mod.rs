@@ -63,10 +63,11 @@ pub struct HttpRequest<'a> {
     pub method: hyper::Method,
     /// The run's target, which the path follows.
     pub base: &'a BaseUrl,
-    /// The rest of the URL without the query.
-    pub path: String,
-    /// Query parameters, encoded by the client.
-    pub query: Vec<(String, String)>,
+    /// The rest of the URL without the query (borrowed from the plan when
+    /// the step's path has no placeholder).
+    pub path: Cow<'a, str>,
+    /// Query parameters, encoded by the client; names borrowed from the plan.
+    pub query: Vec<(&'a str, String)>,
     /// Headers: names checked when the plan was compiled, values rendered.
     pub headers: Vec<(Cow<'a, hyper::header::HeaderName>, String)>,
     /// JSON body, if any.

@@ -46,7 +46,7 @@ impl BaseUrl {
 
 /// `url` with `query` form-encoded onto it, as a URI. A path with characters
 /// a URI may not hold (a space) is percent-encoded first, as browsers do.
-pub fn uri(url: &str, query: &[(String, String)]) -> Result<Uri, ClientError> {
+pub fn uri(url: &str, query: &[(&str, String)]) -> Result<Uri, ClientError> {
     Uri::try_from(with_query(url.to_owned(), query)).or_else(|_| {
         let encoded = url::Url::parse(url).map_err(|_| invalid_url())?;
         Uri::try_from(with_query(encoded.into(), query)).map_err(|_| invalid_url())
@@ -91,7 +91,7 @@ pub fn origin_form(request: &HttpRequest<'_>, base_path: &str) -> Result<String,
 }
 
 /// `url` with `query` form-encoded onto it (the string becomes the URI's buffer).
-fn with_query(mut url: String, query: &[(String, String)]) -> String {
+fn with_query(mut url: String, query: &[(&str, String)]) -> String {
     if query.is_empty() {
         return url;
     }
@@ -108,11 +108,8 @@ fn with_query(mut url: String, query: &[(String, String)]) -> String {
 mod tests {
     use super::*;
 
-    fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn pairs<'a>(pairs: &[(&'a str, &str)]) -> Vec<(&'a str, String)> {
+        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
     }
 
     #[test]

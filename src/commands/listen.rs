@@ -177,7 +177,7 @@ impl Poster {
         let request = HttpRequest {
             method: hyper::Method::POST,
             base: &url,
-            path: String::new(),
+            path: "".into(),
             query: Vec::new(),
             // Both clients say the body is JSON.
             headers: Vec::new(),

@@ -29,6 +29,11 @@ impl RateLimits {
         limits
     }
 
+    /// Whether any step is limited: when none is, a request need not wait here.
+    pub fn any(&self) -> bool {
+        self.all.is_some() || !self.by_step.is_empty()
+    }
+
     /// Waits until `step` may send another request.
     pub async fn wait(&self, step: &Arc<str>) {
         if let Some(all) = &self.all {

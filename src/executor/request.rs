@@ -97,10 +97,12 @@ impl<C: HttpClient> Executor<C> {
                 }
                 Admit::Go => None,
             };
-            tokio::select! {
-                _ = self.limits.wait(&r.name) => {}
-                _ = token.cancelled() => {
-                    return Err(StepFailure { reason: "interrupted".into(), transient: false, status: None });
+            if self.limits.any() {
+                tokio::select! {
+                    _ = self.limits.wait(&r.name) => {}
+                    _ = token.cancelled() => {
+                        return Err(StepFailure { reason: "interrupted".into(), transient: false, status: None });
+                    }
                 }
             }
             // Nothing goes out that the journal does not have yet (the intent
@@ -183,7 +185,7 @@ impl<C: HttpClient> Executor<C> {
                 step: Cow::Borrowed(&r.name),
                 method: Cow::Borrowed(r.method.as_str()),
                 endpoint: Cow::Borrowed(&r.endpoint),
-                path: Cow::Borrowed(&shown_path),
+                path: Cow::Borrowed(shown_path.as_deref().unwrap_or(&http.path)),
                 status,
                 latency,
                 outcome: checked.outcome,
@@ -272,18 +274,19 @@ impl<C: HttpClient> Executor<C> {
         ok
     }
 
-    /// Renders the request; the second value is the path and query shown in events.
+    /// Renders the request; the second value is the path and query shown in
+    /// events when it has a query (secrets redacted), else its path is.
     fn prepare<'a>(
         &'a self,
         run: &OrderRun,
         r: &'a Request,
         headers_read: bool,
-    ) -> Result<(HttpRequest<'a>, String), MissingVar> {
+    ) -> Result<(HttpRequest<'a>, Option<String>), MissingVar> {
         let path = r.path.render(&run.vars)?;
         let query = r
             .query
             .iter()
-            .map(|(k, t)| Ok((k.clone(), t.render(&run.vars)?)))
+            .map(|(k, t)| Ok((k.as_str(), t.render(&run.vars)?.into_owned())))
             .collect::<Result<Vec<_>, MissingVar>>()?;
         let mut headers = self
             .plan
@@ -291,7 +294,7 @@ impl<C: HttpClient> Executor<C> {
             .headers
             .iter()
             .chain(&r.headers)
-            .map(|(k, t)| Ok((Cow::Borrowed(k), t.render(&run.vars)?)))
+            .map(|(k, t)| Ok((Cow::Borrowed(k), t.render(&run.vars)?.into_owned())))
             .collect::<Result<Vec<_>, MissingVar>>()?;
         // The session's token, unless the step sends its own Authorization.
         if let Some(auth) = &self.plan.auth
@@ -330,17 +333,21 @@ impl<C: HttpClient> Executor<C> {
                 Some(Bytes::from(bytes))
             }
         };
-        let mut shown = path.clone();
-        for (i, (k, v)) in query.iter().enumerate() {
-            shown.push(if i == 0 { '?' } else { '&' });
-            shown.push_str(k);
-            shown.push('=');
-            shown.push_str(if is_secret(k, &self.plan.secrets) {
-                "[redacted]"
-            } else {
-                v
-            });
-        }
+        // Only a query makes the path shown in events differ from the one sent.
+        let shown = (!query.is_empty()).then(|| {
+            let mut shown = path.clone().into_owned();
+            for (i, (k, v)) in query.iter().enumerate() {
+                shown.push(if i == 0 { '?' } else { '&' });
+                shown.push_str(k);
+                shown.push('=');
+                shown.push_str(if is_secret(k, &self.plan.secrets) {
+                    "[redacted]"
+                } else {
+                    v
+                });
+            }
+            shown
+        });
         let http = HttpRequest {
             method: r.method.clone(),
             base: &self.base_url,

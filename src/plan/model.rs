@@ -176,10 +176,15 @@ pub struct Plan {
 /// Whether a field, parameter or variable name holds a secret: it mentions token,
 /// password, secret or authorization, or the script marked it with `s.secret(name)`.
 pub fn is_secret(name: &str, secrets: &[Arc<str>]) -> bool {
-    let lower = name.to_ascii_lowercase();
+    // Without a lowercase copy: it is asked per request of a step with a query.
+    let contains = |word: &str| {
+        name.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    };
     ["token", "password", "secret", "authorization"]
-        .iter()
-        .any(|s| lower.contains(s))
+        .into_iter()
+        .any(contains)
         || secrets.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
 
@@ -210,5 +215,28 @@ impl Plan {
         }
         self.recover.iter().for_each(&mut add);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_secret_when_it_holds_a_secret_word_in_any_case_or_is_listed() {
+        let listed: Vec<Arc<str>> = vec!["Sig".into()];
+        for name in [
+            "token",
+            "X-Api-TOKEN",
+            "db_password",
+            "clientSecret",
+            "Authorization",
+        ] {
+            assert!(is_secret(name, &[]), "{name}");
+        }
+        for name in ["orderId", "tok", "pass", "é-token-é"] {
+            assert_eq!(is_secret(name, &[]), name.contains("token"), "{name}");
+        }
+        assert!(is_secret("sig", &listed) && !is_secret("sign", &listed));
     }
 }

@@ -1,6 +1,7 @@
 //! `{name}` templates and JSON paths, parsed once when the plan is compiled
 //! so the hot path only looks variables up and copies bytes.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -105,11 +106,18 @@ impl Template {
         Ok(())
     }
 
-    /// The rendered text.
-    pub fn render(&self, vars: &impl Lookup) -> Result<String, MissingVar> {
-        let mut out = String::new();
-        self.render_into(vars, &mut out)?;
-        Ok(out)
+    /// The rendered text, borrowed from the template when it has no
+    /// placeholder (most paths: nothing to copy per request).
+    pub fn render(&self, vars: &impl Lookup) -> Result<Cow<'_, str>, MissingVar> {
+        match &self.parts[..] {
+            [] => Ok(Cow::Borrowed("")),
+            [Part::Literal(s)] => Ok(Cow::Borrowed(s)),
+            _ => {
+                let mut out = String::new();
+                self.render_into(vars, &mut out)?;
+                Ok(Cow::Owned(out))
+            }
+        }
     }
 }
 
@@ -164,7 +172,9 @@ impl JsonTemplate {
             Value::String(s) => {
                 let t = Template::parse(s)?;
                 if t.vars().next().is_none() {
-                    JsonTemplate::Fixed(Value::String(t.render(&NoVars).expect("no vars")))
+                    JsonTemplate::Fixed(Value::String(
+                        t.render(&NoVars).expect("no vars").into_owned(),
+                    ))
                 } else {
                     JsonTemplate::Text(t)
                 }
@@ -218,7 +228,7 @@ impl JsonTemplate {
                     .lookup(name)
                     .cloned()
                     .ok_or_else(|| MissingVar(name.clone()))?,
-                None => Value::String(t.render(vars)?),
+                None => Value::String(t.render(vars)?.into_owned()),
             },
             JsonTemplate::Array(items) => Value::Array(
                 items
