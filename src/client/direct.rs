@@ -138,18 +138,18 @@ impl HttpClient for Hyper {
         // Waiting for a connection or a free slot is the runner's own
         // queueing, not the target's latency.
         if let (Some(plain), Some((origin, base_path))) = (&self.plain, request.base.plain()) {
-            let leased = match origin_form(request, base_path) {
-                Ok(target) => plain.lease(origin).await.map(|lease| (lease, target)),
-                Err(e) => Err(e),
+            // Neither is the target's doing: no latency.
+            let unsent = |e| Sent {
+                result: Err(e),
+                latency: Duration::ZERO,
             };
-            let (lease, target) = match leased {
-                Ok(leased) => leased,
-                Err(e) => {
-                    return Sent {
-                        result: Err(e),
-                        latency: Duration::ZERO,
-                    };
-                }
+            let target = match origin_form(request, base_path) {
+                Ok(target) => target,
+                Err(e) => return unsent(e),
+            };
+            let lease = match plain.lease(origin).await {
+                Ok(lease) => lease,
+                Err(e) => return unsent(e),
             };
             let started = Instant::now();
             let exchange = Self::send_plain(lease, request, origin, &target);

@@ -23,6 +23,10 @@ use tokio::sync::oneshot;
 pub use wire::Outgoing;
 use wire::{Conn, Failure};
 
+/// A connection as the pool and a lease hold it: boxed, so the futures
+/// that carry one (every request's) move a pointer, not the buffers' headers.
+type Held = Box<Conn>;
+
 use super::{ClientError, HttpResponse};
 
 use crate::sync::lock;
@@ -52,13 +56,13 @@ struct Shard(Mutex<Vec<Slot>>);
 /// One origin (`host:port`) and its idle connections in one list.
 struct Slot {
     origin: Box<str>,
-    idle: Vec<Conn>,
+    idle: Vec<Held>,
 }
 
 /// A request waiting for a connection to `origin`.
 struct Waiter {
     origin: Box<str>,
-    tx: oneshot::Sender<Option<Conn>>,
+    tx: oneshot::Sender<Option<Held>>,
 }
 
 /// The right to one connection to an origin: an idle one, or room to open
@@ -66,7 +70,7 @@ struct Waiter {
 pub struct Lease<'a> {
     pool: &'a Connections,
     origin: &'a str,
-    conn: Option<Conn>,
+    conn: Option<Held>,
     held: bool,
 }
 
@@ -76,7 +80,7 @@ pub struct Lease<'a> {
 struct Waiting<'a> {
     pool: &'a Connections,
     origin: &'a str,
-    rx: oneshot::Receiver<Option<Conn>>,
+    rx: oneshot::Receiver<Option<Held>>,
 }
 
 impl Drop for Waiting<'_> {
@@ -159,7 +163,7 @@ impl Connections {
         }
     }
 
-    fn leased<'a>(&'a self, origin: &'a str, conn: Option<Conn>) -> Lease<'a> {
+    fn leased<'a>(&'a self, origin: &'a str, conn: Option<Held>) -> Lease<'a> {
         Lease {
             pool: self,
             origin,
@@ -170,7 +174,7 @@ impl Connections {
 
     /// An idle connection to `origin` (`Some(Some)`), or room to open one
     /// (`Some(None)`), if either is there now.
-    fn find(&self, origin: &str) -> Option<Option<Conn>> {
+    fn find(&self, origin: &str) -> Option<Option<Held>> {
         if let Some(conn) = self.take_idle(origin) {
             return Some(Some(conn));
         }
@@ -206,7 +210,7 @@ impl Connections {
     }
 
     /// An idle, quiet connection to `origin`: the calling thread's first.
-    fn take_idle(&self, origin: &str) -> Option<Conn> {
+    fn take_idle(&self, origin: &str) -> Option<Held> {
         let home = self.home();
         for k in 0..self.shards.len() {
             let mut slots = lock(&self.shards[(home + k) % self.shards.len()].0);
@@ -245,7 +249,7 @@ impl Connections {
     }
 
     /// Puts `conn` in the calling thread's idle list.
-    fn keep_idle(&self, origin: &str, conn: Conn) {
+    fn keep_idle(&self, origin: &str, conn: Held) {
         let mut slots = lock(&self.shards[self.home()].0);
         match slots.iter_mut().find(|s| &*s.origin == origin) {
             Some(slot) => slot.idle.push(conn),
@@ -257,7 +261,7 @@ impl Connections {
     }
 
     /// Keeps `conn` for the next request to `origin`, or the longest waiting one.
-    fn give_back(&self, origin: &str, conn: Conn) {
+    fn give_back(&self, origin: &str, conn: Held) {
         self.keep_idle(origin, conn);
         // Pairs with the fence in `lease`: either a waiter is counted here,
         // or it finds this connection when it serves the queue.
@@ -310,7 +314,7 @@ impl Lease<'_> {
     }
 
     /// Gives `conn` back if it can carry another request; else it closes.
-    fn finish(mut self, conn: Conn, keep: bool) {
+    fn finish(mut self, conn: Held, keep: bool) {
         if keep {
             self.held = false;
             self.pool.give_back(self.origin, conn);
@@ -331,13 +335,13 @@ fn unanswered(why: &str) -> ClientError {
 }
 
 /// A new connection to `origin`.
-async fn connect(origin: &str) -> Result<Conn, ClientError> {
+async fn connect(origin: &str) -> Result<Held, ClientError> {
     let stream = TcpStream::connect(address(origin).as_ref())
         .await
         .map_err(|e| ClientError::Connect(format!("cannot connect to {origin}: {e}")))?;
     // Small requests go out at once.
     let _ = stream.set_nodelay(true);
-    Ok(Conn::new(stream))
+    Ok(Box::new(Conn::new(stream)))
 }
 
 /// `origin` as a socket address: `host` or `[v6]` alone gets HTTP's port.
