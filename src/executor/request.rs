@@ -198,7 +198,9 @@ impl<C: HttpClient> Executor<C> {
                 },
                 checks: checked.checks,
             };
-            self.recorder.exchange(exchange).await;
+            if let Some(record) = self.recorder.exchange(exchange) {
+                self.recorder.record(record).await;
+            }
             let Some(reason) = checked.reason else {
                 return Ok(checked.met);
             };

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -151,13 +152,20 @@ impl Recorder {
 
     /// Records one item; waits if the aggregator is behind (backpressure, never loss).
     pub async fn record(&self, record: Record) {
-        // The aggregator lives until every handle is dropped, so this cannot fail.
-        let _ = self.tx.send(record).await;
+        // The aggregator lives until every handle is dropped, so this cannot
+        // fail. Waiting for room is rare: its future, the size of a few
+        // records, is boxed rather than carried in every caller's.
+        if let Err(TrySendError::Full(record)) = self.tx.try_send(record) {
+            let _ = Box::pin(self.tx.send(record)).await;
+        }
     }
 
-    /// Records one HTTP attempt: counted on this thread; handed to the
-    /// aggregator only when it writes rows or counts polls per order.
-    pub async fn exchange(&self, x: Exchange<'_>) {
+    /// Counts one HTTP attempt on this thread, and gives back what of it the
+    /// aggregator must still be handed ([`Self::record`]): the row, when it
+    /// writes rows, or the poll, when it counts polls per order. Not `async`:
+    /// its future would hold the exchange, and it is called per request.
+    #[must_use]
+    pub fn exchange(&self, x: Exchange<'_>) -> Option<Record> {
         let shared = &*self.shared;
         let flow = flow_of(&shared.plan, x.order);
         shared.metrics.observe(&x);
@@ -168,9 +176,9 @@ impl Recorder {
             }
         });
         if shared.rows {
-            self.record(Record::Exchange(x.into_owned())).await;
-        } else if x.poll {
-            self.record(Record::Polled { order: x.order }).await;
+            Some(Record::Exchange(x.into_owned()))
+        } else {
+            x.poll.then_some(Record::Polled { order: x.order })
         }
     }
 
