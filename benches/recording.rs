@@ -79,24 +79,25 @@ async fn run(plan: Arc<runner::plan::Plan>, threads: usize) -> Duration {
             tokio::spawn(async move {
                 for i in 0..PER_TASK {
                     let (step, method, endpoint) = steps[(i % 2) as usize];
-                    recorder
-                        .exchange(Exchange {
-                            at: SystemTime::now(),
-                            order: (t as u32 + i as u32) % 50,
-                            step: step.into(),
-                            method: method.into(),
-                            endpoint: endpoint.into(),
-                            path: "/details".into(),
-                            status: Some(200),
-                            latency: Duration::from_micros(200 + i % 5000),
-                            outcome: Outcome::Ok,
-                            attempt: 1,
-                            poll: false,
-                            category: None,
-                            checks: Checks::default(),
-                            last: true,
-                        })
-                        .await;
+                    let record = recorder.exchange(Exchange {
+                        at: SystemTime::now(),
+                        order: (t as u32 + i as u32) % 50,
+                        step: step.into(),
+                        method: method.into(),
+                        endpoint: endpoint.into(),
+                        path: "/details".into(),
+                        status: Some(200),
+                        latency: Duration::from_micros(200 + i % 5000),
+                        outcome: Outcome::Ok,
+                        attempt: 1,
+                        poll: false,
+                        category: None,
+                        checks: Checks::default(),
+                        last: true,
+                    });
+                    if let Some(record) = record {
+                        recorder.record(record).await;
+                    }
                 }
             })
         })
