@@ -39,16 +39,9 @@ cpus=$(nproc)
 [ "$cpus" -ge 2 ] || { echo "run.sh: needs 2 CPUs (nginx on one, the generator on another)" >&2; exit 1; }
 gen_cpus="1"; [ "$threads" -gt 1 ] && gen_cpus="1-$((cpus - 1))"
 
-prefix=${TMPDIR:-/tmp}/runner-bench-nginx
-mkdir -p "$prefix/tmp"
-# A second server on the port (reuseport) would split the requests and the count.
-if curl -fsS -o /dev/null http://127.0.0.1:18080/health 2>/dev/null; then
-  echo "run.sh: something already answers on 127.0.0.1:18080; stop it first" >&2; exit 1
-fi
-taskset -c 0 nginx -p "$prefix" -e "$prefix/error.log" -c "$here/nginx.conf" || exit 1
-trap 'kill -QUIT "$(cat "$prefix/nginx.pid")" 2>/dev/null' EXIT
-for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:18080/health 2>/dev/null && break; sleep 0.1; done
-served() { curl -fsS http://127.0.0.1:18080/nginx_status | awk 'NR==3 {print $3}'; }
+me=run.sh
+# shellcheck source=nginx.sh
+source "$here/nginx.sh"
 U=http://127.0.0.1:18080
 
 measure() {  # measure NAME COMMAND… → one table row
