@@ -30,6 +30,7 @@ me=instructions.sh
 # shellcheck source=nginx.sh
 source "$here/nginx.sh"
 work=$(mktemp -d)
+trap 'rm -rf "$work"; kill -QUIT "$(cat "$prefix/nginx.pid")" 2>/dev/null' EXIT
 
 count() {  # count BIN SCRIPT SECONDS → "instructions requests"
   taskset -c 1 valgrind --tool=callgrind --callgrind-out-file="$work/out" \
@@ -43,7 +44,9 @@ for bin in "$@"; do
   for load in flood flow; do
     read -r i1 r1 < <(count "$bin" "$here/$load.rhai" 2)
     read -r i2 r2 < <(count "$bin" "$here/$load.rhai" 6)
+    if [ -z "$i2" ] || [ -z "$r2" ] || [ "$r2" -le "${r1:-0}" ]; then
+      echo "instructions.sh: $bin did not run $load.rhai; try it by hand" >&2; exit 1
+    fi
     echo "| $bin | $load | $(( (i2 - i1) / (r2 - r1) )) |"
   done
 done
-rm -rf "$work"

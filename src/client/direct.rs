@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -19,7 +19,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::sync::Semaphore;
 use tokio::time::error::Elapsed;
-use tokio::time::{Instant, timeout_at};
+use tokio::time::timeout;
 
 use super::error::chain;
 use super::h1::{Connections, Lease, Outgoing};
@@ -98,7 +98,7 @@ impl Hyper {
 
     /// Sends `request` through hyper-util's client.
     async fn pooled(&self, request: &HttpRequest<'_>) -> Result<HttpResponse, ClientError> {
-        let uri = uri(&request.url(), &request.query)?;
+        let uri = uri(request)?;
         let response = self
             .client
             .request(build(request, uri)?)
@@ -153,12 +153,12 @@ impl HttpClient for Hyper {
             };
             let started = Instant::now();
             let exchange = Self::send_plain(lease, request, origin, &target);
-            let result = timeout_at(started + self.timeout, exchange).await;
+            let result = timeout(self.timeout, exchange).await;
             return timed(started, result);
         }
         let _permit = self.in_flight.acquire().await;
         let started = Instant::now();
-        let result = timeout_at(started + self.timeout, self.pooled(request)).await;
+        let result = timeout(self.timeout, self.pooled(request)).await;
         timed(started, result)
     }
 }

@@ -8,9 +8,8 @@ use hyper::Uri;
 
 use super::{ClientError, HttpRequest};
 
-/// The URL every request of a run starts with (the target), split when the
-/// run starts: a request's URL is it followed by the step's path, so no
-/// request looks for the host in its URL again.
+/// The URL a request's path follows (a run's target, a listener's URL),
+/// split once: no request looks for the host in its URL again.
 #[derive(Debug, Clone)]
 pub struct BaseUrl {
     url: String,
@@ -44,13 +43,29 @@ impl BaseUrl {
     }
 }
 
-/// `url` with `query` form-encoded onto it, as a URI. A path with characters
-/// a URI may not hold (a space) is percent-encoded first, as browsers do.
-pub fn uri(url: &str, query: &[(&str, String)]) -> Result<Uri, ClientError> {
-    Uri::try_from(with_query(url.to_owned(), query)).or_else(|_| {
-        let encoded = url::Url::parse(url).map_err(|_| invalid_url())?;
-        Uri::try_from(with_query(encoded.into(), query)).map_err(|_| invalid_url())
+/// `request`'s URL with its query form-encoded onto it, as a URI. A path
+/// with characters a URI may not hold (a space) is percent-encoded first, as
+/// browsers do.
+pub fn uri(request: &HttpRequest<'_>) -> Result<Uri, ClientError> {
+    joined(request)?;
+    Uri::try_from(with_query(request.url(), &request.query)).or_else(|_| {
+        let encoded = url::Url::parse(&request.url()).map_err(|_| invalid_url())?;
+        Uri::try_from(with_query(encoded.into(), &request.query)).map_err(|_| invalid_url())
     })
+}
+
+/// Fails a path that would run into the host: with no path after the
+/// origin, the request's own must start one (`/`), or a query or fragment.
+fn joined(request: &HttpRequest<'_>) -> Result<(), ClientError> {
+    let base = request.base.as_str();
+    let bare = match base.find("://") {
+        Some(at) => !base[at + 3..].contains(['/', '?', '#']),
+        None => true,
+    };
+    if bare && !request.path.is_empty() && !request.path.starts_with(['/', '?', '#']) {
+        return Err(invalid_url());
+    }
+    Ok(())
 }
 
 fn invalid_url() -> ClientError {
@@ -73,6 +88,7 @@ fn split_origin(rest: &str) -> (&str, &str) {
 /// characters a URL may not hold as they are (a space, a quote, non-ASCII)
 /// is percent-encoded first, as browsers do, and a `#fragment` is not sent.
 pub fn origin_form(request: &HttpRequest<'_>, base_path: &str) -> Result<String, ClientError> {
+    joined(request)?;
     let mut target = String::with_capacity(base_path.len() + request.path.len() + 64);
     target.push_str(base_path);
     target.push_str(&request.path);
@@ -112,19 +128,31 @@ mod tests {
         pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
     }
 
+    fn request<'a>(base: &'a BaseUrl, path: &str, query: &[(&'a str, &str)]) -> HttpRequest<'a> {
+        HttpRequest {
+            method: hyper::Method::GET,
+            base,
+            path: path.to_owned().into(),
+            query: pairs(query),
+            headers: Vec::new(),
+            body: None,
+            headers_read: false,
+        }
+    }
+
     #[test]
     fn queries_are_form_encoded_onto_the_url() {
-        let u = uri(
-            "http://127.0.0.1:8080/a/b",
-            &pairs(&[("q", "sim user"), ("page", "1")]),
-        )
-        .unwrap();
+        let base = BaseUrl::new("http://127.0.0.1:8080".into());
+        let uri = |path: &str, query: &[(&str, &str)]| uri(&request(&base, path, query));
+        let u = uri("/a/b", &[("q", "sim user"), ("page", "1")]).unwrap();
         assert_eq!(u.to_string(), "http://127.0.0.1:8080/a/b?q=sim+user&page=1");
-        let u = uri("http://127.0.0.1:8080/a?x=1", &pairs(&[("y", "é&")])).unwrap();
+        let u = uri("/a?x=1", &[("y", "é&")]).unwrap();
         assert_eq!(u.to_string(), "http://127.0.0.1:8080/a?x=1&y=%C3%A9%26");
-        let u = uri("http://127.0.0.1:8080/a b", &[]).unwrap();
+        let u = uri("/a b", &[]).unwrap();
         assert_eq!(u.to_string(), "http://127.0.0.1:8080/a%20b");
-        assert!(uri("not a url", &[]).is_err());
+        assert!(uri("orders", &[]).is_err(), "a path running into the port");
+        let bad = BaseUrl::new("not a url".into());
+        assert!(super::uri(&request(&bad, "", &[])).is_err());
     }
 
     #[test]
@@ -156,24 +184,21 @@ mod tests {
     fn the_request_line_target_joins_the_base_path_the_path_and_the_query() {
         let form = |base: &str, path: &str, query: &[(&str, &str)]| {
             let base = BaseUrl::new(base.into());
-            let request = HttpRequest {
-                method: hyper::Method::GET,
-                base: &base,
-                path: path.into(),
-                query: pairs(query),
-                headers: Vec::new(),
-                body: None,
-                headers_read: false,
-            };
-            origin_form(&request, base.plain().unwrap().1).unwrap()
+            origin_form(&request(&base, path, query), base.plain().unwrap().1)
         };
-        assert_eq!(form("http://h/api", "", &[]), "/api");
-        assert_eq!(form("http://h/api", "/a", &[("q", "x y")]), "/api/a?q=x+y");
-        assert_eq!(form("http://h/api", "?x=1", &[("y", "2")]), "/api?x=1&y=2");
-        assert_eq!(form("http://h/api", "/a b", &[]), "/api/a%20b");
-        assert_eq!(form("http://h/api", "/a\"b#top", &[]), "/api/a%22b");
-        assert_eq!(form("http://h/api", "/é?q=1#x", &[]), "/api/%C3%A9?q=1");
-        assert_eq!(form("http://h", "", &[]), "/");
-        assert_eq!(form("http://h", "?x=1", &[]), "/?x=1");
+        let ok = |base: &str, path: &str, query: &[(&str, &str)]| form(base, path, query).unwrap();
+        assert_eq!(ok("http://h/api", "", &[]), "/api");
+        assert_eq!(ok("http://h/api", "/a", &[("q", "x y")]), "/api/a?q=x+y");
+        assert_eq!(ok("http://h/api", "?x=1", &[("y", "2")]), "/api?x=1&y=2");
+        assert_eq!(ok("http://h/api", "/a b", &[]), "/api/a%20b");
+        assert_eq!(ok("http://h/api", "/a\"b#top", &[]), "/api/a%22b");
+        assert_eq!(ok("http://h/api", "/é?q=1#x", &[]), "/api/%C3%A9?q=1");
+        assert_eq!(ok("http://h/api", "s", &[]), "/apis");
+        assert_eq!(ok("http://h", "", &[]), "/");
+        assert_eq!(ok("http://h", "?x=1", &[]), "/?x=1");
+        assert!(
+            form("http://h:8080", "orders", &[]).is_err(),
+            "no path after the port"
+        );
     }
 }

@@ -80,17 +80,16 @@ impl<C: HttpClient> Executor<C> {
         if !run.renewing {
             run.sent += 1;
         }
+        let interrupted = || StepFailure {
+            reason: "interrupted".into(),
+            transient: false,
+            status: None,
+        };
         loop {
             attempt += 1;
             let breaker = self.breakers.get(&r.name);
             let probe = match breaker.admit(token).await {
-                Admit::Cancelled => {
-                    return Err(StepFailure {
-                        reason: "interrupted".into(),
-                        transient: false,
-                        status: None,
-                    });
-                }
+                Admit::Cancelled => return Err(interrupted()),
                 Admit::Probe(probe) => {
                     self.breaker_changed(&r.name, BreakerState::HalfOpen).await;
                     Some(probe)
@@ -100,10 +99,10 @@ impl<C: HttpClient> Executor<C> {
             if self.limits.any() {
                 tokio::select! {
                     _ = self.limits.wait(&r.name) => {}
-                    _ = token.cancelled() => {
-                        return Err(StepFailure { reason: "interrupted".into(), transient: false, status: None });
-                    }
+                    _ = token.cancelled() => return Err(interrupted()),
                 }
+            } else if token.is_cancelled() {
+                return Err(interrupted());
             }
             // Nothing goes out that the journal does not have yet (the intent
             // of this create, the step lines before this request).

@@ -23,13 +23,13 @@ use tokio::sync::oneshot;
 pub use wire::Outgoing;
 use wire::{Conn, Failure};
 
-/// A connection as the pool and a lease hold it: boxed, so the futures
-/// that carry one (every request's) move a pointer, not the buffers' headers.
-type Held = Box<Conn>;
-
 use super::{ClientError, HttpResponse};
 
 use crate::sync::lock;
+
+/// A connection as the pool and a lease hold it: boxed, so the futures
+/// that carry one (every request's) move a pointer, not the buffers' headers.
+type Held = Box<Conn>;
 
 /// The idle HTTP/1.1 connections of a run and its cap on open ones.
 pub struct Connections {
