@@ -15,6 +15,9 @@ pub struct BaseUrl {
     url: String,
     /// For `http://`: where the origin (`host:port`) and the path after it sit in `url`.
     plain: Option<(Range<usize>, usize)>,
+    /// Nothing follows the origin: a request's path must start with `/`,
+    /// `?` or `#`, or it would run into the host.
+    bare: bool,
 }
 
 impl BaseUrl {
@@ -26,7 +29,11 @@ impl BaseUrl {
             let start = scheme + (origin.as_ptr() as usize - rest.as_ptr() as usize);
             (start..start + origin.len(), url.len() - path.len())
         });
-        BaseUrl { url, plain }
+        let bare = match url.find("://") {
+            Some(at) => !url[at + 3..].contains(['/', '?', '#']),
+            None => true,
+        };
+        BaseUrl { url, plain, bare }
     }
 
     /// The URL as given.
@@ -57,12 +64,8 @@ pub fn uri(request: &HttpRequest<'_>) -> Result<Uri, ClientError> {
 /// Fails a path that would run into the host: with no path after the
 /// origin, the request's own must start one (`/`), or a query or fragment.
 fn joined(request: &HttpRequest<'_>) -> Result<(), ClientError> {
-    let base = request.base.as_str();
-    let bare = match base.find("://") {
-        Some(at) => !base[at + 3..].contains(['/', '?', '#']),
-        None => true,
-    };
-    if bare && !request.path.is_empty() && !request.path.starts_with(['/', '?', '#']) {
+    let path = &request.path;
+    if request.base.bare && !path.is_empty() && !path.starts_with(['/', '?', '#']) {
         return Err(invalid_url());
     }
     Ok(())
