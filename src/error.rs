@@ -57,3 +57,14 @@ pub enum Error {
     #[diagnostic(code(runner::usage))]
     Usage(String),
 }
+
+impl Error {
+    /// For `map_err` on a file or socket operation: `what` failed, on `path`.
+    pub fn io(
+        what: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |error| Error::Io { what, path, error }
+    }
+}

@@ -26,13 +26,7 @@ pub fn archive(args: &ArchiveArgs) -> Result<(), Error> {
         ));
     }
     let compiled = check::load(scenario)?;
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|error| Error::Io {
-            what: "cannot read",
-            path: path.to_owned(),
-            error,
-        })
-    };
+    let read = |path: &Path| std::fs::read(path).map_err(Error::io("cannot read", path));
     let real = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
 
     // Every file, by its real path, with its role; packs owning any of them.

@@ -82,11 +82,7 @@ pub async fn execute(
     let (events, journal) = open_outputs(outputs.out.as_deref(), resume.resuming)?;
     // Fail on an unwritable --junit path now, not after the whole run.
     if let Some(path) = &outputs.junit {
-        std::fs::File::create(path).map_err(|error| Error::Io {
-            what: "cannot create",
-            path: path.clone(),
-            error,
-        })?;
+        std::fs::File::create(path).map_err(Error::io("cannot create", path))?;
     }
     let (base_url, target) = start_target(&plan, builtins).await?;
     let client = Hyper::new(
@@ -105,11 +101,7 @@ pub async fn execute(
         Some(addr) => Some(
             Endpoint::start(addr, metrics.clone())
                 .await
-                .map_err(|error| Error::Io {
-                    what: "cannot serve metrics on",
-                    path: addr.to_string().into(),
-                    error,
-                })?,
+                .map_err(Error::io("cannot serve metrics on", addr.to_string()))?,
         ),
         None => None,
     };
@@ -230,31 +222,19 @@ fn open_outputs(
     let Some(dir) = out else {
         return Ok((None, None));
     };
-    std::fs::create_dir_all(dir).map_err(|error| Error::Io {
-        what: "cannot create output folder",
-        path: dir.into(),
-        error,
-    })?;
+    std::fs::create_dir_all(dir).map_err(Error::io("cannot create output folder", dir))?;
     let path = dir.join("events.csv");
     let events = if append {
         EventsWriter::append(&path)
     } else {
         EventsWriter::create(&path)
     }
-    .map_err(|error| Error::Io {
-        what: "cannot create",
-        path,
-        error,
-    })?;
+    .map_err(Error::io("cannot create", path))?;
     let path = dir.join(JOURNAL);
     if !append {
         let _ = std::fs::remove_file(&path);
     }
-    let journal = Journal::open(&path).map_err(|error| Error::Io {
-        what: "cannot create",
-        path,
-        error,
-    })?;
+    let journal = Journal::open(&path).map_err(Error::io("cannot create", path))?;
     Ok((Some(events), Some(Arc::new(journal))))
 }
 
@@ -275,11 +255,10 @@ async fn start_target(
                 seed: plan.seed,
                 options,
             };
-            let running = builtins.start(wanted).await.map_err(|error| Error::Io {
-                what: "cannot start the built-in target on",
-                path: addr.to_string().into(),
-                error,
-            })?;
+            let running = builtins.start(wanted).await.map_err(Error::io(
+                "cannot start the built-in target on",
+                addr.to_string(),
+            ))?;
             Ok((running.url().to_owned(), Some(running)))
         }
     }
@@ -295,11 +274,7 @@ pub(super) fn write_reports(
     let _ = report::console::write(summary, &mut stdout);
     let _ = stdout.flush();
     if let Some(dir) = out {
-        report::write_files(summary, dir).map_err(|error| Error::Io {
-            what: "cannot write reports into",
-            path: dir.into(),
-            error,
-        })?;
+        report::write_files(summary, dir).map_err(Error::io("cannot write reports into", dir))?;
         crate::say!("runner: reports written to {}", dir.display());
     }
     if let Some(path) = junit {

@@ -56,21 +56,13 @@ impl Manifest {
 
     /// Writes run.json into `dir` (created if missing).
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
-        std::fs::create_dir_all(dir).map_err(|error| Error::Io {
-            what: "cannot create output folder",
-            path: dir.into(),
-            error,
-        })?;
+        std::fs::create_dir_all(dir).map_err(Error::io("cannot create output folder", dir))?;
         let path = dir.join(MANIFEST);
         std::fs::write(
             &path,
             serde_json::to_vec_pretty(self).expect("a manifest serializes"),
         )
-        .map_err(|error| Error::Io {
-            what: "cannot write",
-            path,
-            error,
-        })
+        .map_err(Error::io("cannot write", path))
     }
 
     /// The command line that started the run, to compile its plan again.

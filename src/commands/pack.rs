@@ -42,11 +42,7 @@ pub fn pack(command: PackCommand) -> Result<(), Error> {
 
 /// The folder whose runner.toml and runner.lock the commands edit.
 fn here() -> Result<std::path::PathBuf, Error> {
-    std::env::current_dir().map_err(|error| Error::Io {
-        what: "cannot read the current folder",
-        path: ".".into(),
-        error,
-    })
+    std::env::current_dir().map_err(Error::io("cannot read the current folder", "."))
 }
 
 fn add(text: &str) -> Result<String, Error> {

@@ -15,11 +15,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, Error> {
     let mut parts = Vec::with_capacity(args.dirs.len());
     for dir in &args.dirs {
         let path = report_json(dir);
-        let text = std::fs::read_to_string(&path).map_err(|error| Error::Io {
-            what: "cannot read",
-            path: path.clone(),
-            error,
-        })?;
+        let text = std::fs::read_to_string(&path).map_err(Error::io("cannot read", &path))?;
         parts.push(json::read(&text, &path).map_err(Error::Merge)?);
     }
     let exprs: Vec<String> = parts
@@ -43,11 +39,8 @@ pub fn merge(args: &MergeArgs) -> Result<u8, Error> {
         .map(|e| crate::threshold::parse(e).map(|t| verdict::evaluate(&t, &summary)))
         .collect::<Result<_, _>>()
         .map_err(|e| Error::Merge(format!("a threshold of the reports: {e}")))?;
-    std::fs::create_dir_all(&args.out).map_err(|error| Error::Io {
-        what: "cannot create output folder",
-        path: args.out.clone(),
-        error,
-    })?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(Error::io("cannot create output folder", &args.out))?;
     write_reports(&summary, Some(&args.out), args.junit.as_deref())?;
     Ok(RunOutcome { summary }.exit_code())
 }

@@ -32,11 +32,7 @@ pub async fn resume(
     let dir = &args.dir;
     let read = |name: &str| {
         let path = dir.join(name);
-        std::fs::read_to_string(&path).map_err(|error| Error::Io {
-            what: "cannot read",
-            path,
-            error,
-        })
+        std::fs::read_to_string(&path).map_err(Error::io("cannot read", path))
     };
     let manifest: Manifest = serde_json::from_str(&read(MANIFEST)?).map_err(|e| {
         Error::Usage(format!(
@@ -54,17 +50,9 @@ pub async fn resume(
     let scenario = manifest.scenario();
     let plan = check::load(&scenario)?.plan;
     let path = dir.join(JOURNAL);
-    let known = journal::read(&path).map_err(|error| Error::Io {
-        what: "cannot read",
-        path,
-        error,
-    })?;
+    let known = journal::read(&path).map_err(Error::io("cannot read", path))?;
     let path = dir.join("events.csv");
-    let exchanges = events::read(&path, &plan).map_err(|error| Error::Io {
-        what: "cannot read",
-        path,
-        error,
-    })?;
+    let exchanges = events::read(&path, &plan).map_err(Error::io("cannot read", path))?;
     let resume = plan_resume(&plan, &known, exchanges);
     crate::say!(
         "runner: resuming {}: {} orders already started, {} to bring to a terminal state, {} not started yet",
