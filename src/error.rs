@@ -59,12 +59,16 @@ pub enum Error {
 }
 
 impl Error {
-    /// For `map_err` on a file or socket operation: `what` failed, on `path`.
-    pub fn io(
+    /// For `map_err` on a file or socket operation: `what` failed, on
+    /// `path` (made into a `PathBuf` only when it did fail).
+    pub fn io<P: Into<PathBuf>>(
         what: &'static str,
-        path: impl Into<PathBuf>,
+        path: P,
     ) -> impl FnOnce(std::io::Error) -> Error {
-        let path = path.into();
-        move |error| Error::Io { what, path, error }
+        move |error| Error::Io {
+            what,
+            path: path.into(),
+            error,
+        }
     }
 }

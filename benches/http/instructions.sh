@@ -30,7 +30,7 @@ me=instructions.sh
 # shellcheck source=nginx.sh
 source "$here/nginx.sh"
 work=$(mktemp -d)
-trap 'rm -rf "$work"; kill -QUIT "$(cat "$prefix/nginx.pid")" 2>/dev/null' EXIT
+trap 'rm -rf "$work"; stop_nginx' EXIT
 
 count() {  # count BIN SCRIPT SECONDS → "instructions requests"
   taskset -c 1 valgrind --tool=callgrind --callgrind-out-file="$work/out" \

@@ -278,14 +278,10 @@ pub(super) fn write_reports(
         crate::say!("runner: reports written to {}", dir.display());
     }
     if let Some(path) = junit {
-        let io = |error| Error::Io {
-            what: "cannot write",
-            path: path.into(),
-            error,
-        };
-        let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-        report::junit::write(summary, &mut file).map_err(io)?;
-        file.flush().map_err(io)?;
+        let io = || Error::io("cannot write", path);
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io())?);
+        report::junit::write(summary, &mut file).map_err(io())?;
+        file.flush().map_err(io())?;
     }
     Ok(())
 }

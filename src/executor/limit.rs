@@ -1,11 +1,12 @@
 //! Per-step rate limits (requests per second), to protect the target.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use foldhash::HashMap;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio_util::sync::CancellationToken;
 
 /// The limiters of a run: by step name, and `*` for all requests together.
 #[derive(Default)]
@@ -29,18 +30,25 @@ impl RateLimits {
         limits
     }
 
-    /// Whether any step is limited: when none is, a request need not wait here.
-    pub fn any(&self) -> bool {
-        self.all.is_some() || !self.by_step.is_empty()
-    }
-
-    /// Waits until `step` may send another request.
-    pub async fn wait(&self, step: &Arc<str>) {
-        if let Some(all) = &self.all {
-            all.until_ready().await;
+    /// Waits until `step` may send another request; false when `token` is
+    /// cancelled first. A step no limit applies to does not wait (nor
+    /// register with the token: that is every request of most runs).
+    pub async fn wait(&self, step: &Arc<str>, token: &CancellationToken) -> bool {
+        let own = self.by_step.get(step);
+        if self.all.is_none() && own.is_none() {
+            return !token.is_cancelled();
         }
-        if let Some(l) = self.by_step.get(step) {
-            l.until_ready().await;
+        let both = async {
+            if let Some(all) = &self.all {
+                all.until_ready().await;
+            }
+            if let Some(own) = own {
+                own.until_ready().await;
+            }
+        };
+        tokio::select! {
+            _ = both => true,
+            _ = token.cancelled() => false,
         }
     }
 }
@@ -66,9 +74,10 @@ mod tests {
     async fn a_limit_spaces_requests_out() {
         let limits = RateLimits::new(&[("create".into(), 100.0)]);
         let step: Arc<str> = "create".into();
+        let token = CancellationToken::new();
         let started = std::time::Instant::now();
         for _ in 0..21 {
-            limits.wait(&step).await;
+            assert!(limits.wait(&step, &token).await);
         }
         // 21 requests at 100/s: the first goes at once, the last after ~200 ms.
         assert!(

@@ -96,12 +96,7 @@ impl<C: HttpClient> Executor<C> {
                 }
                 Admit::Go => None,
             };
-            if self.limits.any() {
-                tokio::select! {
-                    _ = self.limits.wait(&r.name) => {}
-                    _ = token.cancelled() => return Err(interrupted()),
-                }
-            } else if token.is_cancelled() {
+            if !self.limits.wait(&r.name, token).await {
                 return Err(interrupted());
             }
             // Nothing goes out that the journal does not have yet (the intent

@@ -117,8 +117,7 @@ mod linux {
     /// The least time between two expiries. Each wakes the runtime (an idle
     /// one from its sleep), which costs; deadlines closer than this are woken
     /// together, so at most 1/GAP wakes a second, however many sleepers.
-    pub(super) const GAP: Duration = Duration::from_micros(GAP_US);
-    const GAP_US: u64 = 1000;
+    const GAP: Duration = Duration::from_millis(1);
 
     /// A deadline in the heap, earliest first.
     struct Due {
@@ -345,6 +344,15 @@ mod linux {
             timer.precise.as_ref().expect("a timerfd")
         }
 
+        /// A timer whose task has woken one sleeper, and its shared state.
+        async fn after_one_wake() -> (Timer, Arc<Shared>) {
+            let (timer, stop, _abort) = open();
+            let soon = Instant::now() + Duration::from_millis(1);
+            assert!(timer.sleep_until(soon, &stop).await);
+            let shared = precise(&timer).shared.clone();
+            (timer, shared)
+        }
+
         #[tokio::test]
         async fn sleepers_wake_not_before_their_deadline_and_in_deadline_order() {
             let (timer, stop, _abort) = open();
@@ -422,10 +430,7 @@ mod linux {
 
         #[tokio::test]
         async fn an_expiry_is_set_no_sooner_than_a_gap_after_the_last() {
-            let (timer, stop, _abort) = open();
-            let soon = Instant::now() + Duration::from_millis(1);
-            assert!(timer.sleep_until(soon, &stop).await);
-            let shared = &precise(&timer).shared;
+            let (_timer, shared) = after_one_wake().await;
             let mut state = shared.lock();
             let woke = state.woke.expect("the task woke the first sleeper");
             shared.arm(&mut state, woke + Duration::from_micros(1));
@@ -440,10 +445,7 @@ mod linux {
 
         #[tokio::test]
         async fn dropping_the_timer_ends_its_task() {
-            let (timer, stop, _abort) = open();
-            let soon = Instant::now() + Duration::from_millis(1);
-            assert!(timer.sleep_until(soon, &stop).await);
-            let shared = precise(&timer).shared.clone();
+            let (timer, shared) = after_one_wake().await;
             drop(timer);
             // The task drops its reference when it ends.
             let ended = async {
