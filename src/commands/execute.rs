@@ -158,11 +158,8 @@ pub async fn execute(
         stop: stop.clone(),
         abort,
         deadline: plan.duration.map(|d| tokio::time::Instant::now() + d),
-        breakers: crate::executor::Breakers::new(
-            plan.breaker,
-            plan.endpoints_by_step().into_keys(),
-        ),
-        limits: crate::executor::RateLimits::new(&plan.rate_limits),
+        breakers: crate::executor::Breakers::new(plan.breaker, plan.request_names.len()),
+        limits: crate::executor::RateLimits::new(&plan.rate_limits, &plan.request_names),
         journal,
         shared: Default::default(),
         timer,

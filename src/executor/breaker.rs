@@ -4,11 +4,10 @@
 //! is let through (half-open); its success closes the breaker, its failure
 //! opens it again. Waiting rather than failing keeps every order tracked.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use foldhash::HashMap;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -156,33 +155,22 @@ impl Breaker {
     }
 }
 
-/// The breakers of a run, one per endpoint: one for each request name of
-/// the plan, made up front and found without a lock or a shared reference
-/// count (written per request, either would cost every core), by a fast
-/// hash of the name (SipHash cost more than the rest of the look-up).
+/// The breakers of a run, one per request name of the plan, made up front
+/// and found by the request's slot ([`crate::plan::Request::slot`]): no
+/// lock, no shared reference count (written per request, either would cost
+/// every core), no hash of the name.
 #[derive(Debug)]
-pub struct Breakers {
-    known: HashMap<Arc<str>, Breaker>,
-    /// For a name the plan did not list, which the plan's walk of its
-    /// requests rules out; a breaker rather than a panic if it ever misses one.
-    unlisted: Breaker,
-}
+pub struct Breakers(Vec<Breaker>);
 
 impl Breakers {
-    /// A breaker for each of `names`.
-    pub fn new(config: BreakerConfig, names: impl IntoIterator<Item = Arc<str>>) -> Self {
-        Breakers {
-            known: names
-                .into_iter()
-                .map(|n| (n, Breaker::new(config)))
-                .collect(),
-            unlisted: Breaker::new(config),
-        }
+    /// A breaker for each of the plan's `names`.
+    pub fn new(config: BreakerConfig, names: usize) -> Self {
+        Breakers((0..names).map(|_| Breaker::new(config)).collect())
     }
 
-    /// The breaker of `endpoint`.
-    pub fn get(&self, endpoint: &str) -> &Breaker {
-        self.known.get(endpoint).unwrap_or(&self.unlisted)
+    /// The breaker of the requests at `slot`.
+    pub fn get(&self, slot: u32) -> &Breaker {
+        &self.0[slot as usize]
     }
 }
 
@@ -203,9 +191,9 @@ mod tests {
             failures: 1,
             open_for: Duration::from_secs(1),
         };
-        let breakers = Breakers::new(config, ["a".into(), "b".into()]);
-        assert_eq!(breakers.get("a").record(false), Some(BreakerState::Open));
-        assert_eq!(breakers.get("b").record(true), None, "b is not a's");
+        let breakers = Breakers::new(config, 2);
+        assert_eq!(breakers.get(0).record(false), Some(BreakerState::Open));
+        assert_eq!(breakers.get(1).record(true), None, "1 is not 0's");
     }
 
     #[tokio::test(start_paused = true)]

@@ -4,37 +4,32 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use foldhash::HashMap;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio_util::sync::CancellationToken;
 
-/// The limiters of a run: by step name, and `*` for all requests together.
-#[derive(Default)]
+/// The limiters of a run: by request slot ([`crate::plan::Request::slot`]),
+/// and `*` for all requests together.
 pub struct RateLimits {
-    by_step: HashMap<Arc<str>, DefaultDirectRateLimiter>,
+    by_slot: Vec<Option<DefaultDirectRateLimiter>>,
     all: Option<DefaultDirectRateLimiter>,
 }
 
 impl RateLimits {
-    /// One limiter per configured rate.
-    pub fn new(rates: &[(Arc<str>, f64)]) -> Self {
-        let mut limits = RateLimits::default();
-        for (step, rate) in rates {
-            let limiter = limiter(*rate);
-            if &**step == "*" {
-                limits.all = Some(limiter);
-            } else {
-                limits.by_step.insert(step.clone(), limiter);
-            }
+    /// One limiter per configured rate, for the plan's request `names`
+    /// (a rate names one of them, or is `*`).
+    pub fn new(rates: &[(Arc<str>, f64)], names: &[Arc<str>]) -> Self {
+        let rate = |name: &str| rates.iter().find(|(n, _)| &**n == name).map(|(_, r)| *r);
+        RateLimits {
+            by_slot: names.iter().map(|n| rate(n).map(limiter)).collect(),
+            all: rate("*").map(limiter),
         }
-        limits
     }
 
-    /// Waits until `step` may send another request; false when `token` is
-    /// cancelled first. A step no limit applies to does not wait (nor
-    /// register with the token: that is every request of most runs).
-    pub async fn wait(&self, step: &Arc<str>, token: &CancellationToken) -> bool {
-        let own = self.by_step.get(step);
+    /// Waits until the requests at `slot` may send another; false when
+    /// `token` is cancelled first. A step no limit applies to does not wait
+    /// (nor register with the token: that is every request of most runs).
+    pub async fn wait(&self, slot: u32, token: &CancellationToken) -> bool {
+        let own = self.by_slot[slot as usize].as_ref();
         if self.all.is_none() && own.is_none() {
             return !token.is_cancelled();
         }
@@ -72,12 +67,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_limit_spaces_requests_out() {
-        let limits = RateLimits::new(&[("create".into(), 100.0)]);
-        let step: Arc<str> = "create".into();
+        let limits = RateLimits::new(&[("create".into(), 100.0)], &["create".into()]);
         let token = CancellationToken::new();
         let started = std::time::Instant::now();
         for _ in 0..21 {
-            assert!(limits.wait(&step, &token).await);
+            assert!(limits.wait(0, &token).await);
         }
         // 21 requests at 100/s: the first goes at once, the last after ~200 ms.
         assert!(

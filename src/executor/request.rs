@@ -87,7 +87,7 @@ impl<C: HttpClient> Executor<C> {
         };
         loop {
             attempt += 1;
-            let breaker = self.breakers.get(&r.name);
+            let breaker = self.breakers.get(r.slot);
             let probe = match breaker.admit(token).await {
                 Admit::Cancelled => return Err(interrupted()),
                 Admit::Probe(probe) => {
@@ -96,7 +96,7 @@ impl<C: HttpClient> Executor<C> {
                 }
                 Admit::Go => None,
             };
-            if !self.limits.wait(&r.name, token).await {
+            if !self.limits.wait(r.slot, token).await {
                 return Err(interrupted());
             }
             // Nothing goes out that the journal does not have yet (the intent

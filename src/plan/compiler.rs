@@ -2,7 +2,7 @@
 //! scales intervals, follows which variables each step may use and notes
 //! which payload fields the templates read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::PlanError;
@@ -29,6 +29,35 @@ pub(super) fn initial_vars(payload_keys: &BTreeSet<String>) -> BTreeSet<String> 
     known
 }
 
+/// Every request name of a plan once, in order of first use. A request's
+/// `slot` is its name's place here: the run keeps per-name state (breakers,
+/// rate limits) in lists by it, so a request finds its own without hashing
+/// its name.
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    slots: HashMap<Arc<str>, u32>,
+    list: Vec<Arc<str>>,
+}
+
+impl Names {
+    /// `name`'s slot and its text, shared by every request of that name.
+    fn slot(&mut self, name: &str) -> (u32, Arc<str>) {
+        if let Some((text, &slot)) = self.slots.get_key_value(name) {
+            return (slot, text.clone());
+        }
+        let slot = self.list.len() as u32;
+        let text: Arc<str> = name.into();
+        self.slots.insert(text.clone(), slot);
+        self.list.push(text.clone());
+        (slot, text)
+    }
+
+    /// The names by slot.
+    pub(super) fn into_list(self) -> Vec<Arc<str>> {
+        self.list
+    }
+}
+
 /// Compiles one flow's steps, recursing into journeys, and notes which
 /// payload fields the templates use.
 pub(super) struct Compiler<'a> {
@@ -36,22 +65,26 @@ pub(super) struct Compiler<'a> {
     speed: Speed,
     payload_keys: &'a BTreeSet<String>,
     payload_vars: &'a mut BTreeSet<String>,
+    names: &'a mut Names,
 }
 
 impl<'a> Compiler<'a> {
     /// A compiler for `flow` (the name errors give), noting in `payload_vars`
-    /// the fields of `payload_keys` that templates use.
+    /// the fields of `payload_keys` that templates use and in `names` the
+    /// requests' names.
     pub(super) fn new(
         flow: &'a str,
         speed: Speed,
         payload_keys: &'a BTreeSet<String>,
         payload_vars: &'a mut BTreeSet<String>,
+        names: &'a mut Names,
     ) -> Self {
         Compiler {
             flow,
             speed,
             payload_keys,
             payload_vars,
+            names,
         }
     }
 
@@ -61,7 +94,7 @@ impl<'a> Compiler<'a> {
         r: &spec::Request,
         known: &BTreeSet<String>,
     ) -> Result<Request, PlanError> {
-        let mut compiled = request(r, self.flow, known)?;
+        let mut compiled = request(r, self.flow, known, self.names.slot(&r.name))?;
         // Checks see this request's captures too.
         let mut seen = known.clone();
         seen.extend(compiled.captures.iter().map(|(v, _)| v.to_string()));
@@ -453,8 +486,13 @@ fn pick_probabilities(mix: &[(Arc<str>, f64, Vec<usize>)], actions: &[Action]) -
     raw.iter().map(|p| p / sum).collect()
 }
 
-/// `r` compiled for `flow`; its templates may use only `known`.
-fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Request, PlanError> {
+/// `r` compiled for `flow`, its name at `slot`; its templates may use only `known`.
+fn request(
+    r: &spec::Request,
+    flow: &str,
+    known: &BTreeSet<String>,
+    (slot, name): (u32, Arc<str>),
+) -> Result<Request, PlanError> {
     let invalid = |message: String| PlanError::Invalid {
         what: format!("flow `{flow}`, step `{}`", r.name),
         message,
@@ -466,7 +504,8 @@ fn request(r: &spec::Request, flow: &str, known: &BTreeSet<String>) -> Result<Re
             .collect()
     };
     let mut compiled = Request {
-        name: r.name.as_str().into(),
+        name,
+        slot,
         method: hyper::Method::from_bytes(r.method.as_bytes())
             .map_err(|_| invalid(format!("`{}` is not an HTTP method", r.method)))?,
         endpoint: format!("{} {}", r.method, r.path).into(),

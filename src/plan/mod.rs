@@ -160,8 +160,16 @@ pub fn compile(
     let parallel = (share(parallel as f64).ceil() as usize).max(1);
     let payload_keys = payload_keys(&orders, &arena);
     let mut payload_vars = BTreeSet::new();
-    let mut run_wide = phases::compile(spec, speed)?;
-    let (mut flows, all_known) = flows(spec, speed, &payload_keys, &mut payload_vars, &run_wide)?;
+    let mut names = compiler::Names::default();
+    let mut run_wide = phases::compile(spec, speed, &mut names)?;
+    let (mut flows, all_known) = flows(
+        spec,
+        speed,
+        &payload_keys,
+        &mut payload_vars,
+        &mut names,
+        &run_wide,
+    )?;
     closures::check(&mut flows, &runtime)?;
     closures::steps(&mut run_wide.setup, &runtime, "(setup)")?;
     for p in &mut run_wide.phases {
@@ -184,7 +192,14 @@ pub fn compile(
                 .cloned(),
         );
     }
-    let auth = auth(spec, speed, &payload_keys, &mut payload_vars, &all_known)?;
+    let auth = auth(
+        spec,
+        speed,
+        &payload_keys,
+        &mut payload_vars,
+        &mut names,
+        &all_known,
+    )?;
     references::cleanup_flows(&spec.cleanup, &flow_names)?;
     let http = settings::http(&spec.http, speed, params)?;
     let arrivals = spec
@@ -197,7 +212,7 @@ pub fn compile(
         .transpose()?;
     references::header_vars(&http.headers, &payload_keys, &mut payload_vars)?;
     references::rate_limits(&spec.rate_limits, &flows)?;
-    let recover = recover(spec, speed, &payload_keys, &mut payload_vars)?;
+    let recover = recover(spec, speed, &payload_keys, &mut payload_vars, &mut names)?;
     // Checked last: the payload closure may read parameters too.
     params.check_all_read()?;
     Ok(Plan {
@@ -241,6 +256,7 @@ pub fn compile(
         auth,
         duration: spec.duration,
         breaker: settings::breaker(spec.breaker, speed),
+        request_names: names.into_list(),
     })
 }
 
@@ -310,6 +326,7 @@ fn flows(
     speed: Speed,
     payload_keys: &BTreeSet<String>,
     payload_vars: &mut BTreeSet<String>,
+    names: &mut compiler::Names,
     run_wide: &phases::RunWide,
 ) -> Result<(Vec<Flow>, BTreeSet<String>), PlanError> {
     let mut flows = Vec::new();
@@ -317,7 +334,7 @@ fn flows(
     for f in &spec.flows {
         let mut known = compiler::initial_vars(payload_keys);
         known.extend(run_wide.after_setup.iter().cloned());
-        let mut compiler = Compiler::new(&f.name, speed, payload_keys, payload_vars);
+        let mut compiler = Compiler::new(&f.name, speed, payload_keys, payload_vars, names);
         // A flow's top-level `phase()`s are barriers; after one, the orders
         // also know what its once-steps captured.
         let mut steps = Vec::new();
@@ -352,12 +369,13 @@ fn auth(
     speed: Speed,
     payload_keys: &BTreeSet<String>,
     payload_vars: &mut BTreeSet<String>,
+    names: &mut compiler::Names,
     all_known: &BTreeSet<String>,
 ) -> Result<Option<Auth>, PlanError> {
     let Some(a) = &spec.auth else {
         return Ok(None);
     };
-    let mut compiler = Compiler::new("(auth)", speed, payload_keys, payload_vars);
+    let mut compiler = Compiler::new("(auth)", speed, payload_keys, payload_vars, names);
     let renew = a
         .renew
         .iter()
@@ -375,11 +393,12 @@ fn recover(
     speed: Speed,
     payload_keys: &BTreeSet<String>,
     payload_vars: &mut BTreeSet<String>,
+    names: &mut compiler::Names,
 ) -> Result<Option<Request>, PlanError> {
     spec.recover
         .as_ref()
         .map(|r| {
-            Compiler::new("(recover)", speed, payload_keys, payload_vars)
+            Compiler::new("(recover)", speed, payload_keys, payload_vars, names)
                 .request(r, &compiler::initial_vars(payload_keys))
         })
         .transpose()

@@ -171,6 +171,9 @@ pub struct Plan {
     pub duration: Option<Duration>,
     /// Circuit breaker settings (open time scaled).
     pub breaker: BreakerConfig,
+    /// Every request step's name once, by [`Request::slot`]: the run keeps
+    /// a breaker and a rate limit per name.
+    pub request_names: Vec<Arc<str>>,
 }
 
 /// Whether a field, parameter or variable name holds a secret: it mentions token,

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::PlanError;
-use super::compiler::Compiler;
+use super::compiler::{Compiler, Names};
 use super::model::Phase;
 use super::settings::Speed;
 use super::step::{Body, Step};
@@ -27,14 +27,20 @@ pub(super) struct RunWide {
     pub after_phase: Vec<BTreeSet<String>>,
 }
 
-/// Compiles setup, the phases' once-steps and teardown.
-pub(super) fn compile(spec: &spec::Spec, speed: Speed) -> Result<RunWide, PlanError> {
+/// Compiles setup, the phases' once-steps and teardown, noting their
+/// requests' names in `names`.
+pub(super) fn compile(
+    spec: &spec::Spec,
+    speed: Speed,
+    names: &mut Names,
+) -> Result<RunWide, PlanError> {
     // Run-wide steps have no order: no payload, no payload fields.
     let no_payload = BTreeSet::new();
     let mut unused = BTreeSet::new();
     let mut known = BTreeSet::new();
     let mut stage = |what: &str, steps: &[spec::Step], known: &mut BTreeSet<String>| {
-        let compiled = Compiler::new(what, speed, &no_payload, &mut unused).steps(steps, known)?;
+        let compiled =
+            Compiler::new(what, speed, &no_payload, &mut unused, names).steps(steps, known)?;
         if sends_payload(&compiled) {
             return Err(PlanError::Invalid {
                 what: what.to_owned(),

@@ -15,6 +15,9 @@ use crate::spec::{Cmp, MetricKind, ScriptFn};
 pub struct Request {
     /// Step name in reports.
     pub name: Arc<str>,
+    /// Its name's place in [`super::Plan::request_names`]: where the run
+    /// keeps the name's breaker and rate limit.
+    pub slot: u32,
     /// HTTP method, checked when the plan is compiled.
     pub method: Method,
     /// `METHOD /path/{var}` as written: what the endpoint table groups by.

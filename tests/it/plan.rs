@@ -230,6 +230,32 @@ fn batches_are_homogeneous_contiguous_and_sized() {
 }
 
 #[test]
+fn each_request_name_has_one_slot_shared_by_every_request_of_that_name() {
+    let plan = compile(&[], Options::default());
+    let names: HashSet<&str> = plan.request_names.iter().map(|n| &**n).collect();
+    assert_eq!(names.len(), plan.request_names.len(), "each name once");
+    let endpoints = plan.endpoints_by_step();
+    let everywhere: HashSet<&str> = endpoints.keys().map(|n| &**n).collect();
+    assert_eq!(
+        names, everywhere,
+        "flows, cleanups, auth and run-wide steps"
+    );
+    let mut checked = 0;
+    for flow in &plan.flows {
+        let cleanup = flow.cleanup.iter().flat_map(|c| c.requests());
+        let steps = flow.steps.iter().filter_map(|s| match s {
+            Step::Request(r) => Some(r),
+            _ => None,
+        });
+        for r in steps.chain(cleanup) {
+            assert_eq!(plan.request_names[r.slot as usize], r.name, "{}", r.name);
+            checked += 1;
+        }
+    }
+    assert!(checked > names.len(), "some names are used more than once");
+}
+
+#[test]
 fn the_same_seed_gives_the_same_layout_and_another_seed_does_not() {
     let layout = |seed| {
         let plan = compile(
