@@ -67,9 +67,10 @@ pub struct HttpRequest<'a> {
     /// the step's path has no placeholder).
     pub path: Cow<'a, str>,
     /// Query parameters, encoded by the client; names borrowed from the plan.
-    pub query: Vec<(&'a str, String)>,
-    /// Headers: names checked when the plan was compiled, values rendered.
-    pub headers: Vec<(Cow<'a, hyper::header::HeaderName>, String)>,
+    pub query: Vec<(&'a str, Cow<'a, str>)>,
+    /// Headers: names checked when the plan was compiled, values rendered
+    /// (borrowed from the plan when their template has no placeholder).
+    pub headers: Vec<(Cow<'a, hyper::header::HeaderName>, Cow<'a, str>)>,
     /// JSON body, if any.
     pub body: Option<Bytes>,
     /// Whether anything reads the answer's headers: when nothing does, a

@@ -2,6 +2,7 @@
 //! request's URL is sent in (an absolute URI through hyper-util, an
 //! origin-form request line on runner's own connections).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use hyper::Uri;
@@ -110,7 +111,7 @@ pub fn origin_form(request: &HttpRequest<'_>, base_path: &str) -> Result<String,
 }
 
 /// `url` with `query` form-encoded onto it (the string becomes the URI's buffer).
-fn with_query(mut url: String, query: &[(&str, String)]) -> String {
+fn with_query(mut url: String, query: &[(&str, Cow<str>)]) -> String {
     if query.is_empty() {
         return url;
     }
@@ -127,11 +128,11 @@ fn with_query(mut url: String, query: &[(&str, String)]) -> String {
 mod tests {
     use super::*;
 
-    fn pairs<'a>(pairs: &[(&'a str, &str)]) -> Vec<(&'a str, String)> {
-        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    fn pairs<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, Cow<'a, str>)> {
+        pairs.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect()
     }
 
-    fn request<'a>(base: &'a BaseUrl, path: &str, query: &[(&'a str, &str)]) -> HttpRequest<'a> {
+    fn request<'a>(base: &'a BaseUrl, path: &str, query: &[(&'a str, &'a str)]) -> HttpRequest<'a> {
         HttpRequest {
             method: hyper::Method::GET,
             base,

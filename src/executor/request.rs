@@ -63,7 +63,11 @@ impl<C: HttpClient> Executor<C> {
                 status: None,
             })
         };
-        let (mut http, shown_path) = prepare(run)?;
+        let Prepared {
+            mut http,
+            shown: shown_path,
+            mut cookie_url,
+        } = prepare(run)?;
         let mut attempt = 0;
         let mut renewed = false;
         // Written before the create goes out: after a crash, an order with an
@@ -109,8 +113,8 @@ impl<C: HttpClient> Executor<C> {
                 let _counted = self.recorder.metrics().in_flight();
                 self.client.send(&http).await
             };
-            if let (Some(jar), Ok(resp)) = (&mut run.jar, &result) {
-                keep_cookies(jar, &http.url(), resp);
+            if let (Some(jar), Some(url), Ok(resp)) = (&mut run.jar, &cookie_url, &result) {
+                keep_cookies(jar, url, resp);
             }
             let (status, mut checked, retryable) = match result {
                 Err(e) => (
@@ -208,7 +212,11 @@ impl<C: HttpClient> Executor<C> {
                     });
                 }
                 renewed = true;
-                http = prepare(run)?.0;
+                Prepared {
+                    http,
+                    cookie_url,
+                    ..
+                } = prepare(run)?;
                 continue;
             }
             // Worth asking again later (a poll keeps going): not there yet, busy, or unreachable.
@@ -270,19 +278,18 @@ impl<C: HttpClient> Executor<C> {
         ok
     }
 
-    /// Renders the request; the second value is the path and query shown in
-    /// events when it has a query (secrets redacted), else its path is.
+    /// Renders the request.
     fn prepare<'a>(
         &'a self,
         run: &OrderRun,
         r: &'a Request,
         headers_read: bool,
-    ) -> Result<(HttpRequest<'a>, Option<String>), MissingVar> {
+    ) -> Result<Prepared<'a>, MissingVar> {
         let path = r.path.render(&run.vars)?;
         let query = r
             .query
             .iter()
-            .map(|(k, t)| Ok((k.as_str(), t.render(&run.vars)?.into_owned())))
+            .map(|(k, t)| Ok((k.as_str(), t.render(&run.vars)?)))
             .collect::<Result<Vec<_>, MissingVar>>()?;
         let mut headers = self
             .plan
@@ -290,26 +297,14 @@ impl<C: HttpClient> Executor<C> {
             .headers
             .iter()
             .chain(&r.headers)
-            .map(|(k, t)| Ok((Cow::Borrowed(k), t.render(&run.vars)?.into_owned())))
+            .map(|(k, t)| Ok((Cow::Borrowed(k), t.render(&run.vars)?)))
             .collect::<Result<Vec<_>, MissingVar>>()?;
         // The session's token, unless the step sends its own Authorization.
         if let Some(auth) = &self.plan.auth
             && let Some(Value::String(token)) = run.vars.lookup(&auth.token)
             && !headers.iter().any(|(k, _)| **k == AUTHORIZATION)
         {
-            headers.push((Cow::Owned(AUTHORIZATION), format!("Bearer {token}")));
-        }
-        if let Some(jar) = &run.jar
-            && !headers.iter().any(|(k, _)| **k == COOKIE)
-            && let Ok(parsed) = url::Url::parse(&format!("{}{path}", self.base_url.as_str()))
-        {
-            let pairs: Vec<String> = jar
-                .get_request_values(&parsed)
-                .map(|(name, value)| format!("{name}={value}"))
-                .collect();
-            if !pairs.is_empty() {
-                headers.push((Cow::Owned(COOKIE), pairs.join("; ")));
-            }
+            headers.push((Cow::Owned(AUTHORIZATION), format!("Bearer {token}").into()));
         }
         let body = match &r.body {
             Body::None => None,
@@ -339,12 +334,12 @@ impl<C: HttpClient> Executor<C> {
                 shown.push_str(if is_secret(k, &self.plan.secrets) {
                     "[redacted]"
                 } else {
-                    v
+                    v.as_ref()
                 });
             }
             shown
         });
-        let http = HttpRequest {
+        let mut http = HttpRequest {
             method: r.method.clone(),
             base: &self.base_url,
             path,
@@ -353,7 +348,19 @@ impl<C: HttpClient> Executor<C> {
             body,
             headers_read,
         };
-        Ok((http, shown))
+        // Parsed once: the jar's answer cookies are kept under the same URL.
+        let cookie_url = run.jar.as_ref().and_then(|jar| {
+            let url = url::Url::parse(&http.url()).ok()?;
+            if !http.headers.iter().any(|(k, _)| **k == COOKIE) {
+                add_cookies(jar, &url, &mut http.headers);
+            }
+            Some(url)
+        });
+        Ok(Prepared {
+            http,
+            shown,
+            cookie_url,
+        })
     }
 
     /// Reads the JSON body when the step needs it (captures, state, poll
@@ -629,18 +636,40 @@ fn redact(value: &mut Value, secrets: &[Arc<str>]) {
     }
 }
 
+/// A rendered request and what else its attempts need.
+struct Prepared<'a> {
+    http: HttpRequest<'a>,
+    /// The path and query shown in events when it has a query (secrets
+    /// redacted); else its path is.
+    shown: Option<String>,
+    /// Its URL for the order's cookie jar (only with a jar).
+    cookie_url: Option<url::Url>,
+}
+
+/// Sends what `jar` holds for `url` in a Cookie header.
+fn add_cookies(
+    jar: &cookie_store::CookieStore,
+    url: &url::Url,
+    headers: &mut Vec<(Cow<'_, hyper::header::HeaderName>, Cow<'_, str>)>,
+) {
+    let pairs: Vec<String> = jar
+        .get_request_values(url)
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    if !pairs.is_empty() {
+        headers.push((Cow::Owned(COOKIE), pairs.join("; ").into()));
+    }
+}
+
 /// Stores the cookies a response sets, for the order's later requests.
-fn keep_cookies(jar: &mut cookie_store::CookieStore, url: &str, resp: &HttpResponse) {
-    let Ok(url) = url::Url::parse(url) else {
-        return;
-    };
+fn keep_cookies(jar: &mut cookie_store::CookieStore, url: &url::Url, resp: &HttpResponse) {
     let set = resp
         .headers
         .get_all(hyper::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| cookie_store::RawCookie::parse(v.to_owned()).ok());
-    jar.store_response_cookies(set, &url);
+    jar.store_response_cookies(set, url);
 }
 
 #[cfg(test)]

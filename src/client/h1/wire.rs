@@ -43,7 +43,7 @@ pub struct Outgoing<'a> {
     /// User-Agent unless `headers` has one.
     pub agent: &'a str,
     /// The script's headers; framing ones (Content-Length, Transfer-Encoding) are runner's.
-    pub headers: &'a [(Cow<'a, HeaderName>, String)],
+    pub headers: &'a [(Cow<'a, HeaderName>, Cow<'a, str>)],
     /// JSON body.
     pub body: Option<&'a [u8]>,
     /// Whether the answer's headers are kept (they are parsed either way).

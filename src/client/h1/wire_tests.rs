@@ -140,10 +140,7 @@ async fn a_length_framed_answer_keeps_its_connection() {
     })
     .await;
     let connections = Connections::new(16);
-    let headers = [(
-        Cow::Owned(HeaderName::from_static("x-trace")),
-        "abc".to_string(),
-    )];
+    let headers = [(Cow::Owned(HeaderName::from_static("x-trace")), "abc".into())];
     let post = Outgoing {
         method: &Method::POST,
         headers: &headers,
@@ -256,7 +253,7 @@ async fn a_request_asking_to_close_does_not_keep_its_connection() {
     let connections = Connections::new(16);
     let close = [(
         Cow::Owned(HeaderName::from_static("connection")),
-        "Close".to_string(),
+        "Close".into(),
     )];
     for _ in 0..2 {
         let request = Outgoing {
@@ -273,10 +270,10 @@ async fn the_scripts_host_wins_and_framing_headers_are_runners() {
     let server = scripted(|_| ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into(), false)).await;
     let connections = Connections::new(16);
     let headers = [
-        (Cow::Owned(HOST), "orders.internal".to_string()),
+        (Cow::Owned(HOST), "orders.internal".into()),
         (
             Cow::Owned(HeaderName::from_static("content-length")),
-            "99".to_string(),
+            "99".into(),
         ),
     ];
     let request = Outgoing {
@@ -289,10 +286,7 @@ async fn the_scripts_host_wins_and_framing_headers_are_runners() {
         server.requests.lock().unwrap()[0],
         "PUT /x HTTP/1.1\r\nhost: orders.internal\r\nuser-agent: runner/test\r\ncontent-length: 0\r\n\r\n"
     );
-    let bad = [(
-        Cow::Owned(HeaderName::from_static("x-a")),
-        "a\r\nb".to_string(),
-    )];
+    let bad = [(Cow::Owned(HeaderName::from_static("x-a")), "a\r\nb".into())];
     let request = Outgoing {
         headers: &bad,
         ..get("/x")
