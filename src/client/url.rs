@@ -14,27 +14,26 @@ use super::{ClientError, HttpRequest};
 #[derive(Debug, Clone)]
 pub struct BaseUrl {
     url: String,
-    /// For `http://`: where the origin (`host:port`) and the path after it sit in `url`.
-    plain: Option<(Range<usize>, usize)>,
-    /// Nothing follows the origin: a request's path must start with `/`,
-    /// `?` or `#`, or it would run into the host.
-    bare: bool,
+    /// For `http://`: where the origin (`host:port`) sits in `url`.
+    origin: Option<Range<usize>>,
+    /// Where what follows the origin starts in `url`: the path prefix every
+    /// request's path follows.
+    path: usize,
 }
 
 impl BaseUrl {
     /// Splits `url` (scheme, host, port, and a path prefix if any).
     pub fn new(url: String) -> BaseUrl {
-        let scheme = "http://".len();
-        let plain = url.strip_prefix("http://").map(|rest| {
-            let (origin, path) = split_origin(rest);
-            let start = scheme + (origin.as_ptr() as usize - rest.as_ptr() as usize);
-            (start..start + origin.len(), url.len() - path.len())
-        });
-        let bare = match url.find("://") {
-            Some(at) => !url[at + 3..].contains(['/', '?', '#']),
-            None => true,
-        };
-        BaseUrl { url, plain, bare }
+        let authority = url.find("://").map_or(url.len(), |at| at + 3);
+        let path = url[authority..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |at| authority + at);
+        // `user:pass@` is neither part of the address nor of the Host header.
+        let host = url[authority..path]
+            .rfind('@')
+            .map_or(authority, |at| authority + at + 1);
+        let origin = url.starts_with("http://").then_some(host..path);
+        BaseUrl { url, origin, path }
     }
 
     /// The URL as given.
@@ -45,9 +44,9 @@ impl BaseUrl {
     /// For an `http://` URL, the origin to connect to and name in the Host
     /// header, and the path that starts every request's.
     pub fn plain(&self) -> Option<(&str, &str)> {
-        self.plain
+        self.origin
             .as_ref()
-            .map(|(origin, path)| (&self.url[origin.clone()], &self.url[*path..]))
+            .map(|origin| (&self.url[origin.clone()], &self.url[self.path..]))
     }
 }
 
@@ -66,7 +65,8 @@ pub fn uri(request: &HttpRequest<'_>) -> Result<Uri, ClientError> {
 /// origin, the request's own must start one (`/`), or a query or fragment.
 fn joined(request: &HttpRequest<'_>) -> Result<(), ClientError> {
     let path = &request.path;
-    if request.base.bare && !path.is_empty() && !path.starts_with(['/', '?', '#']) {
+    let bare = request.base.path == request.base.url.len();
+    if bare && !path.is_empty() && !path.starts_with(['/', '?', '#']) {
         return Err(invalid_url());
     }
     Ok(())
@@ -74,17 +74,6 @@ fn joined(request: &HttpRequest<'_>) -> Result<(), ClientError> {
 
 fn invalid_url() -> ClientError {
     ClientError::Other("invalid URL (check the target and the step's path)".into())
-}
-
-/// An `http://` URL without its scheme, split into the origin to connect
-/// to (`host:port`; `user:pass@` is neither part of the address nor of the
-/// Host header) and the rest.
-fn split_origin(rest: &str) -> (&str, &str) {
-    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
-    let origin = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    (origin, path)
 }
 
 /// The origin-form target of `request`'s request line: `base_path` (the
@@ -155,6 +144,14 @@ mod tests {
         let u = uri("/a b", &[]).unwrap();
         assert_eq!(u.to_string(), "http://127.0.0.1:8080/a%20b");
         assert!(uri("orders", &[]).is_err(), "a path running into the port");
+        let tls = BaseUrl::new("https://h:8443".into());
+        assert!(
+            super::uri(&request(&tls, "orders", &[])).is_err(),
+            "https too"
+        );
+        let prefixed = BaseUrl::new("https://h:8443/api".into());
+        let u = super::uri(&request(&prefixed, "s", &[])).unwrap();
+        assert_eq!(u.to_string(), "https://h:8443/apis");
         let bad = BaseUrl::new("not a url".into());
         assert!(super::uri(&request(&bad, "", &[])).is_err());
     }
