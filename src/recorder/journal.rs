@@ -19,6 +19,7 @@
 //! milliseconds; resume then takes those facts as not having happened
 //! (it checks the order's state or looks its create up).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Write};
@@ -138,10 +139,18 @@ impl Journal {
     /// Queues one entry as one line (lines are written whole, so a crash
     /// never leaves half a line behind another line).
     pub fn write(&self, entry: &Entry) {
-        let mut line = serde_json::to_vec(entry).expect("entries serialize");
-        line.push(b'\n');
-        let mut queue = self.shared.lock_queue();
-        queue.lines.extend_from_slice(&line);
+        thread_local! {
+            /// Each thread's line, made outside the queue's lock and reused.
+            static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        let mut queue = LINE.with_borrow_mut(|line| {
+            line.clear();
+            serde_json::to_writer(&mut *line, entry).expect("entries serialize");
+            line.push(b'\n');
+            let mut queue = self.shared.lock_queue();
+            queue.lines.extend_from_slice(line);
+            queue
+        });
         self.shared.queued.fetch_add(1, Ordering::Release);
         if std::mem::take(&mut queue.idle) {
             self.shared.wake.notify_one();
