@@ -88,7 +88,7 @@ fn plan_resume(
     resume.carry.skip = vec![false; plan.orders.len()];
     resume
         .prefill
-        .extend(exchanges.into_iter().map(Record::Exchange));
+        .extend(exchanges.into_iter().map(|x| Record::Exchange(Box::new(x))));
     for (index, order) in plan.orders.iter().enumerate() {
         let Some(k) = known.get(&order.n) else {
             continue;

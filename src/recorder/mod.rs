@@ -176,7 +176,7 @@ impl Recorder {
             }
         });
         if shared.rows {
-            Some(Record::Exchange(x.into_owned()))
+            Some(Record::Exchange(Box::new(x.into_owned())))
         } else {
             x.poll.then_some(Record::Polled { order: x.order })
         }
@@ -329,7 +329,7 @@ impl Aggregator {
                     self.events_error = Some(e.to_string());
                     self.events = None;
                 }
-                self.totals.recent.push(x);
+                self.totals.recent.push(*x);
             }
             Record::Polled { order } => self.ledger.polled(order),
             Record::Created { order, id } => {

@@ -238,7 +238,9 @@ pub enum Record {
     /// figures are counted by [`crate::recorder::Recorder::exchange`], which
     /// sends this; sent any other way it is written, not counted (resume's
     /// prefill of an earlier run's attempts is counted when the recorder starts).
-    Exchange(Exchange<'static>),
+    /// Boxed: every record takes the largest variant's room in the
+    /// aggregator's channel, and most records are small.
+    Exchange(Box<Exchange<'static>>),
     /// A poll request of the order was sent (its row is not wanted).
     Polled {
         /// Order index.
