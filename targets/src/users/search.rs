@@ -42,19 +42,18 @@ pub(super) fn page_params(
     Ok((page.unwrap_or(1), per_page.unwrap_or(DEFAULT_PER_PAGE)))
 }
 
-fn paginate<T>(all: Vec<T>, page: usize, per_page: usize) -> Page<T> {
-    let total = all.len();
-    let items = all
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
-        .collect();
-    Page {
-        items,
-        page,
-        per_page,
-        total,
+/// Whether `text` contains `lower` (already lowercase) in any case. An
+/// ASCII `text` is compared as it is (its lowercase is its ASCII one), so
+/// a search of many users makes no copy of theirs.
+fn contains_any_case(text: &str, lower: &str) -> bool {
+    if !text.is_ascii() {
+        return text.to_lowercase().contains(lower);
     }
+    lower.is_empty()
+        || text
+            .as_bytes()
+            .windows(lower.len())
+            .any(|w| w.eq_ignore_ascii_case(lower.as_bytes()))
 }
 
 impl UserStore {
@@ -98,17 +97,28 @@ impl UserStore {
         }
         let state = self.lock();
         state.require_self_or(actor, None, USERS_READ)?;
-        let hits = state
-            .users
-            .iter()
-            .filter(|(_, a)| {
-                let u = &a.user;
-                u.username.to_lowercase().contains(&q)
-                    || u.email.to_lowercase().contains(&q)
-                    || u.full_name.to_lowercase().contains(&q)
-            })
-            .filter_map(|(n, _)| state.view(*n))
-            .collect();
-        Ok(paginate(hits, page.max(1), per_page.clamp(1, MAX_PER_PAGE)))
+        let (page, per_page) = (page.max(1), per_page.clamp(1, MAX_PER_PAGE));
+        let skip = (page - 1).saturating_mul(per_page);
+        // Every hit is counted; only the page's are copied out.
+        let mut total = 0;
+        let mut on_page = Vec::with_capacity(per_page);
+        for (n, a) in &state.users {
+            let u = &a.user;
+            if [&u.username, &u.email, &u.full_name]
+                .into_iter()
+                .any(|field| contains_any_case(field, &q))
+            {
+                if total >= skip && on_page.len() < per_page {
+                    on_page.push(*n);
+                }
+                total += 1;
+            }
+        }
+        Ok(Page {
+            items: on_page.into_iter().filter_map(|n| state.view(n)).collect(),
+            page,
+            per_page,
+            total,
+        })
     }
 }

@@ -773,6 +773,14 @@ fn listings_page_in_creation_order_and_search_matches_any_case() {
         5
     );
     assert_eq!(store.search_users(&who, "Zack Ex", 1, 20).unwrap().total, 1);
+    let second = store.search_users(&who, "example.com", 2, 2).unwrap();
+    let ids: Vec<_> = second.items.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!((ids, second.total), (vec!["usr-3", "usr-4"], 5), "paged");
+    let mut accented = new_user("zoe");
+    accented.full_name = "ÉLODIE Ñúñez".into();
+    store.register(accented).unwrap();
+    let hits = store.search_users(&who, "élodie ñ", 1, 20).unwrap();
+    assert_eq!(hits.items[0].username, "zoe", "any case beyond ASCII too");
     assert_eq!(
         fields(store.search_users(&who, " ", 1, 20).unwrap_err())["q"],
         "is required"
