@@ -283,17 +283,18 @@ pub(super) fn write_reports(
     Ok(())
 }
 
-/// The first SIGINT/SIGTERM stops new work and cleans up now; the second abandons cleanup.
-pub async fn watch_ctrl_c(stop: CancellationToken, abort: CancellationToken) {
+/// The first SIGINT/SIGTERM stops new work and cleans up now; the second
+/// abandons cleanup. `noun` names what the run tracks (`orders`, `users`).
+pub async fn watch_ctrl_c(stop: CancellationToken, abort: CancellationToken, noun: String) {
     if !signal().await {
         return;
     }
     crate::say!(
-        "\nrunner: stopping; cleaning up created orders now (Ctrl-C again to abandon cleanup)"
+        "\nrunner: stopping; cleaning up created {noun} now (Ctrl-C again to abandon cleanup)"
     );
     stop.cancel();
     if signal().await {
-        crate::say!("\nrunner: abandoning cleanup; unfinished orders are listed as stranded");
+        crate::say!("\nrunner: abandoning cleanup; unfinished {noun} are listed as stranded");
         abort.cancel();
     }
 }

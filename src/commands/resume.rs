@@ -55,15 +55,16 @@ pub async fn resume(
     let exchanges = events::read(&path, &plan).map_err(Error::io("cannot read", path))?;
     let resume = plan_resume(&plan, &known, exchanges);
     crate::say!(
-        "runner: resuming {}: {} orders already started, {} to bring to a terminal state, {} not started yet",
+        "runner: resuming {}: {} {noun} already started, {} to bring to a terminal state, {} not started yet",
         dir.display(),
         resume.carry.skip.iter().filter(|s| **s).count(),
         resume.carry.inflight.len() + resume.carry.uncertain.len(),
-        resume.carry.skip.iter().filter(|s| !**s).count()
+        resume.carry.skip.iter().filter(|s| !**s).count(),
+        noun = plan.noun,
     );
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
-    tokio::spawn(watch_ctrl_c(stop.clone(), abort.clone()));
+    tokio::spawn(watch_ctrl_c(stop.clone(), abort.clone(), plan.noun.clone()));
     let outputs = Outputs {
         out: Some(dir.clone()),
         junit: None,

@@ -34,7 +34,7 @@ pub async fn run(
     }
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
-    tokio::spawn(watch_ctrl_c(stop.clone(), abort.clone()));
+    tokio::spawn(watch_ctrl_c(stop.clone(), abort.clone(), plan.noun.clone()));
     if let Some(dir) = &args.out {
         Manifest::new(&args.scenario, &script, &plan)?.write(dir)?;
     }
