@@ -74,7 +74,8 @@ impl UserStore {
             state.by_email.remove(&old);
             state.by_email.insert(email.to_lowercase(), n);
         }
-        let user = &mut state.users.get_mut(&n).expect("checked").user;
+        let account = state.users.get_mut(&n).expect("checked");
+        let user = &mut account.user;
         if let Some(email) = update.email {
             user.email = email;
         }
@@ -85,6 +86,7 @@ impl UserStore {
             user.metadata = metadata;
         }
         user.updated_at = SystemTime::now();
+        account.relower();
         Ok(state.view(n).expect("checked"))
     }
 

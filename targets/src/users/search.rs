@@ -42,20 +42,6 @@ pub(super) fn page_params(
     Ok((page.unwrap_or(1), per_page.unwrap_or(DEFAULT_PER_PAGE)))
 }
 
-/// Whether `text` contains `lower` (already lowercase) in any case. An
-/// ASCII `text` is compared as it is (its lowercase is its ASCII one), so
-/// a search of many users makes no copy of theirs.
-fn contains_any_case(text: &str, lower: &str) -> bool {
-    if !text.is_ascii() {
-        return text.to_lowercase().contains(lower);
-    }
-    lower.is_empty()
-        || text
-            .as_bytes()
-            .windows(lower.len())
-            .any(|w| w.eq_ignore_ascii_case(lower.as_bytes()))
-}
-
 impl UserStore {
     /// Users in creation order, one page (needs `users:read`).
     pub fn list_users(
@@ -102,11 +88,11 @@ impl UserStore {
         // Every hit is counted; only the page's are copied out.
         let mut total = 0;
         let mut on_page = Vec::with_capacity(per_page);
+        let finder = memchr::memmem::Finder::new(&q);
         for (n, a) in &state.users {
-            let u = &a.user;
-            if [&u.username, &u.email, &u.full_name]
-                .into_iter()
-                .any(|field| contains_any_case(field, &q))
+            if a.lowered
+                .iter()
+                .any(|f| finder.find(f.as_bytes()).is_some())
             {
                 if total >= skip && on_page.len() < per_page {
                     on_page.push(*n);

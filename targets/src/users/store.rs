@@ -60,6 +60,28 @@ pub(super) struct Account {
     pub(super) user: User,
     pub(super) password: PasswordHash,
     pub(super) roles: BTreeSet<u64>,
+    /// Username, email and full name in lowercase: what a search looks in,
+    /// made when they change rather than for every user at every search.
+    pub(super) lowered: [String; 3],
+}
+
+impl Account {
+    fn new(user: User, password: PasswordHash, roles: BTreeSet<u64>) -> Self {
+        let mut account = Account {
+            user,
+            password,
+            roles,
+            lowered: Default::default(),
+        };
+        account.relower();
+        account
+    }
+
+    /// Brings `lowered` up to date after the user's fields changed.
+    pub(super) fn relower(&mut self) {
+        let u = &self.user;
+        self.lowered = [&u.username, &u.email, &u.full_name].map(|f| f.to_lowercase());
+    }
 }
 
 #[derive(Debug)]
@@ -224,14 +246,7 @@ impl State {
             created_at: now,
             updated_at: now,
         };
-        self.users.insert(
-            n,
-            Account {
-                user,
-                password,
-                roles,
-            },
-        );
+        self.users.insert(n, Account::new(user, password, roles));
         n
     }
 

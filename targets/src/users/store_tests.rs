@@ -749,7 +749,7 @@ fn a_reset_gives_a_working_temporary_password_and_ends_sessions() {
 #[test]
 fn listings_page_in_creation_order_and_search_matches_any_case() {
     let store = store();
-    let (_, who, _) = member(&store, "walt");
+    let (walt, who, _) = member(&store, "walt");
     for name in ["xena", "yara", "zack"] {
         store.register(new_user(name)).unwrap();
     }
@@ -781,6 +781,13 @@ fn listings_page_in_creation_order_and_search_matches_any_case() {
     store.register(accented).unwrap();
     let hits = store.search_users(&who, "élodie ñ", 1, 20).unwrap();
     assert_eq!(hits.items[0].username, "zoe", "any case beyond ASCII too");
+    let renamed = UserUpdate {
+        full_name: Some("Quentin Quill".into()),
+        ..UserUpdate::default()
+    };
+    store.update_user(&who, &walt.id, renamed).unwrap();
+    let search = |q: &str| store.search_users(&who, q, 1, 20).unwrap().total;
+    assert_eq!((search("QUILL"), search("walt example")), (1, 0), "renamed");
     assert_eq!(
         fields(store.search_users(&who, " ", 1, 20).unwrap_err())["q"],
         "is required"
