@@ -90,10 +90,7 @@ impl UserStore {
         let mut on_page = Vec::with_capacity(per_page);
         let finder = memchr::memmem::Finder::new(&q);
         for (n, a) in &state.users {
-            if a.lowered
-                .iter()
-                .any(|f| finder.find(f.as_bytes()).is_some())
-            {
+            if finder.find(&a.lowered).is_some() {
                 if total >= skip && on_page.len() < per_page {
                     on_page.push(*n);
                 }

@@ -60,9 +60,10 @@ pub(super) struct Account {
     pub(super) user: User,
     pub(super) password: PasswordHash,
     pub(super) roles: BTreeSet<u64>,
-    /// Username, email and full name in lowercase: what a search looks in,
-    /// made when they change rather than for every user at every search.
-    pub(super) lowered: [String; 3],
+    /// Username, email and full name in lowercase, each followed by 0xFF (a
+    /// byte no UTF-8 text holds, so no match spans two of them): what a
+    /// search looks in, made when they change rather than at every search.
+    pub(super) lowered: Box<[u8]>,
 }
 
 impl Account {
@@ -80,7 +81,12 @@ impl Account {
     /// Brings `lowered` up to date after the user's fields changed.
     pub(super) fn relower(&mut self) {
         let u = &self.user;
-        self.lowered = [&u.username, &u.email, &u.full_name].map(|f| f.to_lowercase());
+        let mut lowered = Vec::new();
+        for field in [&u.username, &u.email, &u.full_name] {
+            lowered.extend_from_slice(field.to_lowercase().as_bytes());
+            lowered.push(0xFF);
+        }
+        self.lowered = lowered.into();
     }
 }
 
