@@ -185,10 +185,10 @@ impl<C: HttpClient> Executor<C> {
             Condition::Compare { subject, test } => (subject, test),
         };
         let owned;
-        let last = run.last.as_ref();
+        let last = run.last.as_mut();
         let value = match subject {
             Subject::Var(v) => run.vars.lookup(v),
-            Subject::Field(path) => last.and_then(|l| path.find(&l.body)),
+            Subject::Field(path) => last.and_then(|l| path.find(l.body())),
             Subject::Status => {
                 owned = last.map(|l| Value::from(l.status));
                 owned.as_ref()
@@ -201,7 +201,7 @@ impl<C: HttpClient> Executor<C> {
             }
             Subject::Length(path) => {
                 owned = last
-                    .and_then(|l| path.find(&l.body))
+                    .and_then(|l| path.find(l.body()))
                     .and_then(|v| match v {
                         Value::Array(a) => Some(a.len()),
                         Value::Object(o) => Some(o.len()),
@@ -243,7 +243,7 @@ impl<C: HttpClient> Executor<C> {
     /// own seeded generator.
     fn context(&self, run: &mut OrderRun) -> Value {
         let vars = run.vars.to_json();
-        let (status, response, headers) = match &run.last {
+        let (status, response, headers) = match &mut run.last {
             Some(l) => {
                 let mut headers = serde_json::Map::new();
                 for (name, value) in &l.headers {
@@ -261,7 +261,7 @@ impl<C: HttpClient> Executor<C> {
                 }
                 (
                     Value::from(l.status),
-                    l.body.clone(),
+                    l.body().clone(),
                     Value::Object(headers),
                 )
             }

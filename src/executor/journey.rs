@@ -54,6 +54,7 @@ impl<C: HttpClient> Executor<C> {
             if let Some(deadline) = self.deadline {
                 think = think.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
             }
+            run.shelve_last();
             if think > Duration::ZERO
                 && !self
                     .wait(Wait::Think { flow }, think, self.stopper(run))

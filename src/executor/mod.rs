@@ -92,8 +92,21 @@ pub struct OrderRun {
 /// A response kept for conditions and closures.
 struct Last {
     status: u16,
-    body: Value,
     headers: hyper::header::HeaderMap,
+    /// Its body as received.
+    raw: Box<[u8]>,
+    /// Its body as parsed; let go while the order waits (a parsed document
+    /// takes several times the room of its text, and 10,000 users thinking
+    /// each kept one) and parsed again if something reads it after.
+    parsed: Option<Value>,
+}
+
+impl Last {
+    /// Its body as JSON (an empty or text body is null).
+    fn body(&mut self) -> &Value {
+        self.parsed
+            .get_or_insert_with(|| serde_json::from_slice(&self.raw).unwrap_or(Value::Null))
+    }
 }
 
 /// Template variables of one order.
@@ -101,6 +114,13 @@ struct Last {
 struct Vars(Vec<(Arc<str>, Value)>);
 
 impl OrderRun {
+    /// Lets the kept response's document go before a wait (see [`Last`]).
+    fn shelve_last(&mut self) {
+        if let Some(last) = &mut self.last {
+            last.parsed = None;
+        }
+    }
+
     /// Counts the flow's time from `at`, its scheduled start in the open load
     /// model, so a late start shows in the flow duration instead of hiding.
     pub fn scheduled_at(&mut self, at: Instant) {
@@ -327,6 +347,7 @@ impl<C: HttpClient> Executor<C> {
                 }
                 Step::Pause { duration, jitter } => {
                     let d = jittered(*duration, *jitter, &mut run.rng);
+                    run.shelve_last();
                     if !self
                         .wait(
                             Wait::Pause {

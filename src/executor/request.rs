@@ -516,12 +516,15 @@ impl<C: HttpClient> Executor<C> {
                     },
                 },
             };
-        // Kept (moved, not copied) for later branches and loops and for this step's checks.
+        // Kept for later branches and loops and for this step's checks: the
+        // document moved, not copied; the text copied, to outlive the
+        // connection's buffer and the document (see `Last`).
         if self.plan.keep_response || !r.checks.is_empty() {
             run.last = Some(super::Last {
                 status,
-                body: json,
                 headers,
+                raw: body.into(),
+                parsed: Some(json),
             });
         }
         // On a poll, only the answer that meets its condition is checked.

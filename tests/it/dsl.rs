@@ -120,7 +120,9 @@ async fn branches_loops_and_set_steer_each_order() {
   repeat_until(#{ field: "status", equals: "Accepted" },
       [pause("10ms"), get("/details").name("look").query("orderId", "{orderId}").state_from("status")],
       #{ max: 5000, timeout: "20s" }),
-  // Both look at the last response, the details of the accepted order.
+  // Both look at the last response, the details of the accepted order,
+  // after a pause (which lets its parsed document go: it is read again).
+  pause("10ms"),
   when(#{ field: "id", equals: "{orderId}" }, [get("/stats").name("templated_ok")]),
   when(|ctx| ctx.status == 200 && ctx.response.total >= 1, [get("/stats").name("closure_ok")]),
   set("ids", |ctx| ["a", "b", "c"]),
