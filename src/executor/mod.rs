@@ -9,6 +9,7 @@ mod journey;
 mod limit;
 mod phases;
 mod poll;
+mod prepare;
 mod request;
 mod resume;
 mod retry;
