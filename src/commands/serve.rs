@@ -27,11 +27,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
             args.stall_delay
         ))
     })?;
-    let io = |error| Error::Io {
-        what: "cannot listen on",
-        path: args.addr.to_string().into(),
-        error,
-    };
+    let io = || Error::io("cannot listen on", args.addr.to_string());
     let total = drop_rate + stall_rate + error_rate;
     if total > 1.0 + 1e-9 {
         return Err(Error::Usage(format!(
@@ -63,7 +59,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
             };
             builtin::start_orders(args.addr, config)
                 .await
-                .map_err(io)?
+                .map_err(io())?
                 .0
         }
         Builtin::OrderApi => {
@@ -73,7 +69,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
             };
             builtin::start_order_api(args.addr, config)
                 .await
-                .map_err(io)?
+                .map_err(io())?
                 .0
         }
         Builtin::OrderService => {
@@ -86,7 +82,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
             };
             builtin::start_order_service(args.addr, config)
                 .await
-                .map_err(io)?
+                .map_err(io())?
                 .0
         }
         Builtin::OrderProcessor => {
@@ -101,7 +97,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
             };
             builtin::start_order_processor(args.addr, config)
                 .await
-                .map_err(io)?
+                .map_err(io())?
                 .0
         }
         Builtin::Users => {
@@ -116,7 +112,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), Error> {
                 registration: args.registration.parse().map_err(Error::Usage)?,
                 ..UsersConfig::default()
             };
-            builtin::start_users(args.addr, config).await.map_err(io)?.0
+            builtin::start_users(args.addr, config)
+                .await
+                .map_err(io())?
+                .0
         }
     };
     let kind = clap::ValueEnum::to_possible_value(&args.kind)

@@ -2,8 +2,6 @@
 //! think time between them, until its request budget is spent or the run's
 //! duration is up.
 
-use std::time::Duration;
-
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 
@@ -54,11 +52,9 @@ impl<C: HttpClient> Executor<C> {
             if let Some(deadline) = self.deadline {
                 think = think.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
             }
-            run.shelve_last();
-            if think > Duration::ZERO
-                && !self
-                    .wait(Wait::Think { flow }, think, self.stopper(run))
-                    .await
+            if !self
+                .idle(run, Wait::Think { flow }, think, self.stopper(run))
+                .await
             {
                 return Err(Halt::Interrupted);
             }

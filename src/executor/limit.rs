@@ -16,11 +16,12 @@ pub struct RateLimits {
 
 impl RateLimits {
     /// One limiter per configured rate, for the plan's request `names`
-    /// (a rate names one of them, or is `*`).
+    /// (a rate names one of them, or is `*`: all requests, not a step named so).
     pub fn new(rates: &[(Arc<str>, f64)], names: &[Arc<str>]) -> Self {
         let rate = |name: &str| rates.iter().find(|(n, _)| &**n == name).map(|(_, r)| *r);
+        let own = |name: &str| if name == "*" { None } else { rate(name) };
         RateLimits {
-            by_slot: names.iter().map(|n| rate(n).map(limiter)).collect(),
+            by_slot: names.iter().map(|n| own(n).map(limiter)).collect(),
             all: rate("*").map(limiter),
         }
     }
@@ -64,6 +65,14 @@ fn limiter(rate: f64) -> DefaultDirectRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn star_limits_all_requests_together_not_a_step_named_star() {
+        let names: [Arc<str>; 2] = ["*".into(), "create".into()];
+        let limits = RateLimits::new(&[("*".into(), 10.0)], &names);
+        assert!(limits.all.is_some());
+        assert!(limits.by_slot.iter().all(Option::is_none));
+    }
 
     #[tokio::test]
     async fn a_limit_spaces_requests_out() {

@@ -96,7 +96,8 @@ struct Last {
     headers: hyper::header::HeaderMap,
     /// Its body as received.
     raw: Box<[u8]>,
-    /// Its body as parsed; let go while the order waits (a parsed document
+    /// Its body as parsed: only once something reads it, unless the step
+    /// needed it anyway; let go while the order waits (a parsed document
     /// takes several times the room of its text, and 10,000 users thinking
     /// each kept one) and parsed again if something reads it after.
     parsed: Option<Value>,
@@ -167,6 +168,17 @@ pub struct StepFailure {
     pub transient: bool,
     /// The last HTTP status, when an answer came.
     pub status: Option<u16>,
+}
+
+impl StepFailure {
+    /// The step was stopped (Ctrl-C) before it finished.
+    fn interrupted() -> Self {
+        StepFailure {
+            reason: "interrupted".into(),
+            transient: false,
+            status: None,
+        }
+    }
 }
 
 impl<C: HttpClient> Executor<C> {
@@ -348,18 +360,11 @@ impl<C: HttpClient> Executor<C> {
                 }
                 Step::Pause { duration, jitter } => {
                     let d = jittered(*duration, *jitter, &mut run.rng);
-                    run.shelve_last();
-                    if !self
-                        .wait(
-                            Wait::Pause {
-                                flow: at.0,
-                                step: at.1,
-                            },
-                            d,
-                            self.stopper(run),
-                        )
-                        .await
-                    {
+                    let pause = Wait::Pause {
+                        flow: at.0,
+                        step: at.1,
+                    };
+                    if !self.idle(run, pause, d, self.stopper(run)).await {
                         return Err(Halt::Interrupted);
                     }
                 }
@@ -416,6 +421,21 @@ impl<C: HttpClient> Executor<C> {
     /// Waits between two orders of a batch; false if the run was stopped meanwhile.
     pub async fn wait_between(&self, d: Duration) -> bool {
         self.wait(Wait::BetweenOrders, d, &self.stop).await
+    }
+
+    /// Waits `d` in `run`'s flow (a pause, think time, poll interval or
+    /// back-off), letting its kept document go first (see [`Last`]).
+    async fn idle(
+        &self,
+        run: &mut OrderRun,
+        kind: Wait,
+        d: Duration,
+        token: &CancellationToken,
+    ) -> bool {
+        if !d.is_zero() {
+            run.shelve_last();
+        }
+        self.wait(kind, d, token).await
     }
 
     /// Sleeps `d` and records how long it really took (timing accuracy);

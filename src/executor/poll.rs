@@ -44,22 +44,12 @@ impl<C: HttpClient> Executor<C> {
                     status: None,
                 });
             }
-            if !self
-                .wait(
-                    Wait::PollInterval {
-                        flow: at.0,
-                        step: at.1,
-                    },
-                    wait,
-                    self.stopper(run),
-                )
-                .await
-            {
-                return Err(StepFailure {
-                    reason: "interrupted".into(),
-                    transient: false,
-                    status: None,
-                });
+            let interval = Wait::PollInterval {
+                flow: at.0,
+                step: at.1,
+            };
+            if !self.idle(run, interval, wait, self.stopper(run)).await {
+                return Err(StepFailure::interrupted());
             }
         }
         unreachable!("the poll loop only ends by returning")

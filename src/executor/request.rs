@@ -61,7 +61,7 @@ impl<C: HttpClient> Executor<C> {
         };
         let Prepared {
             mut http,
-            shown: shown_path,
+            shown: mut shown_path,
             mut cookie_url,
         } = prepare(run)?;
         let mut attempt = 0;
@@ -80,16 +80,11 @@ impl<C: HttpClient> Executor<C> {
         if !run.renewing {
             run.sent += 1;
         }
-        let interrupted = || StepFailure {
-            reason: "interrupted".into(),
-            transient: false,
-            status: None,
-        };
         loop {
             attempt += 1;
             let breaker = self.breakers.get(r.slot);
             let probe = match breaker.admit(token).await {
-                Admit::Cancelled => return Err(interrupted()),
+                Admit::Cancelled => return Err(StepFailure::interrupted()),
                 Admit::Probe(probe) => {
                     self.breaker_changed(&r.name, BreakerState::HalfOpen).await;
                     Some(probe)
@@ -97,7 +92,7 @@ impl<C: HttpClient> Executor<C> {
                 Admit::Go => None,
             };
             if !self.limits.wait(r.slot, token).await {
-                return Err(interrupted());
+                return Err(StepFailure::interrupted());
             }
             // Nothing goes out that the journal does not have yet (the intent
             // of this create, the step lines before this request).
@@ -210,8 +205,8 @@ impl<C: HttpClient> Executor<C> {
                 renewed = true;
                 Prepared {
                     http,
+                    shown: shown_path,
                     cookie_url,
-                    ..
                 } = prepare(run)?;
                 continue;
             }
@@ -234,7 +229,7 @@ impl<C: HttpClient> Executor<C> {
                 });
             }
             let wait = backoff(self.plan.http.retry_backoff, attempt, &mut run.rng);
-            if !self.wait(Wait::RetryBackoff, wait, token).await {
+            if !self.idle(run, Wait::RetryBackoff, wait, token).await {
                 return Err(StepFailure {
                     reason,
                     transient,
@@ -321,10 +316,8 @@ impl<C: HttpClient> Executor<C> {
                     };
                 }
             }
-        } else if self.plan.keep_response || !r.checks.is_empty() {
-            // Conditions read the body when it is JSON; an empty or text body is null to them.
-            serde_json::from_slice(body).unwrap_or(Value::Null)
         } else {
+            // Parsed only if a condition reads it (`Last::body`).
             Value::Null
         };
         for (var, source) in &r.captures {
@@ -428,14 +421,14 @@ impl<C: HttpClient> Executor<C> {
                 },
             };
         // Kept for later branches and loops and for this step's checks: the
-        // document moved, not copied; the text copied, to outlive the
-        // connection's buffer and the document (see `Last`).
+        // document, if parsed here, moved, not copied; the text copied, to
+        // outlive the connection's buffer and the document (see `Last`).
         if self.plan.keep_response || !r.checks.is_empty() {
             run.last = Some(super::Last {
                 status,
                 headers,
                 raw: body.into(),
-                parsed: Some(json),
+                parsed: needs_json.then_some(json),
             });
         }
         // On a poll, only the answer that meets its condition is checked.

@@ -87,18 +87,18 @@ impl UserStore {
         let skip = (page - 1).saturating_mul(per_page);
         // Every hit is counted; only the page's are copied out.
         let mut total = 0;
-        let mut on_page = Vec::with_capacity(per_page);
+        let mut items = Vec::with_capacity(per_page);
         let finder = memchr::memmem::Finder::new(&q);
         for (n, a) in &state.users {
             if finder.find(&a.lowered).is_some() {
-                if total >= skip && on_page.len() < per_page {
-                    on_page.push(*n);
+                if total >= skip && items.len() < per_page {
+                    items.extend(state.view(*n));
                 }
                 total += 1;
             }
         }
         Ok(Page {
-            items: on_page.into_iter().filter_map(|n| state.view(n)).collect(),
+            items,
             page,
             per_page,
             total,
